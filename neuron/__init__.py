@@ -1,0 +1,1 @@
+"""The math of one artificial neuron, in numpy only."""

@@ -1,0 +1,36 @@
+"""`python -m runner`: the Hydra entry point; the work is in runner.job."""
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+
+from runner.config import register_configs
+from runner.errors import UserError
+
+log = logging.getLogger("runner")
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def main(cfg) -> None:
+    from runner.job import run_job
+
+    hc = HydraConfig.get()
+    overrides = list(hc.overrides.task)
+    seed_given = any(o.split("=", 1)[0].lstrip("+~") == "seed" for o in overrides)
+    try:
+        outcome = run_job(cfg, Path(hc.runtime.output_dir), overrides, seed_given)
+    except UserError as e:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"Error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(outcome.text)
+
+
+if __name__ == "__main__":
+    main()

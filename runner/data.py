@@ -1,0 +1,140 @@
+"""Load a binary-labelled CSV into X, y, with a clear error for every way it can be wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from runner.errors import UserError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Dataset:
+    name: str
+    path: Path
+    features: list[str]
+    target: str
+    positive: str
+    negative: str  # the other label, as declared or as found in the file
+    frame: pd.DataFrame  # the file's rows as read, for predictions tables
+    X: np.ndarray  # (n_rows, n_features), standardized when asked
+    y: np.ndarray  # (n_rows,) 1 for the positive label
+    mean: np.ndarray | None = None  # the standardization applied, if any
+    std: np.ndarray | None = None
+
+
+def resolve_path(path: str) -> Path:
+    """`path` as given if it exists, else relative to the project (where data/ lives)."""
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists():
+        return p.resolve()
+    q = PROJECT_ROOT / p
+    if q.exists():
+        return q
+    raise UserError(
+        f"dataset.path={path}: no such file (looked in {Path.cwd()} and {PROJECT_ROOT}); "
+        "give an existing CSV path"
+    )
+
+
+def load(cfg) -> Dataset:
+    """Read `cfg.path` (a DatasetConfig) and check it before any neuron sees it."""
+    path = resolve_path(cfg.path)
+    where = f"dataset.path={cfg.path}"
+    if path.is_dir():
+        raise UserError(f"{where}: is a folder, not a CSV file")
+    if path.stat().st_size == 0:
+        raise UserError(f"{where}: the file is empty; it needs a header and data rows")
+    try:
+        frame = pd.read_csv(path, skipinitialspace=True)
+    except UnicodeDecodeError:
+        raise UserError(f"{where}: not a text CSV file (could not decode it as UTF-8)") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise UserError(f"{where}: not a readable CSV ({str(e).strip().splitlines()[0]})") from None
+    features = list(cfg.features)
+    if not features:
+        raise UserError(f"dataset.features is empty; name the feature columns of {path.name}")
+    missing = [c for c in features + [cfg.target] if c not in frame.columns]
+    if missing:
+        raise UserError(
+            f"{where}: no column {', '.join(repr(m) for m in missing)}; the file has "
+            f"{', '.join(repr(str(c)) for c in frame.columns)} "
+            "(set dataset.features / dataset.target)"
+        )
+    if len(frame) == 0:
+        raise UserError(f"{where}: header only, no data rows")
+    X = _features(frame, features, where)
+    negative = None if cfg.negative is None else str(cfg.negative)
+    y = _labels(frame, cfg.target, str(cfg.positive), negative, where)
+    mean = std = None
+    if cfg.standardize:
+        mean, std = X.mean(axis=0), X.std(axis=0)
+        std = np.where(std > 0, std, 1.0)  # a constant column stays as it is, centred
+        X = (X - mean) / std
+    return Dataset(
+        name=cfg.name, path=path, features=features, target=cfg.target,
+        positive=str(cfg.positive), negative=negative or _other(frame[cfg.target], cfg.positive),
+        frame=frame, X=X, y=y, mean=mean, std=std,
+    )
+
+
+def _features(frame, features, where) -> np.ndarray:
+    cols = []
+    for c in features:
+        values = pd.to_numeric(frame[c], errors="coerce")
+        bad = values.isna() | ~np.isfinite(values.to_numpy(float, na_value=np.nan))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raw = frame[c].iloc[i]
+            what = "missing" if pd.isna(raw) else f"{raw!r} is not a finite number"
+            # Row numbers as a person sees them in an editor: the header is line 1.
+            raise UserError(
+                f"{where}: column {c!r}, line {i + 2}: {what}; fix or remove that row"
+            )
+        cols.append(values.to_numpy(float))
+    return np.column_stack(cols)
+
+
+def _labels(frame, target, positive, negative, where) -> np.ndarray:
+    labels = frame[target]
+    if labels.isna().any():
+        i = int(np.flatnonzero(labels.isna().to_numpy())[0])
+        raise UserError(f"{where}: column {target!r}, line {i + 2}: missing label")
+    labels = labels.astype(str).str.strip()
+    classes = sorted(labels.unique())
+    if positive not in classes:
+        raise UserError(
+            f"dataset.positive={positive}: not a value of column {target!r} "
+            f"(it has {', '.join(repr(c) for c in classes[:6])})"
+        )
+    if negative is not None:
+        # Both labels declared: a file may hold only one of them (the lesson's single row).
+        extra = [c for c in classes if c not in (positive, negative)]
+        if extra:
+            raise UserError(
+                f"{where}: column {target!r} has {', '.join(repr(c) for c in extra[:3])}, "
+                f"neither dataset.positive={positive!r} nor dataset.negative={negative!r}"
+            )
+        return (labels == positive).to_numpy().astype(np.int8)
+    if len(classes) > 2:
+        shown = ", ".join(repr(c) for c in classes[:6])
+        raise UserError(
+            f"{where}: column {target!r} has {len(classes)} classes ({shown}); "
+            "the neuron needs a binary target"
+        )
+    if len(classes) == 1:
+        raise UserError(
+            f"{where}: column {target!r} has one class only ({classes[0]!r}); "
+            "give data with both classes, or name the other label in dataset.negative"
+        )
+    return (labels == positive).to_numpy().astype(np.int8)
+
+
+def _other(labels, positive) -> str:
+    others = [v for v in labels.astype(str).str.strip().unique() if v != str(positive)]
+    return others[0]

@@ -1,0 +1,129 @@
+"""One Hydra job end to end: evaluate, write the run folder, log to MLflow, report."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from runner import report, results, sweep
+from runner.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobOutcome:
+    result: sweep.SweepResult
+    run_dir: Path
+    files: list
+    parent_run_id: str | None = None
+    tracking_uri: str | None = None
+    text: str = ""
+
+
+def _label(cfg, result) -> str:
+    return f"{result.activation.name} · {cfg.init.scheme} · {result.dataset.name}"
+
+
+def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
+    """Evaluate the sweep `cfg` describes, write it under `run_dir`, log it, and report."""
+    run_dir = Path(run_dir)
+    tracker = uri = None
+    if cfg.tracking.enabled:
+        from runner import tracking
+
+        uri = tracking.resolve_uri(cfg.tracking.uri)
+        tracking.prepare_store(uri)
+    result = sweep.run(cfg, seed_given=seed_given)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    files = results.write(result, run_dir)
+    resolved = run_dir / "config.yaml"
+    resolved.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    files.append(resolved)
+    outcome = JobOutcome(result=result, run_dir=run_dir, files=files)
+
+    if cfg.tracking.enabled:
+        from runner import tracking
+
+        tracker = tracking.Tracker(uri, cfg.tracking.experiment)
+        outcome.tracking_uri = uri
+        outcome.parent_run_id = _log(cfg, tracker, result, files, list(overrides))
+
+    where = ui = None
+    if outcome.parent_run_id:
+        n_children = _n_children(cfg, result)
+        where = (
+            f"{tracking.redact(uri)} · experiment {cfg.tracking.experiment!r} · parent run "
+            f"{outcome.parent_run_id} + {n_children} child run(s)"
+        )
+        ui = "mlflow ui" if uri == tracking.resolve_uri(None) and "mlflow.db" in uri else (
+            f"mlflow ui --backend-store-uri {shlex.quote(tracking.redact(uri))}"
+        )
+    text = report.summary(result, where, run_dir, ui)
+    if cfg.printed:
+        text = report.lesson_table(result, OmegaConf.to_container(cfg.printed)) + "\n\n" + text
+    outcome.text = text
+    return outcome
+
+
+def _n_children(cfg, result) -> int:
+    mode = cfg.tracking.child_runs
+    if mode == "all":
+        return result.n_seeds
+    if mode == "none":
+        return 0
+    if mode == "auto":
+        return result.n_seeds if result.n_seeds <= cfg.tracking.max_child_runs else 0
+    raise UserError(f"tracking.child_runs={mode}: choose all, none or auto")
+
+
+def _log(cfg, tracker, result, files, overrides) -> str:
+    from runner import tracking
+
+    n_children = _n_children(cfg, result)
+    label = _label(cfg, result)
+    ds = result.dataset
+    parent = tracker.start_parent(
+        f"{label} · seeds {result.seed_spec}" if not result.explicit else f"{label} · explicit",
+        tags={"neuron_luck.kind": "sweep"},
+    )
+    try:
+        act_params = {f"activation.{k}": v for k, v in result.activation.params.items()}
+        params = {
+            "activation": result.activation.name,
+            **act_params,
+            "init": cfg.init.scheme,
+            "init.bias": cfg.init.bias.scheme,
+            "dataset": ds.name,
+            "features": ",".join(ds.features),
+            "standardize": cfg.dataset.standardize,
+            "seeds": result.seed_spec,
+            "n_seeds": result.n_seeds,
+        }
+        acc = result.metrics["accuracy"]
+        metrics = {"accuracy_mean": acc.mean(), "accuracy_min": acc.min(),
+                   "accuracy_max": acc.max(), "n_seeds": result.n_seeds}
+        tags = {"neuron_luck.overrides": " ".join(overrides)}
+        commit = tracking.git_commit()
+        if commit:
+            tags["mlflow.source.git.commit"] = commit
+        tracker.log_parent(parent, params, metrics, tags)
+        tracker.log_dataset(parent, ds)
+        for path in files:
+            tracker.client.log_artifact(parent, str(path))
+        hydra_dir = Path(files[0]).parent / ".hydra"
+        if hydra_dir.is_dir():
+            tracker.client.log_artifacts(parent, str(hydra_dir), "hydra")
+        if n_children:
+            child_params = {"activation": result.activation.name, "init": cfg.init.scheme}
+            tracker.log_children(parent, result, child_params, result.activation.name)
+    except BaseException:
+        tracker.finish(parent, "FAILED")
+        raise
+    tracker.finish(parent, "FINISHED")
+    return parent

@@ -1,0 +1,89 @@
+"""The `seed` override: an int, an inclusive range `a..b`, or a list `[1,5,9]`."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from runner.errors import UserError
+
+# One job holds its seeds' weights in memory for the whole sweep; past this, split the
+# range across jobs: -m 'seed=1..5000000,5000001..10000000'.
+MAX_SEEDS = 10_000_000
+
+FORMS = "an int (seed=7), an inclusive range (seed=1..50) or a list (seed=[1,5,9])"
+_INT = re.compile(r"[+-]?(\d+|\d+(\.\d*)?[eE]\+?\d+)", re.ASCII)
+
+
+def _whole(value, spec) -> int:
+    """A non-negative whole number from an int, a whole float or a string like 7 or 1e6."""
+    if isinstance(value, bool):
+        raise UserError(f"seed={spec!s}: {value!r} is not a seed; give {FORMS}")
+    if isinstance(value, str):
+        value = value.strip()
+        if not _INT.fullmatch(value):
+            raise UserError(f"seed={spec!s}: {value.strip()!r} is not a whole number; give {FORMS}")
+        value = float(value) if any(c in value for c in ".eE") else int(value)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise UserError(f"seed={spec!s}: {value!r} is not a whole number; give {FORMS}")
+        value = int(value)
+    if not isinstance(value, (int, np.integer)):
+        raise UserError(f"seed={spec!s}: {value!r} is not a whole number; give {FORMS}")
+    if value < 0:
+        raise UserError(f"seed={spec!s}: seeds are non-negative, got {value}; give {FORMS}")
+    return int(value)
+
+
+def _check_count(n, spec):
+    if n > MAX_SEEDS:
+        raise UserError(
+            f"seed={spec}: {n:,} seeds, more than {MAX_SEEDS:,} in one job; split the range "
+            f"across jobs, e.g. -m 'seed=1..{MAX_SEEDS // 2},{MAX_SEEDS // 2 + 1}..{MAX_SEEDS}'"
+        )
+
+
+def parse_seeds(spec) -> np.ndarray:
+    """The seeds `spec` names, in order, as an int64 array; UserError if malformed.
+
+    A list with a seed twice is refused rather than de-duplicated: the user meant
+    something else, and a silent fix would hide it.
+    """
+    if isinstance(spec, (list, tuple)) or type(spec).__name__ == "ListConfig":
+        items = list(spec)
+        text = "[" + ",".join(str(v) for v in items) + "]"
+        if not items:
+            raise UserError(f"seed={text}: the list is empty; give {FORMS}")
+        seeds = [_whole(v, text) for v in items]
+        _check_count(len(seeds), text)
+        arr = np.asarray(seeds, dtype=np.int64)
+        uniq, counts = np.unique(arr, return_counts=True)
+        if (counts > 1).any():
+            dup = ", ".join(str(s) for s in uniq[counts > 1][:5])
+            raise UserError(f"seed={text}: seed {dup} appears more than once; list each seed once")
+        return arr
+    if isinstance(spec, str) and ".." in spec:
+        text = spec.strip()
+        lo, _, hi = text.partition("..")
+        if not lo.strip() or not hi.strip():
+            raise UserError(f"seed={text}: a range needs both ends, like 1..50; give {FORMS}")
+        a, b = _whole(lo, text), _whole(hi, text)
+        if b < a:
+            raise UserError(f"seed={text}: the range is reversed; write {b}..{a}")
+        _check_count(b - a + 1, text)
+        return np.arange(a, b + 1, dtype=np.int64)
+    if spec is None or (isinstance(spec, str) and not spec.strip()):
+        raise UserError(f"seed is empty; give {FORMS}")
+    return np.asarray([_whole(spec, spec)], dtype=np.int64)
+
+
+def describe(seeds: np.ndarray) -> str:
+    """A short label: '7', '1..50' or '[3, 7, 9]'."""
+    if len(seeds) == 1:
+        return str(int(seeds[0]))
+    if np.array_equal(seeds, np.arange(seeds[0], seeds[0] + len(seeds))):
+        return f"{int(seeds[0])}..{int(seeds[-1])}"
+    if len(seeds) <= 8:
+        return "[" + ",".join(str(int(s)) for s in seeds) + "]"
+    return f"[{int(seeds[0])},…,{int(seeds[-1])}] ({len(seeds)} seeds)"

@@ -1,0 +1,145 @@
+"""One Hydra job's work as a plain function: config in, results out."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neuron import activations, initializers, metrics
+from neuron.neuron import forward
+from runner import data, seeds
+from runner.errors import UserError
+
+log = logging.getLogger(__name__)
+
+# Keep every seed's per-row outputs only while they fit in a few tens of MB; past that a
+# sweep keeps per-seed metrics and per-row counts, which is all the luck report needs.
+MAX_PREDICTION_CELLS = 5_000_000
+
+
+@dataclass
+class SweepResult:
+    dataset: data.Dataset
+    activation: activations.Activation
+    seeds: np.ndarray  # (n_seeds,); -1 for explicit weights
+    W: np.ndarray  # (n_seeds, n_features)
+    b: np.ndarray  # (n_seeds,)
+    metrics: dict  # name → (n_seeds,)
+    positive_count: np.ndarray  # (n_rows,) seeds that call each row positive
+    correct_count: np.ndarray  # (n_rows,) seeds that get each row right
+    z: np.ndarray | None = None  # (n_seeds, n_rows) when small enough to keep
+    y_hat: np.ndarray | None = None
+    explicit: bool = False
+    seed_spec: str = ""
+    notes: list = field(default_factory=list)
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def pred(self):
+        return None if self.y_hat is None else self.activation.classify(self.y_hat)
+
+
+def make_activation(cfg) -> activations.Activation:
+    params = {k: float(v) for k, v in cfg.items() if k != "name"}
+    try:
+        return activations.get(cfg.name, **params)
+    except ValueError as e:
+        raise UserError(f"activation.name: {e}") from None
+
+
+def draw_weights(cfg, n_features, seed_array):
+    """W: (n_seeds, n_features), b: (n_seeds,) from the init config, for these seeds."""
+    w_args = {k: cfg.init[k] for k in ("scheme", "low", "high", "mean", "std", "value")}
+    b_args = dict(cfg.init.bias)
+    try:
+        return initializers.draw(seed_array, n_features, w_args, b_args)
+    except ValueError as e:
+        raise UserError(f"init: {e}") from None
+
+
+def explicit_weights(cfg, features):
+    w = list(cfg.weights)
+    if len(w) != len(features):
+        raise UserError(
+            f"weights={_fmt_list(w)}: {len(w)} weight(s) for {len(features)} feature(s) "
+            f"({', '.join(features)}); give one weight per feature"
+        )
+    W = np.asarray([w], dtype=float)
+    if not np.isfinite(W).all():
+        raise UserError(f"weights={_fmt_list(w)}: every weight must be a finite number")
+    b = 0.0 if cfg.bias is None else float(cfg.bias)
+    if not np.isfinite(b):
+        raise UserError(f"bias={cfg.bias}: the bias must be a finite number")
+    return W, np.asarray([b])
+
+
+def _fmt_list(values):
+    return "[" + ",".join(str(v) for v in values) + "]"
+
+
+def run(cfg, seed_given: bool = False) -> SweepResult:
+    """Evaluate the neuron for every seed (or the explicit weights) over the dataset."""
+    act = make_activation(cfg.activation)
+    ds = data.load(cfg.dataset)
+    n_features = ds.X.shape[1]
+    notes = []
+    if cfg.weights is not None:
+        W, b = explicit_weights(cfg, ds.features)
+        seed_array = np.asarray([-1], dtype=np.int64)
+        explicit, spec = True, "explicit weights"
+        if seed_given:
+            notes.append(f"weights are given, so seed={cfg.seed} plays no part")
+    else:
+        if cfg.bias is not None:
+            raise UserError("bias= is used only with weights=; drop it or give weights too")
+        seed_array = seeds.parse_seeds(cfg.seed)
+        initializers_check(cfg)
+        W = b = None
+        explicit, spec = False, seeds.describe(seed_array)
+    if cfg.chunk_size < 1:
+        raise UserError(f"chunk_size={cfg.chunk_size}: must be at least 1")
+
+    n, n_rows = len(seed_array), ds.X.shape[0]
+    keep = n * n_rows <= MAX_PREDICTION_CELLS
+    all_W = np.empty((n, n_features))
+    all_b = np.empty(n)
+    z_keep = np.empty((n, n_rows)) if keep else None
+    y_keep = np.empty((n, n_rows)) if keep else None
+    per_seed: dict[str, list] = {}
+    pos = np.zeros(n_rows, dtype=np.int64)
+    cor = np.zeros(n_rows, dtype=np.int64)
+    for start in range(0, n, cfg.chunk_size):
+        stop = min(start + cfg.chunk_size, n)
+        if explicit:
+            Wc, bc = W, b
+        else:
+            Wc, bc = draw_weights(cfg, n_features, seed_array[start:stop])
+        z, y_hat = forward(ds.X, Wc, bc, act)
+        pred = act.classify(y_hat)
+        for k, v in metrics.per_seed(y_hat, pred, ds.y, act.probability).items():
+            per_seed.setdefault(k, []).append(v)
+        pos += pred.sum(axis=0)
+        cor += (pred == ds.y.astype(bool)).sum(axis=0)
+        all_W[start:stop], all_b[start:stop] = Wc, bc
+        if keep:
+            z_keep[start:stop], y_keep[start:stop] = z, y_hat
+    return SweepResult(
+        dataset=ds, activation=act, seeds=seed_array, W=all_W, b=all_b,
+        metrics={k: np.concatenate(v) for k, v in per_seed.items()},
+        positive_count=pos, correct_count=cor, z=z_keep, y_hat=y_keep,
+        explicit=explicit, seed_spec=spec, notes=notes,
+    )
+
+
+def initializers_check(cfg):
+    parts = (("init.scheme", cfg.init.scheme), ("init.bias.scheme", cfg.init.bias.scheme))
+    for part, scheme in parts:
+        try:
+            initializers.check_scheme(scheme)
+        except ValueError as e:
+            raise UserError(f"{part}: {e}") from None

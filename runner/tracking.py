@@ -1,0 +1,229 @@
+"""The MLflow side: one parent run per job, one nested child run per seed.
+
+mlflow is imported here only, and only when tracking is on, so `tracking=off` and `--help`
+never pay for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sqlite3
+import subprocess
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from runner.data import PROJECT_ROOT
+from runner.errors import UserError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    # WAL lets the UI and parallel jobs read while a sweep writes; with WAL, NORMAL sync
+    # stays safe against corruption and roughly halves MLflow's per-run cost.
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+def _install_sqlite_pragmas():
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "connect", _sqlite_pragmas):
+        event.listen(Engine, "connect", _sqlite_pragmas)
+
+
+def _quiet():
+    # MLflow sets its loggers to INFO on import; its store-migration chatter is not ours.
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def resolve_uri(uri: str | None) -> str:
+    """The tracking URI to use, with a relative SQLite path made absolute.
+
+    Absolute, because jobs may run in other folders or processes and a relative path
+    would change meaning with the working directory.
+    """
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        uri = "sqlite:///" + str(Path(uri[len("sqlite:///"):]).resolve())
+    return uri
+
+
+def redact(uri: str) -> str:
+    """`uri` with any password replaced by ***, for messages and tags."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def sqlite_path(uri: str) -> Path | None:
+    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+
+
+def prepare_store(uri: str) -> None:
+    """Create a SQLite store once, before any job opens it, and switch it to WAL.
+
+    MLflow creates and migrates a new SQLite store without a lock, so parallel jobs that
+    each create it collide; WAL lets the UI and other jobs read while a sweep writes.
+    """
+    path = sqlite_path(uri)
+    if path is None:
+        return
+    if not path.parent.exists():
+        raise UserError(f"tracking.uri={redact(uri)}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserError(
+            f"tracking.uri={redact(uri)}: {path} is read-only; "
+            "point tracking.uri at a writable place or use tracking=off"
+        )
+    from mlflow.tracking import MlflowClient
+
+    _quiet()
+    _install_sqlite_pragmas()
+    _ = MlflowClient(uri)._tracking_client.store  # creates and migrates the tables
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _param_value(v) -> str:
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def _safe(name: str) -> str:
+    # MLflow keys allow letters, digits, _ - . space / only.
+    return re.sub(r"[^\w\-. /]", "_", name)
+
+
+class Tracker:
+    """Logs one job's sweep to MLflow with as few client calls per run as the API allows."""
+
+    def __init__(self, uri: str, experiment: str):
+        from mlflow.tracking import MlflowClient
+
+        _quiet()
+        _install_sqlite_pragmas()
+        self.uri = uri
+        self.client = MlflowClient(uri)
+        exp = self.client.get_experiment_by_name(experiment)
+        self.experiment_id = (
+            exp.experiment_id if exp is not None else self.client.create_experiment(experiment)
+        )
+
+    def start_parent(self, name: str, tags: dict) -> str:
+        run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
+        return run.info.run_id
+
+    def log_parent(self, run_id, params: dict, metrics: dict, tags: dict):
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(_safe(k), float(v), now, 0) for k, v in metrics.items()],
+            params=[Param(_safe(k), _param_value(v)) for k, v in params.items()],
+            tags=[RunTag(k, str(v)) for k, v in tags.items()],
+        )
+
+    def log_dataset(self, run_id, ds):
+        import mlflow.data
+        from mlflow.entities import DatasetInput, InputTag
+
+        with warnings.catch_warnings():
+            # MLflow registers its local-file source twice and warns that a path is ambiguous.
+            warnings.filterwarnings("ignore", "The specified dataset source", UserWarning)
+            dataset = mlflow.data.from_pandas(
+                ds.frame, source=str(ds.path), targets=ds.target, name=ds.name
+            )
+        self.client.log_inputs(
+            run_id,
+            datasets=[
+                DatasetInput(
+                    dataset=dataset._to_mlflow_entity(),
+                    tags=[InputTag(key="mlflow.data.context", value="evaluation")],
+                )
+            ],
+        )
+
+    def log_children(self, parent_id, result, base_params: dict, label: str):
+        """One child run per seed: params, metrics and its predictions as a CSV table."""
+        from mlflow.entities import Metric, Param
+
+        ds = result.dataset
+        pred = result.pred
+        features = ds.frame[ds.features].to_numpy()
+        names = [f"w.{_safe(f)}" for f in ds.features]
+        labels = ds.frame[ds.target].astype(str).to_numpy()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "predictions.csv"
+            for i, seed in enumerate(result.seeds.tolist()):
+                seed_label = "explicit weights" if result.explicit else f"seed {seed}"
+                run = self.client.create_run(
+                    self.experiment_id,
+                    run_name=f"{label} · {seed_label}",
+                    tags={"mlflow.parentRunId": parent_id, "neuron_luck.seed": str(seed)},
+                )
+                rid = run.info.run_id
+                now = int(time.time() * 1000)
+                params = dict(base_params)
+                params["seed"] = "explicit" if result.explicit else seed
+                params.update({n: repr(float(w)) for n, w in zip(names, result.W[i], strict=True)})
+                params["bias"] = repr(float(result.b[i]))
+                self.client.log_batch(
+                    rid,
+                    metrics=[Metric(k, float(v[i]), now, 0) for k, v in result.metrics.items()],
+                    params=[Param(k, _param_value(v)) for k, v in params.items()],
+                )
+                if pred is not None:
+                    _write_predictions_csv(path, ds, features, labels, result, i, pred)
+                    self.client.log_artifact(rid, str(path))
+                self.client.set_terminated(rid, "FINISHED")
+
+    def finish(self, run_id, status="FINISHED"):
+        self.client.set_terminated(run_id, status)
+
+
+def _write_predictions_csv(path, ds, features, labels, result, i, pred):
+    cols = ["row"] + ds.features + [ds.target, "z", "y_hat", "predicted", "correct"]
+    positive, negative = ds.positive, ds.negative
+    predicted = np.where(pred[i], positive, negative)
+    correct = pred[i] == ds.y.astype(bool)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(",".join(cols) + "\n")
+        for r in range(len(labels)):
+            vals = [str(r)] + [repr(float(v)) for v in features[r]] + [
+                labels[r], repr(float(result.z[i, r])), repr(float(result.y_hat[i, r])),
+                predicted[r], str(bool(correct[r])),
+            ]
+            fh.write(",".join(_csv_cell(v) for v in vals) + "\n")
+
+
+def _csv_cell(v: str) -> str:
+    return f'"{v}"' if ("," in v or '"' in v) else v
+

@@ -1,0 +1,46 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from runner.config import register_configs
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "conf"
+
+
+@pytest.fixture
+def make_cfg():
+    """Compose the app's config with overrides, as `python -m runner` would."""
+    register_configs()
+
+    def _make(*overrides):
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            return compose(config_name="config", overrides=list(overrides))
+
+    yield _make
+    GlobalHydra.instance().clear()
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A fresh SQLite tracking URI in the test's folder."""
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def run_cli(args, cwd, env=None, timeout=300):
+    """`python -m runner ARGS` in a subprocess, as a user runs it."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    full_env["PYTHONPATH"] = str(ROOT)
+    full_env.pop("HYDRA_FULL_ERROR", None)
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "runner", *args], cwd=cwd, env=full_env,
+        capture_output=True, text=True, timeout=timeout,
+    )

@@ -1,0 +1,79 @@
+"""`python -m runner` as a user runs it, in a temporary folder with its own SQLite store."""
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def _runs(uri):
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("neuron-luck")
+    return client.search_runs([exp.experiment_id], max_results=1000)
+
+
+def test_five_seeds(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = run_cli(["activation=sigmoid", "seed=1..5", f"tracking.uri={uri}"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    runs = _runs(uri)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 5
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    client = MlflowClient(uri)
+    hydra_files = {a.path for a in client.list_artifacts(parents[0].info.run_id, "hydra")}
+    assert {"hydra/config.yaml", "hydra/overrides.yaml"} <= hydra_files
+    assert "seeds evaluated  5 (1..5)" in out.stdout
+    assert "mlflow ui" in out.stdout
+    # The run folder went under outputs/ of the working directory.
+    assert list(tmp_path.glob("outputs/*/*/seeds.parquet"))
+
+
+def test_default_store_is_mlflow_db_in_the_working_directory(tmp_path):
+    out = run_cli(["seed=1..2"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "mlflow.db").exists()
+    assert len(_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")) == 3
+
+
+def test_multirun_over_two_activations_makes_two_parents(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = run_cli(["-m", "activation=sigmoid,tanh", "seed=1..3", f"tracking.uri={uri}"],
+                  tmp_path)
+    assert out.returncode == 0, out.stderr
+    runs = _runs(uri)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert sorted(p.data.params["activation"] for p in parents) == ["sigmoid", "tanh"]
+    assert len(runs) == 2 + 6
+
+
+def test_lesson(tmp_path):
+    out = run_cli(["+experiment=lesson", "tracking=off"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "0.858246" in out.stdout and "✗ misprint" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["seed=abc"], "seed=abc: 'abc' is not a whole number"),
+        (["seed=5..1"], "the range is reversed"),
+        (["weights=[1,2,3]"], "3 weight(s) for 2 feature(s)"),
+    ],
+)
+def test_bad_input_one_line_no_traceback(tmp_path, args, message):
+    out = run_cli([*args, "tracking=off"], tmp_path)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().count("\n") == 0
+
+
+def test_unknown_activation_refused_by_hydra(tmp_path):
+    out = run_cli(["activation=sigmod", "tracking=off"], tmp_path)
+    assert out.returncode == 1
+    assert "Could not find 'activation/sigmod'" in out.stderr
+    assert "sigmoid" in out.stderr  # Hydra lists the available options

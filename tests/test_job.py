@@ -1,0 +1,154 @@
+"""A job in-process: composed config → run folder → a real SQLite MLflow store, read back."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from runner.errors import UserError
+from runner.job import run_job
+
+
+def _runs(store):
+    client = MlflowClient(store)
+    exp = client.get_experiment_by_name("neuron-luck")
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return client, parents, children
+
+
+def test_five_seeds_parent_and_children(make_cfg, store, tmp_path):
+    cfg = make_cfg("seed=1..5", f"tracking.uri={store}")
+    out = run_job(cfg, tmp_path / "run", ["seed=1..5"], seed_given=True)
+    client, parents, children = _runs(store)
+    assert len(parents) == 1 and len(children) == 5
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    assert parent.info.run_id == out.parent_run_id
+    assert parent.data.params["n_seeds"] == "5" and parent.data.params["activation"] == "sigmoid"
+    assert parent.data.tags["neuron_luck.overrides"] == "seed=1..5"
+    assert len(parent.inputs.dataset_inputs) == 1
+    assert parent.inputs.dataset_inputs[0].dataset.name == "obesity"
+    parent_files = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"seeds.parquet", "predictions.parquet", "config.yaml"} <= parent_files
+
+    table = pd.read_parquet(tmp_path / "run" / "seeds.parquet")
+    by_seed = {int(r.data.params["seed"]): r for r in children}
+    assert sorted(by_seed) == [1, 2, 3, 4, 5]
+    for _, row in table.iterrows():
+        child = by_seed[int(row.seed)]
+        assert child.info.status == "FINISHED"
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert child.info.run_name == f"sigmoid · seed {int(row.seed)}"
+        assert float(child.data.params["w.height_ft"]) == row["w.height_ft"]
+        assert float(child.data.params["w.weight_kg"]) == row["w.weight_kg"]
+        assert float(child.data.params["bias"]) == row["bias"]
+        for m in ("accuracy", "log_loss", "brier", "tp", "fp", "tn", "fn", "mean_output"):
+            assert child.data.metrics[m] == pytest.approx(row[m], rel=1e-12)
+        arts = [a.path for a in client.list_artifacts(child.info.run_id)]
+        assert arts == ["predictions.csv"]
+    acc = table["accuracy"].to_numpy()
+    assert parent.data.metrics["accuracy_mean"] == pytest.approx(acc.mean())
+
+
+def test_predictions_agree_with_seeds_table(make_cfg, tmp_path):
+    cfg = make_cfg("seed=[3,7]", "tracking=off")
+    run_job(cfg, tmp_path, seed_given=True)
+    preds = pd.read_parquet(tmp_path / "predictions.parquet")
+    seeds = pd.read_parquet(tmp_path / "seeds.parquet")
+    assert set(preds.columns) >= {"seed", "row", "height_ft", "weight_kg", "condition", "z",
+                                  "y_hat", "predicted", "correct"}
+    for _, s in seeds.iterrows():
+        p = preds[preds.seed == s.seed]
+        z = s["w.height_ft"] * p.height_ft + s["w.weight_kg"] * p.weight_kg + s.bias
+        np.testing.assert_allclose(p.z, z, rtol=1e-12)
+        assert p.correct.mean() == pytest.approx(s.accuracy)
+        assert ((p.predicted == p.condition) == p.correct).all()
+
+
+def test_seed_weights_do_not_depend_on_the_sweep(make_cfg, tmp_path):
+    tables = {}
+    for name, spec, chunk in [("one", "7", 10000), ("range", "1..50", 3), ("list", "[3,7]", 1)]:
+        cfg = make_cfg(f"seed={spec}", "tracking=off", f"chunk_size={chunk}")
+        run_job(cfg, tmp_path / name)
+        t = pd.read_parquet(tmp_path / name / "seeds.parquet").set_index("seed")
+        tables[name] = t.loc[7]
+    assert tables["one"].equals(tables["range"]) and tables["one"].equals(tables["list"])
+
+
+def test_lesson_experiment(make_cfg, tmp_path, store):
+    cfg = make_cfg("+experiment=lesson", f"tracking.uri={store}")
+    out = run_job(cfg, tmp_path)
+    r = out.result
+    assert r.explicit and r.z[0, 0] == pytest.approx(1.8008, abs=1e-12)
+    assert r.y_hat[0, 0] == pytest.approx(0.858246, abs=1e-6)
+    assert bool(r.pred[0, 0])
+    text = out.text
+    assert "0.8008" in text and "1.8008" in text and "0.858246" in text
+    assert text.count("✗ misprint") == 3
+    assert "Obese (ŷ ≥ 0.5)" in text
+    _, parents, children = _runs(store)
+    assert len(parents) == 1 and len(children) == 1
+    assert children[0].data.params["seed"] == "explicit"
+    assert children[0].data.params["w.height_ft"] == "0.2"
+
+
+def test_weights_and_seed_says_seed_plays_no_part(make_cfg, tmp_path):
+    cfg = make_cfg("weights=[0.2,0.00001]", "bias=1", "seed=1..5", "tracking=off")
+    out = run_job(cfg, tmp_path, seed_given=True)
+    assert out.result.n_seeds == 1
+    assert "seed=1..5 plays no part" in out.text
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["weights=[0.2]"], "1 weight(s) for 2 feature(s)"),
+        (["weights=[0.2,nan]"], "every weight must be a finite number"),
+        (["bias=1"], "bias= is used only with weights="),
+        (["seed=abc"], "is not a whole number"),
+        (["init.scheme=unifrom"], "unknown init scheme"),
+        (["dataset.path=nowhere.csv"], "no such file"),
+        (["dataset.positive=Fat"], "not a value of column 'condition'"),
+    ],
+)
+def test_bad_input_is_a_user_error_and_leaves_no_run(make_cfg, store, tmp_path, overrides,
+                                                     message):
+    cfg = make_cfg(*overrides, f"tracking.uri={store}")
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        run_job(cfg, tmp_path)
+    client = MlflowClient(store)
+    exp = client.get_experiment_by_name("neuron-luck")
+    if exp is not None:
+        assert client.search_runs([exp.experiment_id]) == []
+
+
+def test_logging_failure_marks_the_parent_failed(make_cfg, store, tmp_path, monkeypatch):
+    from runner import tracking
+
+    def broken(self, *a, **k):
+        raise RuntimeError("store went away")
+
+    monkeypatch.setattr(tracking.Tracker, "log_children", broken)
+    cfg = make_cfg("seed=1..3", f"tracking.uri={store}")
+    with pytest.raises(RuntimeError):
+        run_job(cfg, tmp_path)
+    _, parents, _ = _runs(store)
+    assert [p.info.status for p in parents] == ["FAILED"]
+    assert (tmp_path / "seeds.parquet").exists()
+
+
+def test_child_runs_none_logs_only_the_parent(make_cfg, store, tmp_path):
+    cfg = make_cfg("seed=1..20", f"tracking.uri={store}", "tracking.child_runs=none")
+    run_job(cfg, tmp_path)
+    _, parents, children = _runs(store)
+    assert len(parents) == 1 and children == []
+
+
+def test_tracking_off_logs_nothing(make_cfg, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = make_cfg("seed=1..3", "tracking=off")
+    out = run_job(cfg, tmp_path / "run")
+    assert out.parent_run_id is None and not (tmp_path / "mlflow.db").exists()
+    assert (tmp_path / "run" / "seeds.parquet").exists()

@@ -1,0 +1,78 @@
+import ast
+from pathlib import Path
+
+import numpy as np
+
+from neuron import activations, metrics
+from neuron.neuron import Neuron, forward
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_lesson_numbers():
+    f = activations.get("sigmoid")
+    z, y_hat = forward([[4.0, 80.0]], [[0.2, 0.00001]], [1.0], f)
+    assert abs(z[0, 0] - 1.8008) < 1e-12
+    assert abs(y_hat[0, 0] - 0.858246) < 1e-6
+    assert abs(y_hat[0, 0] - 1 / (1 + np.exp(-1.8008))) < 1e-15
+    assert f.classify(y_hat)[0, 0]  # Obese
+
+
+def test_single_neuron_matches_forward():
+    f = activations.get("tanh")
+    n = Neuron([0.5, -1.0], 0.25, f)
+    assert abs(n([2.0, 1.0]) - np.tanh(0.25)) < 1e-15
+
+
+def test_forward_shapes_and_values():
+    rng = np.random.default_rng(0)
+    X, W, b = rng.normal(size=(5, 3)), rng.normal(size=(4, 3)), rng.normal(size=4)
+    z, y = forward(X, W, b, activations.get("linear"))
+    assert z.shape == (4, 5)
+    np.testing.assert_allclose(z, W @ X.T + b[:, None], rtol=1e-12)
+
+
+def test_forward_bit_identical_whatever_the_batch():
+    rng = np.random.default_rng(1)
+    X, W, b = rng.normal(size=(300, 2)) * 50, rng.normal(size=(1000, 2)), rng.normal(size=1000)
+    f = activations.get("sigmoid")
+    z_all, _ = forward(X, W, b, f)
+    z_one, _ = forward(X, W[123:124], b[123:124], f)
+    assert np.array_equal(z_all[123], z_one[0])
+
+
+def test_metrics_confusion_and_probability_scores():
+    y = np.array([1, 0, 1, 0])
+    y_hat = np.array([[0.9, 0.2, 0.4, 0.6], [0.5, 0.5, 0.5, 0.5]])
+    pred = y_hat >= 0.5
+    m = metrics.per_seed(y_hat, pred, y, probability=True)
+    np.testing.assert_array_equal(m["tp"], [1, 2])
+    np.testing.assert_array_equal(m["fp"], [1, 2])
+    np.testing.assert_array_equal(m["tn"], [1, 0])
+    np.testing.assert_array_equal(m["fn"], [1, 0])
+    np.testing.assert_allclose(m["accuracy"], [0.5, 0.5])
+    expected = -np.mean([np.log(0.9), np.log(0.8), np.log(0.4), np.log(0.4)])
+    assert abs(m["log_loss"][0] - expected) < 1e-12
+    assert abs(m["log_loss"][1] - np.log(2)) < 1e-12
+    np.testing.assert_allclose(m["brier"], [(0.01 + 0.04 + 0.36 + 0.36) / 4, 0.25])
+    np.testing.assert_allclose(m["mean_output"], [0.525, 0.5])
+
+
+def test_no_probability_metrics_for_tanh():
+    m = metrics.per_seed(np.zeros((1, 2)), np.zeros((1, 2), bool), np.array([0, 1]), False)
+    assert "log_loss" not in m and "brier" not in m
+
+
+def test_neuron_package_imports_numpy_only():
+    allowed = {"numpy", "math", "inspect", "dataclasses", "typing", "__future__", "neuron"}
+    for path in (ROOT / "neuron").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
