@@ -18,6 +18,8 @@ class DatasetConfig:
     positive: str = MISSING
     negative: Optional[str] = None
     standardize: bool = False
+    highlight_row: Optional[int] = None
+    highlight_label: Optional[str] = None
 
 
 @dataclass
@@ -60,6 +62,14 @@ class TrackingConfig:
 
 
 @dataclass
+class LuckConfig:
+    bootstrap_seed: int = 0
+    n_resamples: int = 10_000
+    confidence: float = 0.95
+    plots: bool = True
+
+
+@dataclass
 class Config:
     dataset: DatasetConfig = MISSING
     activation: ActivationConfig = MISSING
@@ -69,7 +79,9 @@ class Config:
     weights: Optional[List[float]] = None
     bias: Optional[float] = None
     chunk_size: int = 10_000
+    luck: LuckConfig = field(default_factory=LuckConfig)
     printed: Optional[Dict[str, Any]] = None
+    sweep_id: Optional[str] = None
 
 
 def register_configs() -> None:

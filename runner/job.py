@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from runner import report, results, sweep
+from runner import report, results, summary, sweep
 from runner.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,8 @@ class JobOutcome:
     result: sweep.SweepResult
     run_dir: Path
     files: list
+    luck: dict | None = None
+    plots: list = field(default_factory=list)
     parent_run_id: str | None = None
     tracking_uri: str | None = None
     text: str = ""
@@ -46,13 +49,20 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
     resolved.write_text(OmegaConf.to_yaml(cfg, resolve=True))
     files.append(resolved)
     outcome = JobOutcome(result=result, run_dir=run_dir, files=files)
+    if result.n_seeds >= 2:
+        outcome.luck = summary.compute(result, cfg.luck, _highlight(cfg))
+        luck_json = run_dir / "luck.json"
+        luck_json.write_text(json.dumps(outcome.luck, indent=1))
+        files.append(luck_json)
+        if cfg.luck.plots:
+            outcome.plots = _plots(result, outcome.luck, run_dir / "plots")
 
     if cfg.tracking.enabled:
         from runner import tracking
 
         tracker = tracking.Tracker(uri, cfg.tracking.experiment)
         outcome.tracking_uri = uri
-        outcome.parent_run_id = _log(cfg, tracker, result, files, list(overrides))
+        outcome.parent_run_id = _log(cfg, tracker, outcome, list(overrides))
 
     where = ui = None
     if outcome.parent_run_id:
@@ -65,6 +75,8 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
             f"mlflow ui --backend-store-uri {shlex.quote(tracking.redact(uri))}"
         )
     text = report.summary(result, where, run_dir, ui)
+    if outcome.luck:
+        text = summary.table(outcome.luck) + "\n\n" + text
     if cfg.printed:
         text = report.lesson_table(result, OmegaConf.to_container(cfg.printed)) + "\n\n" + text
     outcome.text = text
@@ -82,15 +94,49 @@ def _n_children(cfg, result) -> int:
     raise UserError(f"tracking.child_runs={mode}: choose all, none or auto")
 
 
-def _log(cfg, tracker, result, files, overrides) -> str:
+def _highlight(cfg):
+    row = cfg.dataset.highlight_row
+    if row is None:
+        return None
+    return int(row), cfg.dataset.highlight_label or f"row {row}"
+
+
+def _plots(result, s, folder: Path) -> list[Path]:
+    from runner import plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    acc = result.metrics["accuracy"]
+    best = s["expected_best"]
+    hl = s.get("highlight")
+    out = [
+        plots.accuracy_distribution(acc, folder / "accuracy.png",
+                                    baseline=s["baseline_accuracy"]),
+        plots.expected_best_of_k(best["k"], best["accuracy"], best["sd"],
+                                 folder / "best_of_k.png"),
+        plots.per_example_agreement(
+            result.positive_count / result.n_seeds, result.correct_count / result.n_seeds,
+            folder / "agreement.png",
+            highlight=(hl["label"], hl["positive"] / hl["n_seeds"]) if hl else None,
+        ),
+    ]
+    if result.W.shape[1] == 2:
+        out.append(plots.weight_plane(result.W, acc, folder / "weights.png",
+                                      result.dataset.features))
+    return out
+
+
+def _log(cfg, tracker, outcome, overrides) -> str:
     from runner import tracking
+
+    result, files = outcome.result, outcome.files
 
     n_children = _n_children(cfg, result)
     label = _label(cfg, result)
     ds = result.dataset
     parent = tracker.start_parent(
         f"{label} · seeds {result.seed_spec}" if not result.explicit else f"{label} · explicit",
-        tags={"neuron_luck.kind": "sweep"},
+        tags={"neuron_luck.kind": "sweep",
+              **({"neuron_luck.sweep_id": cfg.sweep_id} if cfg.sweep_id else {})},
     )
     try:
         act_params = {f"activation.{k}": v for k, v in result.activation.params.items()}
@@ -109,6 +155,10 @@ def _log(cfg, tracker, result, files, overrides) -> str:
         metrics = {"accuracy_mean": acc.mean(), "accuracy_min": acc.min(),
                    "accuracy_max": acc.max(), "n_seeds": result.n_seeds}
         tags = {"neuron_luck.overrides": " ".join(overrides)}
+        if outcome.luck:
+            metrics.update(summary.metrics_for_mlflow(outcome.luck))
+            names = [f"plots/{p.name}" for p in outcome.plots]
+            tags["mlflow.note.content"] = summary.markdown(outcome.luck, names)
         commit = tracking.git_commit()
         if commit:
             tags["mlflow.source.git.commit"] = commit
@@ -116,6 +166,13 @@ def _log(cfg, tracker, result, files, overrides) -> str:
         tracker.log_dataset(parent, ds)
         for path in files:
             tracker.client.log_artifact(parent, str(path))
+        if outcome.plots:
+            tracker.client.log_artifacts(parent, str(outcome.plots[0].parent), "plots")
+        if outcome.luck:
+            if result.n_seeds <= summary.MAX_SERIES:
+                tracker.log_series(parent, "accuracy_by_seed", result.seeds, acc)
+            best = outcome.luck["expected_best"]
+            tracker.log_series(parent, "expected_best_accuracy", best["k"], best["accuracy"])
         hydra_dir = Path(files[0]).parent / ".hydra"
         if hydra_dir.is_dir():
             tracker.client.log_artifacts(parent, str(hydra_dir), "hydra")

@@ -151,6 +151,15 @@ class Tracker:
             tags=[RunTag(k, str(v)) for k, v in tags.items()],
         )
 
+    def log_series(self, run_id, key, steps, values):
+        """One metric as a series (e.g. step = seed), in batches of MLflow's 1000 limit."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [Metric(key, float(v), now, int(s)) for s, v in zip(steps, values, strict=True)]
+        for i in range(0, len(batch), 1000):
+            self.client.log_batch(run_id, metrics=batch[i:i + 1000])
+
     def log_dataset(self, run_id, ds):
         import mlflow.data
         from mlflow.entities import DatasetInput, InputTag

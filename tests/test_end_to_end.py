@@ -45,9 +45,22 @@ def test_multirun_over_two_activations_makes_two_parents(tmp_path):
                   tmp_path)
     assert out.returncode == 0, out.stderr
     runs = _runs(uri)
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep"]
     assert sorted(p.data.params["activation"] for p in parents) == ["sigmoid", "tanh"]
-    assert len(runs) == 2 + 6
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(children) == 6
+    # The sweep-level report: its own run, linked to the jobs by the sweep id.
+    reports = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep_report"]
+    assert len(reports) == 1
+    sweep_id = reports[0].data.tags["neuron_luck.sweep_id"]
+    assert {p.data.tags["neuron_luck.sweep_id"] for p in parents} == {sweep_id}
+    shares = {k: v for k, v in reports[0].data.metrics.items()
+              if k.startswith("variance_share_")}
+    assert {"variance_share_seed", "variance_share_activation"} <= set(shares)
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert "P(A > B)" in reports[0].data.tags["mlflow.note.content"]
+    assert "Sweep report over 2 jobs" in out.stdout
+    assert list(tmp_path.glob("outputs/multirun/*/*/sweep_report.json"))
 
 
 def test_lesson(tmp_path):
