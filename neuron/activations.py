@@ -71,7 +71,7 @@ def _erfc(x):
         total += term
     erf_small = 2.0 / math.sqrt(math.pi) * np.exp(-s * s) * total
     # |x| >= 2.5: erfc = e^(−x²)/√π / (x + ½/(x + 1/(x + 3/2/(x + …)))), evaluated backwards.
-    c = np.maximum(a, 2.5)
+    c = np.clip(a, 2.5, 30.0)  # erfc(30) underflows to 0 anyway; c*c must not overflow
     t = c.copy()
     for k in range(60, 0, -1):
         t = c + (k / 2.0) / t
@@ -92,8 +92,8 @@ class Activation:
 
     `threshold`: f(z) >= threshold is the positive class (class B in the lesson).
     `probability`: the output is read as P(positive), so log-loss and Brier apply.
-    `inclusive`: whether f(z) == threshold is positive; relu is 0 on all of z <= 0,
-    so there only f(z) > 0 can mean positive.
+    `inclusive`: whether z = 0 (f(z) == threshold) is positive; relu is 0 on all of
+    z <= 0, so there only f(z) > 0 can mean positive.
     """
 
     name: str
@@ -108,10 +108,15 @@ class Activation:
     def __call__(self, z):
         return self.fn(z, **self.params)
 
-    def classify(self, y_hat):
-        if self.inclusive:
-            return y_hat >= self.threshold
-        return y_hat > self.threshold
+    def classify(self, z):
+        """The positive class where f(z) >= threshold, decided on z itself.
+
+        Every threshold is f(0), so the rule is z >= 0 (relu: z > 0). Deciding on z
+        keeps what rounding near the threshold loses: σ(-1e-17) rounds to exactly 0.5,
+        and gelu(-39) underflows to -0.0, yet both z are negative.
+        """
+        z = np.asarray(z)
+        return z >= 0 if self.inclusive else z > 0
 
 
 # Thresholds sit at f(0) (step: between its two values), so every activation splits the

@@ -17,18 +17,18 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg) -> None:
-    from runner.job import run_job
+    from runner.job import LoggingFailed, run_job
 
     hc = HydraConfig.get()
     overrides = list(hc.overrides.task)
     seed_given = any(o.split("=", 1)[0].lstrip("+~") == "seed" for o in overrides)
     try:
         outcome = run_job(cfg, Path(hc.runtime.output_dir), overrides, seed_given)
-    except UserError as e:
+    except (UserError, LoggingFailed) as e:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"Error: {e}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(2 if isinstance(e, UserError) else 3)
     print(outcome.text)
 
 

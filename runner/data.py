@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,10 +51,19 @@ def load(cfg) -> Dataset:
         raise UserError(f"{where}: is a folder, not a CSV file")
     if path.stat().st_size == 0:
         raise UserError(f"{where}: the file is empty; it needs a header and data rows")
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
     try:
+        if b"\0" in head:
+            raise UnicodeDecodeError("utf-8", head, 0, 1, "NUL byte")
+        # Incremental, so a character cut at the end of the sample is not an error.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
         frame = pd.read_csv(path, skipinitialspace=True)
     except UnicodeDecodeError:
-        raise UserError(f"{where}: not a text CSV file (could not decode it as UTF-8)") from None
+        raise UserError(
+            f"{where}: not a text CSV file (binary or not UTF-8); give a comma-separated "
+            "text file with a header row"
+        ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise UserError(f"{where}: not a readable CSV ({str(e).strip().splitlines()[0]})") from None
     features = list(cfg.features)
@@ -91,7 +101,7 @@ def _features(frame, features, where) -> np.ndarray:
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raw = frame[c].iloc[i]
-            what = "missing" if pd.isna(raw) else f"{raw!r} is not a finite number"
+            what = "missing" if pd.isna(raw) else f"'{raw}' is not a finite number"
             # Row numbers as a person sees them in an editor: the header is line 1.
             raise UserError(
                 f"{where}: column {c!r}, line {i + 2}: {what}; fix or remove that row"

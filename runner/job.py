@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shlex
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from runner import report, results, summary, sweep
+from runner import report, results, summary, sweep, tracking
 from runner.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -36,17 +38,19 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
     """Evaluate the sweep `cfg` describes, write it under `run_dir`, log it, and report."""
     run_dir = Path(run_dir)
     tracker = uri = None
+    plan = sweep.plan(cfg, seed_given=seed_given)
     if cfg.tracking.enabled:
-        from runner import tracking
-
+        _n_children(cfg, plan.seeds)
         uri = tracking.resolve_uri(cfg.tracking.uri)
+        tracking.check_reachable(uri)
         tracking.prepare_store(uri)
-    result = sweep.run(cfg, seed_given=seed_given)
+    result = sweep.evaluate(cfg, plan)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     files = results.write(result, run_dir)
     resolved = run_dir / "config.yaml"
-    resolved.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    text = OmegaConf.to_yaml(cfg, resolve=True)
+    resolved.write_text(tracking.scrub(text, uri) if uri else text)
     files.append(resolved)
     outcome = JobOutcome(result=result, run_dir=run_dir, files=files)
     if result.n_seeds >= 2:
@@ -58,22 +62,24 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
             outcome.plots = _plots(result, outcome.luck, run_dir / "plots")
 
     if cfg.tracking.enabled:
-        from runner import tracking
-
         tracker = tracking.Tracker(uri, cfg.tracking.experiment)
         outcome.tracking_uri = uri
         outcome.parent_run_id = _log(cfg, tracker, outcome, list(overrides))
 
     where = ui = None
     if outcome.parent_run_id:
-        n_children = _n_children(cfg, result)
+        n_children = _n_children(cfg, result.seeds)
         where = (
             f"{tracking.redact(uri)} · experiment {cfg.tracking.experiment!r} · parent run "
             f"{outcome.parent_run_id} + {n_children} child run(s)"
         )
-        ui = "mlflow ui" if uri == tracking.resolve_uri(None) and "mlflow.db" in uri else (
-            f"mlflow ui --backend-store-uri {shlex.quote(tracking.redact(uri))}"
-        )
+        if uri.startswith(("http://", "https://")):
+            ui = (f"{tracking.redact(uri).rstrip('/')}/#/experiments/{tracker.experiment_id}"
+                  f"/runs/{outcome.parent_run_id}")
+        elif uri == tracking.resolve_uri(None) and "mlflow.db" in uri:
+            ui = "mlflow ui"
+        else:
+            ui = f"mlflow ui --backend-store-uri {shlex.quote(tracking.redact(uri))}"
     text = report.summary(result, where, run_dir, ui)
     if outcome.luck:
         text = summary.table(outcome.luck) + "\n\n" + text
@@ -83,14 +89,15 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
     return outcome
 
 
-def _n_children(cfg, result) -> int:
-    mode = cfg.tracking.child_runs
+def _n_children(cfg, seeds) -> int:
+    """How many child runs `tracking.child_runs` asks for, for these seeds."""
+    mode, n = cfg.tracking.child_runs, len(seeds)
     if mode == "all":
-        return result.n_seeds
+        return n
     if mode == "none":
         return 0
     if mode == "auto":
-        return result.n_seeds if result.n_seeds <= cfg.tracking.max_child_runs else 0
+        return n if n <= cfg.tracking.max_child_runs else 0
     raise UserError(f"tracking.child_runs={mode}: choose all, none or auto")
 
 
@@ -125,18 +132,29 @@ def _plots(result, s, folder: Path) -> list[Path]:
     return out
 
 
-def _log(cfg, tracker, outcome, overrides) -> str:
-    from runner import tracking
+def job_key(cfg) -> str:
+    """What makes two jobs the same computation: the config, less where and how it ran."""
+    c = OmegaConf.to_container(cfg, resolve=True)
+    for k in ("tracking", "chunk_size", "sweep_id"):
+        c.pop(k, None)
+    return hashlib.sha256(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+
+class LoggingFailed(Exception):
+    """MLflow failed part-way; the message says what was logged and where the results are."""
+
+
+def _log(cfg, tracker, outcome, overrides) -> str:
     result, files = outcome.result, outcome.files
 
-    n_children = _n_children(cfg, result)
+    n_children = _n_children(cfg, result.seeds)
     label = _label(cfg, result)
     ds = result.dataset
-    parent = tracker.start_parent(
+    parent, done = tracker.start_parent(
         f"{label} · seeds {result.seed_spec}" if not result.explicit else f"{label} · explicit",
         tags={"neuron_luck.kind": "sweep",
               **({"neuron_luck.sweep_id": cfg.sweep_id} if cfg.sweep_id else {})},
+        key=job_key(cfg),
     )
     try:
         act_params = {f"activation.{k}": v for k, v in result.activation.params.items()}
@@ -154,7 +172,7 @@ def _log(cfg, tracker, outcome, overrides) -> str:
         acc = result.metrics["accuracy"]
         metrics = {"accuracy_mean": acc.mean(), "accuracy_min": acc.min(),
                    "accuracy_max": acc.max(), "n_seeds": result.n_seeds}
-        tags = {"neuron_luck.overrides": " ".join(overrides)}
+        tags = {"neuron_luck.overrides": tracking.scrub(" ".join(overrides), tracker.uri)}
         if outcome.luck:
             metrics.update(summary.metrics_for_mlflow(outcome.luck))
             names = [f"plots/{p.name}" for p in outcome.plots]
@@ -175,12 +193,29 @@ def _log(cfg, tracker, outcome, overrides) -> str:
             tracker.log_series(parent, "expected_best_accuracy", best["k"], best["accuracy"])
         hydra_dir = Path(files[0]).parent / ".hydra"
         if hydra_dir.is_dir():
-            tracker.client.log_artifacts(parent, str(hydra_dir), "hydra")
+            _log_scrubbed(tracker, parent, hydra_dir, "hydra")
         if n_children:
             child_params = {"activation": result.activation.name, "init": cfg.init.scheme}
-            tracker.log_children(parent, result, child_params, result.activation.name)
-    except BaseException:
+            tracker.log_children(parent, result, child_params, result.activation.name, done)
+    except BaseException as e:
         tracker.finish(parent, "FAILED")
-        raise
+        if not isinstance(e, Exception):
+            raise
+        have = len(done) + tracker.children_logged
+        raise LoggingFailed(
+            f"MLflow logging failed ({type(e).__name__}: {tracking.scrub(str(e), tracker.uri)}"
+            f"); parent run {parent} is marked FAILED with {have} of {n_children} child runs "
+            f"logged. The results are complete in {outcome.run_dir}; run the same command "
+            "again to log the rest."
+        ) from e
     tracker.finish(parent, "FINISHED")
     return parent
+
+
+def _log_scrubbed(tracker, run_id, folder: Path, artifact_path: str):
+    """Log a folder of text files with any tracking password replaced by ***."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in folder.iterdir():
+            if f.is_file():
+                (Path(tmp) / f.name).write_text(tracking.scrub(f.read_text(), tracker.uri))
+        tracker.client.log_artifacts(run_id, tmp, artifact_path)

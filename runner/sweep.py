@@ -41,7 +41,7 @@ class SweepResult:
 
     @property
     def pred(self):
-        return None if self.y_hat is None else self.activation.classify(self.y_hat)
+        return None if self.z is None else self.activation.classify(self.z)
 
 
 def make_activation(cfg) -> activations.Activation:
@@ -82,11 +82,29 @@ def _fmt_list(values):
     return "[" + ",".join(str(v) for v in values) + "]"
 
 
+@dataclass
+class Plan:
+    """A checked sweep, ready to evaluate: every input error is raised before this exists."""
+
+    activation: activations.Activation
+    dataset: data.Dataset
+    seeds: np.ndarray
+    W: np.ndarray | None  # explicit weights, else drawn per chunk
+    b: np.ndarray | None
+    explicit: bool
+    seed_spec: str
+    notes: list
+
+
 def run(cfg, seed_given: bool = False) -> SweepResult:
     """Evaluate the neuron for every seed (or the explicit weights) over the dataset."""
+    return evaluate(cfg, plan(cfg, seed_given))
+
+
+def plan(cfg, seed_given: bool = False) -> Plan:
+    """Check the config and load the data; UserError on any bad input."""
     act = make_activation(cfg.activation)
     ds = data.load(cfg.dataset)
-    n_features = ds.X.shape[1]
     notes = []
     if cfg.weights is not None:
         W, b = explicit_weights(cfg, ds.features)
@@ -103,7 +121,13 @@ def run(cfg, seed_given: bool = False) -> SweepResult:
         explicit, spec = False, seeds.describe(seed_array)
     if cfg.chunk_size < 1:
         raise UserError(f"chunk_size={cfg.chunk_size}: must be at least 1")
+    return Plan(act, ds, seed_array, W, b, explicit, spec, notes)
 
+
+def evaluate(cfg, p: Plan) -> SweepResult:
+    """z, ŷ and the metrics for every seed, chunk by chunk."""
+    act, ds, seed_array, W, b, explicit = p.activation, p.dataset, p.seeds, p.W, p.b, p.explicit
+    n_features = ds.X.shape[1]
     n, n_rows = len(seed_array), ds.X.shape[0]
     keep = n * n_rows <= MAX_PREDICTION_CELLS
     all_W = np.empty((n, n_features))
@@ -120,7 +144,7 @@ def run(cfg, seed_given: bool = False) -> SweepResult:
         else:
             Wc, bc = draw_weights(cfg, n_features, seed_array[start:stop])
         z, y_hat = forward(ds.X, Wc, bc, act)
-        pred = act.classify(y_hat)
+        pred = act.classify(z)
         for k, v in metrics.per_seed(y_hat, pred, ds.y, act.probability).items():
             per_seed.setdefault(k, []).append(v)
         pos += pred.sum(axis=0)
@@ -132,7 +156,7 @@ def run(cfg, seed_given: bool = False) -> SweepResult:
         dataset=ds, activation=act, seeds=seed_array, W=all_W, b=all_b,
         metrics={k: np.concatenate(v) for k, v in per_seed.items()},
         positive_count=pos, correct_count=cor, z=z_keep, y_hat=y_keep,
-        explicit=explicit, seed_spec=spec, notes=notes,
+        explicit=explicit, seed_spec=p.seed_spec, notes=p.notes,
     )
 
 

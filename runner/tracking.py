@@ -6,6 +6,7 @@ never pay for it.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -72,6 +73,41 @@ def redact(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def secrets(uri: str) -> list[str]:
+    """The parts of `uri` that must never be logged or printed."""
+    password = urlsplit(uri).password
+    return [password] if password else []
+
+
+def scrub(text: str, uri: str) -> str:
+    for s in secrets(uri):
+        text = text.replace(s, "***")
+    return text
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast, before any seed is evaluated, when an HTTP tracking server is not there."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    parts = urlsplit(uri)
+    # Credentials go in a header, not the URL, and the message shows the URL redacted.
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    url = urlunsplit(parts._replace(netloc=netloc)).rstrip("/") + "/health"
+    try:
+        urllib.request.urlopen(url, timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return  # something answered: a server that lacks /health, or wants auth
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise UserError(
+            f"tracking.uri={redact(uri)}: cannot reach the MLflow server ({reason}); start it, "
+            "fix the address, or run with tracking=off"
+        ) from None
+
+
 def sqlite_path(uri: str) -> Path | None:
     return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
 
@@ -96,7 +132,14 @@ def prepare_store(uri: str) -> None:
 
     _quiet()
     _install_sqlite_pragmas()
-    _ = MlflowClient(uri)._tracking_client.store  # creates and migrates the tables
+    # Processes that find the store missing at once would each create and migrate it; a
+    # lock on the folder lets the first create it and the others find it done.
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _ = MlflowClient(uri)._tracking_client.store  # creates and migrates the tables
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def git_commit() -> str | None:
@@ -129,16 +172,59 @@ class Tracker:
 
         _quiet()
         _install_sqlite_pragmas()
+        # MLflow prints a "View run" line with the full URI, password included, for every
+        # run it ends on a server; our summary prints one redacted link instead.
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
         self.uri = uri
+        self.children_logged = 0
         self.client = MlflowClient(uri)
         exp = self.client.get_experiment_by_name(experiment)
         self.experiment_id = (
             exp.experiment_id if exp is not None else self.client.create_experiment(experiment)
         )
 
-    def start_parent(self, name: str, tags: dict) -> str:
-        run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
-        return run.info.run_id
+    def start_parent(self, name: str, tags: dict, key: str) -> tuple[str, set]:
+        """A parent run for the job `key`, and the seeds it already holds as FINISHED.
+
+        A parent that a crash or a kill left unfinished is taken up again: its finished
+        children are kept, the rest deleted, so a re-run completes the sweep without
+        duplicates. A finished parent is never touched: re-running then starts anew.
+        """
+        earlier = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`neuron_luck.job_key` = '{key}' "
+            "and tags.`neuron_luck.kind` = 'sweep' and attributes.status != 'FINISHED'",
+            order_by=["attributes.start_time DESC"], max_results=1,
+        )
+        if not earlier:
+            run = self.client.create_run(
+                self.experiment_id, run_name=name, tags={**tags, "neuron_luck.job_key": key}
+            )
+            return run.info.run_id, set()
+        parent = earlier[0].info.run_id
+        self.client.update_run(parent, status="RUNNING")
+        for k, v in tags.items():
+            self.client.set_tag(parent, k, v)
+        done = set()
+        for child in self._children(parent):
+            if child.info.status == "FINISHED":
+                done.add(int(child.data.tags["neuron_luck.seed"]))
+            else:
+                self.client.delete_run(child.info.run_id)
+        log.info("resuming parent run %s: %d seeds already logged", parent, len(done))
+        return parent, done
+
+    def _children(self, parent_id):
+        token = None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'",
+                max_results=50_000, page_token=token,
+            )
+            yield from page
+            token = page.token
+            if not token:
+                return
 
     def log_parent(self, run_id, params: dict, metrics: dict, tags: dict):
         from mlflow.entities import Metric, Param, RunTag
@@ -180,8 +266,11 @@ class Tracker:
             ],
         )
 
-    def log_children(self, parent_id, result, base_params: dict, label: str):
-        """One child run per seed: params, metrics and its predictions as a CSV table."""
+    def log_children(self, parent_id, result, base_params: dict, label: str, skip=frozenset()):
+        """One child run per seed not in `skip`: params, metrics, predictions as a CSV table.
+
+        `self.children_logged` counts the children finished so far, for a failure message.
+        """
         from mlflow.entities import Metric, Param
 
         ds = result.dataset
@@ -192,6 +281,8 @@ class Tracker:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "predictions.csv"
             for i, seed in enumerate(result.seeds.tolist()):
+                if seed in skip:
+                    continue
                 seed_label = "explicit weights" if result.explicit else f"seed {seed}"
                 run = self.client.create_run(
                     self.experiment_id,
@@ -213,6 +304,7 @@ class Tracker:
                     _write_predictions_csv(path, ds, features, labels, result, i, pred)
                     self.client.log_artifact(rid, str(path))
                 self.client.set_terminated(rid, "FINISHED")
+                self.children_logged += 1
 
     def finish(self, run_id, status="FINISHED"):
         self.client.set_terminated(run_id, status)

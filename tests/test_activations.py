@@ -3,6 +3,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from neuron import activations as A
 
@@ -71,13 +73,16 @@ def test_sigmoid_limits_exact():
 def test_threshold_splits_at_z_zero(name):
     f = A.get(name)
     z = np.array([-2.0, -1e-3, 1e-3, 2.0])
-    np.testing.assert_array_equal(f.classify(f(z)), [False, False, True, True])
+    np.testing.assert_array_equal(f.classify(z), [False, False, True, True])
+    # The rule on z is the rule on ŷ away from rounding: f(z) >= threshold.
+    np.testing.assert_array_equal(f(z) >= f.threshold if f.inclusive else f(z) > f.threshold,
+                                  [False, False, True, True])
 
 
 def test_lesson_rule_exactly_half_is_class_b():
     f = A.get("sigmoid")
-    assert f.threshold == 0.5 and f.classify(np.array(0.5))
-    assert f.classify(f(np.array(0.0)))
+    assert f.threshold == 0.5 and f(np.array(0.0)) == 0.5
+    assert f.classify(np.array(0.0))  # z = 0 gives ŷ = 0.5 exactly: class B
 
 
 def test_only_sigmoid_is_a_probability():
@@ -102,3 +107,39 @@ def test_unknown_parameter_refused():
         A.get("leaky_relu", slop=0.1)
     with pytest.raises(ValueError, match="sigmoid takes no parameters"):
         A.get("sigmoid", alpha=1.0)
+
+
+# Property-based: finite in, finite out, within the declared range, and monotone where the
+# function is (silu and gelu dip below zero before rising, so they are not).
+_finite = st.floats(min_value=-1e300, max_value=1e300, allow_nan=False)
+MONOTONE = [n for n in A.NAMES if n not in ("silu", "gelu")]
+
+
+@pytest.mark.parametrize("name", A.NAMES)
+@given(z=st.lists(_finite, min_size=1, max_size=20))
+def test_property_finite_and_in_range(name, z):
+    f = A.get(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = f(np.array(z))
+    # Linear-like activations pass a finite z through; the others are bounded by f.low/high.
+    assert np.all(np.isfinite(y))
+    assert np.all(y >= f.low) and np.all(y <= f.high)
+
+
+@pytest.mark.parametrize("name", MONOTONE)
+@given(a=_finite, b=_finite)
+def test_property_monotone(name, a, b):
+    f = A.get(name)
+    lo, hi = min(a, b), max(a, b)
+    assert f(np.array(lo)) <= f(np.array(hi))
+
+
+@pytest.mark.parametrize("name", A.NAMES)
+@given(z=st.floats(min_value=-50, max_value=50, allow_nan=False))
+def test_property_class_is_the_sign_of_z(name, z):
+    f = A.get(name)
+    y = float(f(np.array(z)))
+    assert bool(f.classify(np.array(z))) == (z > 0 or (z == 0 and f.inclusive))
+    if abs(z) > 1e-6 and abs(z) < 30:  # away from rounding, ŷ against the threshold agrees
+        assert (y >= f.threshold if f.inclusive else y > f.threshold) == (z > 0)

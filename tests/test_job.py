@@ -6,7 +6,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from runner.errors import UserError
-from runner.job import run_job
+from runner.job import LoggingFailed, run_job
 
 
 def _runs(store):
@@ -132,7 +132,7 @@ def test_logging_failure_marks_the_parent_failed(make_cfg, store, tmp_path, monk
 
     monkeypatch.setattr(tracking.Tracker, "log_children", broken)
     cfg = make_cfg("seed=1..3", f"tracking.uri={store}")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(LoggingFailed, match="store went away.*FAILED with 0 of 3 child runs"):
         run_job(cfg, tmp_path)
     _, parents, _ = _runs(store)
     assert [p.info.status for p in parents] == ["FAILED"]

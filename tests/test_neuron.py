@@ -15,7 +15,7 @@ def test_lesson_numbers():
     assert abs(z[0, 0] - 1.8008) < 1e-12
     assert abs(y_hat[0, 0] - 0.858246) < 1e-6
     assert abs(y_hat[0, 0] - 1 / (1 + np.exp(-1.8008))) < 1e-15
-    assert f.classify(y_hat)[0, 0]  # Obese
+    assert f.classify(z)[0, 0] and y_hat[0, 0] >= f.threshold  # Obese
 
 
 def test_single_neuron_matches_forward():

@@ -1,0 +1,137 @@
+"""Every kind of bad input, typed as a user types it: one clear message, non-zero exit,
+no traceback, and nothing left RUNNING in MLflow."""
+
+import os
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+CSV_OK = "a,b,label\n1,2,yes\n3,4,no\n5,6,yes\n"
+FILES = {
+    "empty.csv": "",
+    "header.csv": "a,b,label\n",
+    "nonnumeric.csv": "a,b,label\n1,2,yes\n3,x,no\n",
+    "missing.csv": "a,b,label\n1,2,yes\n3,,no\n",
+    "inf.csv": "a,b,label\n1,2,yes\n3,inf,no\n",
+    "oneclass.csv": "a,b,label\n1,2,yes\n3,4,yes\n",
+    "three.csv": "a,b,label\n1,2,yes\n3,4,no\n5,6,maybe\n",
+    "ok.csv": CSV_OK,
+}
+CSV = ["dataset=csv", "dataset.features=[a,b]", "dataset.target=label", "dataset.positive=yes"]
+
+# (id, overrides, exit code, what the message must say)
+CASES = [
+    ("activation", ["activation=sigmod"], 1, "Could not find 'activation/sigmod'"),
+    ("init", ["init=unifrom"], 1, "Could not find 'init/unifrom'"),
+    ("dataset", ["dataset=obesty"], 1, "Could not find 'dataset/obesty'"),
+    ("tracking", ["tracking=of"], 1, "Could not find 'tracking/of'"),
+    ("key typo", ["activation.slop=0.1"], 1, "Key 'slop' not in 'ActivationConfig'"),
+    ("top-level typo", ["sed=3"], 1, "Key 'sed' not in 'Config'"),
+    ("seed abc", ["seed=abc"], 2, "seed=abc: 'abc' is not a whole number; give an int"),
+    ("seed 1..", ["seed=1.."], 2, "seed=1..: a range needs both ends"),
+    ("seed ..5", ["seed=..5"], 2, "seed=..5: a range needs both ends"),
+    ("seed 5..1", ["seed=5..1"], 2, "seed=5..1: the range is reversed; write 1..5"),
+    ("seed a..b", ["seed=a..b"], 2, "seed=a..b: 'a' is not a whole number"),
+    ("seed 1.5..3", ["seed=1.5..3"], 2, "seed=1.5..3: '1.5' is not a whole number"),
+    ("seed -3..2", ["seed=-3..2"], 2, "seed=-3..2: seeds are non-negative, got -3"),
+    ("seed 1..1e9", ["seed=1..1e9"], 2, "1,000,000,000 seeds, more than 10,000,000 in one job"),
+    ("seed []", ["seed=[]"], 2, "seed=[]: the list is empty"),
+    ("seed dup", ["seed=[1,5,1]"], 2, "seed=[1,5,1]: seed 1 appears more than once"),
+    ("weights count", ["weights=[0.2]"], 2,
+     "weights=[0.2]: 1 weight(s) for 2 feature(s) (height_ft, weight_kg)"),
+    ("weights text", ["weights=[a,b]"], 1, "Value 'a' of type 'str' could not be converted"),
+    ("weights nan", ["weights=[nan,1]"], 2, "every weight must be a finite number"),
+    ("weights inf", ["weights=[inf,1]"], 2, "every weight must be a finite number"),
+    ("bias text", ["weights=[1,2]", "bias=abc"], 1, "Value 'abc' of type 'str' could not be"),
+    ("bias alone", ["bias=1"], 2, "bias= is used only with weights="),
+    ("csv missing file", [*CSV, "dataset.path=nowhere.csv"], 2,
+     "dataset.path=nowhere.csv: no such file"),
+    ("csv empty", [*CSV, "dataset.path=empty.csv"], 2, "the file is empty"),
+    ("csv header only", [*CSV, "dataset.path=header.csv"], 2, "header only, no data rows"),
+    ("csv no feature column", [*CSV, "dataset.path=ok.csv", "dataset.features=[a,c]"], 2,
+     "no column 'c'; the file has 'a', 'b', 'label'"),
+    ("csv no target column", [*CSV, "dataset.path=ok.csv", "dataset.target=y"], 2,
+     "no column 'y'"),
+    ("csv non-numeric", [*CSV, "dataset.path=nonnumeric.csv"], 2,
+     "column 'b', line 3: 'x' is not a finite number"),
+    ("csv missing value", [*CSV, "dataset.path=missing.csv"], 2, "column 'b', line 3: missing"),
+    ("csv inf", [*CSV, "dataset.path=inf.csv"], 2, "column 'b', line 3: 'inf' is not a finite"),
+    ("csv one class", [*CSV, "dataset.path=oneclass.csv"], 2, "has one class only ('yes')"),
+    ("csv three classes", [*CSV, "dataset.path=three.csv"], 2, "has 3 classes"),
+    ("csv positive absent", [*CSV, "dataset.path=ok.csv", "dataset.positive=maybe"], 2,
+     "dataset.positive=maybe: not a value of column 'label'"),
+    ("not a csv", [*CSV, "dataset.path=binary.csv"], 2, "not a text CSV file"),
+    ("child_runs", ["tracking.child_runs=some"], 2, "tracking.child_runs=some: choose all"),
+    ("store folder", ["tracking.uri=sqlite:////nonexistent/dir/mlflow.db"], 2,
+     "folder /nonexistent/dir does not exist"),
+]
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory):
+    """Run every case once, two at a time (each is a whole `python -m runner`)."""
+    folder = tmp_path_factory.mktemp("bad")
+    for name, text in FILES.items():
+        (folder / name).write_text(text)
+    (folder / "binary.csv").write_bytes(bytes(range(256)) * 8)
+
+    def one(case):
+        _, overrides, _, _ = case
+        tracking = [] if any(o.startswith("tracking.uri") for o in overrides) else [
+            f"tracking.uri=sqlite:///{folder / 'mlflow.db'}"]
+        return run_cli([*overrides, *tracking], folder)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(one, CASES))
+    return folder, {case[0]: r for case, r in zip(CASES, results, strict=True)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input(outcomes, case):
+    name, _, code, message = case
+    out = outcomes[1][name]
+    assert out.returncode == code, out.stderr
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+    if code == 2:  # ours: exactly one line
+        assert out.stderr.strip().count("\n") == 0, out.stderr
+        assert out.stderr.startswith("Error: ")
+
+
+def test_no_run_left_running(outcomes):
+    from mlflow.tracking import MlflowClient
+
+    folder = outcomes[0]
+    db = folder / "mlflow.db"
+    if db.exists():
+        client = MlflowClient(f"sqlite:///{db}")
+        exp = client.get_experiment_by_name("neuron-luck")
+        runs = client.search_runs([exp.experiment_id]) if exp else []
+        assert runs == []  # every case failed before a run was created
+
+
+def test_full_traceback_only_when_asked(tmp_path):
+    out = run_cli(["seed=abc", "tracking=off"], tmp_path, env={"HYDRA_FULL_ERROR": "1"})
+    assert out.returncode != 0 and "Traceback" in out.stderr and "UserError" in out.stderr
+
+
+def test_read_only_store_location(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if os.geteuid() == 0:  # root ignores permission bits: use a read-only mount instead
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(ro)], check=True)
+    else:
+        ro.chmod(0o555)
+    try:
+        out = run_cli(["seed=1..3", f"tracking.uri=sqlite:///{ro / 'mlflow.db'}"], tmp_path)
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", str(ro)], check=True)
+    assert out.returncode == 2
+    assert f"{ro / 'mlflow.db'} is read-only" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -1,0 +1,152 @@
+"""Crashes lose nothing, parallel jobs lose no run, credentials never leak (real processes)."""
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def _finished_children(db):
+    try:
+        with sqlite3.connect(db, timeout=1) as con:
+            return con.execute(
+                "select count(*) from runs r join tags t on r.run_uuid = t.run_uuid "
+                "where t.key = 'mlflow.parentRunId' and r.status = 'FINISHED'"
+            ).fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0  # the store is still being created
+
+
+def _all_runs(uri):
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("neuron-luck")
+    return client.search_runs([exp.experiment_id], max_results=5000)
+
+
+def test_kill_9_in_the_middle_then_rerun_completes_without_duplicates(tmp_path):
+    db = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    args = ["seed=1..400", f"tracking.uri={uri}", "luck.plots=false"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while _finished_children(db) < 40:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    killed_at = _finished_children(db)
+    assert 40 <= killed_at < 400
+    statuses = Counter(r.info.status for r in _all_runs(uri))
+    assert statuses["RUNNING"] >= 1  # the killed parent, left as it was
+
+    out = run_cli(args, tmp_path)
+    assert out.returncode == 0, out.stderr
+    runs = _all_runs(uri)
+    parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep"]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    seeds = [int(c.data.params["seed"]) for c in children]
+    assert sorted(seeds) == list(range(1, 401))  # every seed once, none twice
+    assert {c.info.status for c in children} == {"FINISHED"}
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+
+
+@pytest.mark.parametrize("attempt", [1, 2])
+def test_parallel_joblib_jobs_on_a_new_sqlite_store_lose_nothing(tmp_path, attempt):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = run_cli(["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=4",
+                   "activation=sigmoid,tanh,relu,elu", "seed=1..200", f"tracking.uri={uri}",
+                   "luck.plots=false"], tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "database is locked" not in out.stderr
+    runs = _all_runs(uri)
+    parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep"]
+    assert len(parents) == 4
+    for p in parents:
+        kids = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == p.info.run_id]
+        assert len(kids) == 200 and {k.info.status for k in kids} == {"FINISHED"}
+    assert {r.info.status for r in runs} == {"FINISHED"}
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_server_fails_fast_without_leaking_the_password(tmp_path):
+    port = _free_port()
+    start = time.monotonic()
+    out = run_cli(["seed=1..5", f"tracking.uri=http://alice:s3cret@127.0.0.1:{port}"], tmp_path)
+    assert out.returncode == 2
+    assert f"tracking.uri=http://alice:***@127.0.0.1:{port}: cannot reach" in out.stderr
+    assert "s3cret" not in out.stderr + out.stdout
+    assert time.monotonic() - start < 30
+    assert not list(tmp_path.glob("outputs/*/*/seeds.parquet"))  # failed before evaluating
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "server-artifacts")],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline
+                time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def test_password_in_uri_is_never_logged_or_printed(tmp_path, mlflow_server):
+    secret_uri = mlflow_server.replace("http://", "http://alice:s3cret@")
+    out = run_cli(["seed=1..3", f"tracking.uri={secret_uri}"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "s3cret" not in out.stdout + out.stderr
+    client = MlflowClient(mlflow_server)
+    runs = _all_runs(mlflow_server)
+    assert len(runs) == 4
+    dump = tmp_path / "dump"
+    for r in runs:
+        for value in [*r.data.params.values(), *r.data.tags.values()]:
+            assert "s3cret" not in value
+        client.download_artifacts(r.info.run_id, "", str(dump / r.info.run_id))
+    texts = [p.read_bytes() for p in dump.rglob("*") if p.is_file()]
+    assert len(texts) >= 10
+    assert not [t for t in texts if b"s3cret" in t]
