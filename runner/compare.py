@@ -108,6 +108,12 @@ def build(jobs: list[Job], metric="accuracy", bootstrap_seed=0, n_resamples=2000
             "variance_split": split, "confidence": confidence}
 
 
+def _winners(report: dict) -> list[dict]:
+    """Each pair once, in the direction where A is at least as likely to win."""
+    return [p for p in report["pairs"]
+            if p["p_a_beats_b"] > 0.5 or (p["p_a_beats_b"] == 0.5 and p["a"] < p["b"])]
+
+
 def variance_sentence(report: dict) -> str:
     split = report["variance_split"]
     if not split:
@@ -135,10 +141,9 @@ def markdown(report: dict) -> str:
                      f"[{c['ci_low']:.4f}, {c['ci_high']:.4f}] |")
     if report["pairs"]:
         lines += ["", f"| A | B | P(A > B) | {report['confidence']:.0%} CI |", "|---|---|---|---|"]
-        for p in report["pairs"]:
-            if p["a"] < p["b"]:
-                lines.append(f"| {p['a']} | {p['b']} | {p['p_a_beats_b']:.3f} | "
-                             f"[{p['ci_low']:.3f}, {p['ci_high']:.3f}] |")
+        for p in _winners(report):
+            lines.append(f"| {p['a']} | {p['b']} | {p['p_a_beats_b']:.3f} | "
+                         f"[{p['ci_low']:.3f}, {p['ci_high']:.3f}] |")
     return "\n".join(lines)
 
 
@@ -150,10 +155,9 @@ def table(report: dict) -> str:
     for c in report["configs"]:
         lines.append(f"  {c['config']:<{width}}{c['n']:>8.0f}{c['mean']:>8.4f}{c['std']:>8.4f}"
                      f"{c['min']:>8.4f}{c['max']:>8.4f}")
-    for p in report["pairs"]:
-        if p["a"] < p["b"]:
-            lines.append(f"  P({p['a']} > {p['b']}) = {p['p_a_beats_b']:.3f} "
-                         f"[{p['ci_low']:.3f}, {p['ci_high']:.3f}]")
+    for p in _winners(report):
+        lines.append(f"  P({p['a']} > {p['b']}) = {p['p_a_beats_b']:.3f} "
+                     f"[{p['ci_low']:.3f}, {p['ci_high']:.3f}]")
     lines.append("  " + variance_sentence(report)[0].upper() + variance_sentence(report)[1:])
     return "\n".join(lines)
 

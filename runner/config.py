@@ -70,11 +70,23 @@ class LuckConfig:
 
 
 @dataclass
+class TrainerConfig:
+    lr: float = 0.5
+    epochs: int = 1000
+    l2: float = 0.0
+    standardize: bool = True
+    record_every: Optional[int] = None
+
+
+@dataclass
 class Config:
     dataset: DatasetConfig = MISSING
     activation: ActivationConfig = MISSING
     init: InitConfig = MISSING
     tracking: TrackingConfig = MISSING
+    trainer: TrainerConfig = MISSING
+    mode: str = "evaluate"
+    lesson_train: Optional[DatasetConfig] = None
     seed: Any = 1
     weights: Optional[List[float]] = None
     bias: Optional[float] = None
@@ -93,3 +105,4 @@ def register_configs() -> None:
     cs.store(group="activation", name="base_elu", node=EluConfig)
     cs.store(group="init", name="base_init", node=InitConfig)
     cs.store(group="tracking", name="base_tracking", node=TrackingConfig)
+    cs.store(group="trainer", name="base_trainer", node=TrainerConfig)

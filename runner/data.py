@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from neuron.training import standardize
 from runner.errors import UserError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -83,9 +84,7 @@ def load(cfg) -> Dataset:
     y = _labels(frame, cfg.target, str(cfg.positive), negative, where)
     mean = std = None
     if cfg.standardize:
-        mean, std = X.mean(axis=0), X.std(axis=0)
-        std = np.where(std > 0, std, 1.0)  # a constant column stays as it is, centred
-        X = (X - mean) / std
+        X, mean, std = standardize(X)
     return Dataset(
         name=cfg.name, path=path, features=features, target=cfg.target,
         positive=str(cfg.positive), negative=negative or _other(frame[cfg.target], cfg.positive),

@@ -31,7 +31,8 @@ class JobOutcome:
 
 
 def _label(cfg, result) -> str:
-    return f"{result.activation.name} · {cfg.init.scheme} · {result.dataset.name}"
+    trained = " · trained" if cfg.mode == "train" else ""
+    return f"{result.activation.name} · {cfg.init.scheme} · {result.dataset.name}{trained}"
 
 
 def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
@@ -45,6 +46,8 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
         tracking.check_reachable(uri)
         tracking.prepare_store(uri)
     result = sweep.evaluate(cfg, plan)
+    if cfg.mode == "train":
+        result = sweep.train(cfg, plan, result)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     files = results.write(result, run_dir)
@@ -55,6 +58,8 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
     outcome = JobOutcome(result=result, run_dir=run_dir, files=files)
     if result.n_seeds >= 2:
         outcome.luck = summary.compute(result, cfg.luck, _highlight(cfg))
+        if result.before is not None:
+            outcome.luck["training"] = summary.training(result, cfg.trainer)
         luck_json = run_dir / "luck.json"
         luck_json.write_text(json.dumps(outcome.luck, indent=1))
         files.append(luck_json)
@@ -84,7 +89,11 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
     if outcome.luck:
         text = summary.table(outcome.luck) + "\n\n" + text
     if cfg.printed:
-        text = report.lesson_table(result, OmegaConf.to_container(cfg.printed)) + "\n\n" + text
+        lesson = report.lesson_table(result, OmegaConf.to_container(cfg.printed))
+        if cfg.lesson_train is not None and result.explicit:
+            lesson += "\n" + report.lesson_training(sweep.lesson_training(cfg, result), cfg,
+                                                    result)
+        text = lesson + "\n\n" + text
     outcome.text = text
     return outcome
 
@@ -129,6 +138,18 @@ def _plots(result, s, folder: Path) -> list[Path]:
     if result.W.shape[1] == 2:
         out.append(plots.weight_plane(result.W, acc, folder / "weights.png",
                                       result.dataset.features))
+    before = result.before
+    if before is not None:
+        out.append(plots.before_after(before.metrics["accuracy"], acc,
+                                      folder / "before_after.png"))
+        if result.W.shape[1] == 2:
+            k = min(4, result.n_seeds)
+            ds = result.dataset
+            # The weights act on the features as the neuron sees them (maybe z-scored).
+            names = ds.features if ds.mean is None else [f"{f} (z-score)" for f in ds.features]
+            out.append(plots.decision_boundaries(
+                ds.X, ds.y, before.W[:k], before.b[:k], result.W[:k], result.b[:k],
+                folder / "boundaries.png", names, result.seeds[:k].tolist()))
     return out
 
 
@@ -159,6 +180,7 @@ def _log(cfg, tracker, outcome, overrides) -> str:
     try:
         act_params = {f"activation.{k}": v for k, v in result.activation.params.items()}
         params = {
+            "mode": cfg.mode,
             "activation": result.activation.name,
             **act_params,
             "init": cfg.init.scheme,
@@ -169,6 +191,8 @@ def _log(cfg, tracker, outcome, overrides) -> str:
             "seeds": result.seed_spec,
             "n_seeds": result.n_seeds,
         }
+        if cfg.mode == "train":
+            params.update({f"trainer.{k}": v for k, v in cfg.trainer.items()})
         acc = result.metrics["accuracy"]
         metrics = {"accuracy_mean": acc.mean(), "accuracy_min": acc.min(),
                    "accuracy_max": acc.max(), "n_seeds": result.n_seeds}
@@ -195,8 +219,10 @@ def _log(cfg, tracker, outcome, overrides) -> str:
         if hydra_dir.is_dir():
             _log_scrubbed(tracker, parent, hydra_dir, "hydra")
         if n_children:
-            child_params = {"activation": result.activation.name, "init": cfg.init.scheme}
-            tracker.log_children(parent, result, child_params, result.activation.name, done)
+            child_params = {"activation": result.activation.name, "init": cfg.init.scheme,
+                            "mode": cfg.mode}
+            child_label = result.activation.name + (" trained" if cfg.mode == "train" else "")
+            tracker.log_children(parent, result, child_params, child_label, done)
     except BaseException as e:
         tracker.finish(parent, "FAILED")
         if not isinstance(e, Exception):

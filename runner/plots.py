@@ -331,3 +331,54 @@ def weight_plane(W, acc, path, feature_names) -> Path:
                  f"(subsample: {shown:,} of {n:,} seeds, evenly spaced)")
     ax.set_title(title)
     return _save(plt, fig, path)
+
+
+def before_after(acc_before, acc_after, path) -> Path:
+    """Accuracy across seeds with the random weights and after training them, on one axis."""
+    before, after = _vector(acc_before, "acc_before"), _vector(acc_after, "acc_after")
+    plt, fig = _figure()
+    ax = fig.add_subplot()
+    edges = np.linspace(0.0, 1.0, 51)
+    ax.hist(before, bins=edges, color=GREY, alpha=0.7, label=f"random weights (std "
+            f"{before.std(ddof=1) if before.size > 1 else 0:.3f})")
+    ax.hist(after, bins=edges, color=BLUE, alpha=0.8, label=f"after training (std "
+            f"{after.std(ddof=1) if after.size > 1 else 0:.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("accuracy")
+    ax.set_ylabel("number of seeds")
+    ax.set_title(f"The same {_seeds(before.size)}, before and after training")
+    ax.legend(loc="upper left", fontsize="small")
+    ax.grid(alpha=0.3)
+    return _save(plt, fig, path)
+
+
+def decision_boundaries(X, y, W0, b0, W1, b1, path, feature_names, seeds) -> Path:
+    """Two-feature data with each listed seed's line z = 0, dashed before training and solid
+    after. X: (n_rows, 2) raw features, y: (n_rows,), W0/W1: (k, 2), b0/b1: (k,)."""
+    X = np.asarray(X, float)
+    y = np.asarray(y).astype(bool)
+    plt, fig = _figure()
+    ax = fig.add_subplot()
+    ax.scatter(X[~y, 0], X[~y, 1], s=8, color=GREY, alpha=0.6, label="negative")
+    ax.scatter(X[y, 0], X[y, 1], s=8, color=RED, alpha=0.6, marker="^", label="positive")
+    x0 = np.linspace(X[:, 0].min(), X[:, 0].max(), 200)
+    lo, hi = X[:, 1].min(), X[:, 1].max()
+    pad = 0.1 * (hi - lo or 1.0)
+    colours = plt.get_cmap("tab10").colors
+    for j, seed in enumerate(seeds):
+        c = colours[j % len(colours)]
+        for W, b, style, when in ((W0, b0, "--", "before"), (W1, b1, "-", "after")):
+            w = W[j]
+            if w[1] == 0:
+                continue  # a vertical line or none: nothing to draw as x1(x0)
+            x1 = -(w[0] * x0 + b[j]) / w[1]
+            # A random line often misses the data altogether: every row on one side.
+            off = " (off the data)" if ((x1 < lo - pad) | (x1 > hi + pad)).all() else ""
+            ax.plot(x0, x1, style, color=c, linewidth=1.4,
+                    label=f"seed {seed} {when}{off}" if j < 4 else None)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_xlabel(feature_names[0])
+    ax.set_ylabel(feature_names[1])
+    ax.set_title("Decision boundaries z = 0: dashed random, solid trained", fontsize="medium")
+    fig.legend(loc="outside right upper", fontsize="x-small")
+    return _save(plt, fig, path)

@@ -101,3 +101,23 @@ def lesson_table(result, printed: dict) -> str:
         p_shown = _fmt(tuple(p_list) if isinstance(p_list, list) else p_list)
         out.append(f"  {name:<16}{shown:<22}{p_shown:<16}{mark}")
     return "\n".join(out)
+
+
+def _prob(p: float) -> str:
+    # Near 1, six decimals would print 1.000000 and hide how sure the neuron is.
+    return f"1 − {1 - p:.1e}" if 0.999999 < p < 1 else f"{p:.6f}"
+
+
+def lesson_training(t: dict, cfg, result) -> str:
+    """The line the lesson's later chapters promise: what training makes of its weights."""
+    ds = result.dataset
+    tr = cfg.trainer
+    verdict = ds.positive if t["positive"] else ds.negative
+    return (
+        f"\nTrained from the lesson's start on {t['dataset']} ({t['n_rows']} rows; "
+        f"{tr.epochs} epochs of gradient descent, lr {tr.lr:g}, l2 {tr.l2:g}):\n"
+        f"  w = {_fmt(tuple(t['w0']))}, b = {_fmt(t['b0'])}  →  "
+        f"w = {_fmt(tuple(t['w']))}, b = {_fmt(t['b'])}  (accuracy {t['accuracy']:.4f}, "
+        f"log-loss {t['loss']:.4f})\n"
+        f"  under them the lesson's person gets ŷ = {_prob(t['y_hat'])}: {verdict}"
+    )

@@ -140,6 +140,8 @@ def table(s: dict) -> str:
     if "highlight" in s:
         lines.append("  " + s["highlight"]["sentence"])
     lines.append("  " + s["verdict"])
+    if "training" in s:
+        lines += ["", training_table(s["training"])]
     return "\n".join(lines)
 
 
@@ -156,6 +158,8 @@ def markdown(s: dict, plots=()) -> str:
     ]
     if "highlight" in s:
         lines += [f"**{s['highlight']['sentence']}**", ""]
+    if "training" in s:
+        lines += [f"**{s['training']['sentence']}** (the table below is after training)", ""]
     lines += [
         f"| metric | mean | std | min | median | max | IQM | {conf} CI of the mean |",
         "|---|---|---|---|---|---|---|---|",
@@ -196,4 +200,65 @@ def metrics_for_mlflow(s: dict) -> dict:
     out["n_seeds"] = s["n_seeds"]
     if "highlight" in s:
         out["highlight_share_positive"] = s["highlight"]["positive"] / s["n_seeds"]
+    if "training" in s:
+        t = s["training"]
+        for when in ("before", "after"):
+            for stat in ("mean", "std", "range"):
+                out[f"accuracy_{stat}_{when}_training"] = t[when][stat]
+        if t["std_removed"] is not None:
+            out["training_std_removed"] = t["std_removed"]
+        out["training_beats_random_share"] = t["share_of_random_seeds_beaten"]
     return out
+
+
+def training(result, trainer) -> dict:
+    """How much of the seed's influence training removes: spreads before and after."""
+    before = np.asarray(result.before.metrics["accuracy"], float)
+    after = np.asarray(result.metrics["accuracy"], float)
+    out = {"lr": trainer.lr, "epochs": trainer.epochs, "l2": trainer.l2,
+           "standardize": trainer.standardize}
+    for name, v in (("before", before), ("after", after)):
+        ks, best, _ = luck.expected_max(v)
+        out[name] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)),
+                     "min": float(v.min()), "max": float(v.max()),
+                     "range": float(v.max() - v.min()),
+                     "best_of_5": float(best[list(ks).index(5)]) if 5 in ks else None}
+    sb, sa = out["before"]["std"], out["after"]["std"]
+    out["std_removed"] = None if sb == 0 else float(1.0 - sa / sb)
+    # Where the trained neuron lands among random weights: the share of random seeds it beats.
+    med = float(np.median(after))
+    out["trained_median_accuracy"] = med
+    out["share_of_random_seeds_beaten"] = float((before < med).mean())
+    loss = result.losses[-1]
+    out["final_loss"] = {"min": float(loss.min()), "median": float(np.median(loss)),
+                         "max": float(loss.max())}
+    out["sentence"] = training_sentence(out)
+    return out
+
+
+def training_sentence(t: dict) -> str:
+    b, a = t["before"], t["after"]
+    removed = ("all" if t["std_removed"] == 1.0 else f"{t['std_removed']:.0%}") if (
+        t["std_removed"] is not None) else "none (there was none to remove)"
+    return (
+        f"Training removed {removed} of the seed's influence on accuracy: std "
+        f"{b['std']:.4f} → {a['std']:.4f}, range {b['range']:.4f} → {a['range']:.4f}. "
+        f"The trained neuron (median accuracy {t['trained_median_accuracy']:.4f}) beats "
+        f"{t['share_of_random_seeds_beaten']:.0%} of the random seeds."
+    )
+
+
+def training_table(t: dict) -> str:
+    rows = [f"Training ({t['epochs']} epochs, lr {t['lr']:g}, l2 {t['l2']:g}"
+            f"{', standardized' if t['standardize'] else ''})",
+            f"  {'accuracy':<10}{'mean':>8}{'std':>8}{'min':>8}{'max':>8}{'best of 5':>11}"]
+    for name in ("before", "after"):
+        m = t[name]
+        b5 = f"{m['best_of_5']:>11.4f}" if m["best_of_5"] is not None else f"{'–':>11}"
+        rows.append(f"  {name:<10}{m['mean']:>8.4f}{m['std']:>8.4f}{m['min']:>8.4f}"
+                    f"{m['max']:>8.4f}{b5}")
+    fl = t["final_loss"]
+    rows.append(f"  final training loss: min {fl['min']:.6f} · median {fl['median']:.6f} · "
+                f"max {fl['max']:.6f}")
+    rows.append("  " + t["sentence"])
+    return "\n".join(rows)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuron import activations, initializers, metrics
+from neuron import activations, initializers, metrics, training
 from neuron.neuron import forward
 from runner import data, seeds
 from runner.errors import UserError
@@ -34,6 +34,9 @@ class SweepResult:
     explicit: bool = False
     seed_spec: str = ""
     notes: list = field(default_factory=list)
+    before: SweepResult | None = None  # mode=train: the same seeds before training
+    losses: np.ndarray | None = None  # mode=train: (n_recorded, n_seeds) training loss
+    loss_epochs: np.ndarray | None = None  # (n_recorded,)
 
     @property
     def n_seeds(self) -> int:
@@ -97,8 +100,10 @@ class Plan:
 
 
 def run(cfg, seed_given: bool = False) -> SweepResult:
-    """Evaluate the neuron for every seed (or the explicit weights) over the dataset."""
-    return evaluate(cfg, plan(cfg, seed_given))
+    """Evaluate (and with mode=train, train) the neuron for every seed over the dataset."""
+    p = plan(cfg, seed_given)
+    result = evaluate(cfg, p)
+    return train(cfg, p, result) if cfg.mode == "train" else result
 
 
 def plan(cfg, seed_given: bool = False) -> Plan:
@@ -121,11 +126,28 @@ def plan(cfg, seed_given: bool = False) -> Plan:
         explicit, spec = False, seeds.describe(seed_array)
     if cfg.chunk_size < 1:
         raise UserError(f"chunk_size={cfg.chunk_size}: must be at least 1")
+    if cfg.mode not in ("evaluate", "train"):
+        raise UserError(f"mode={cfg.mode}: choose evaluate (random weights as drawn) or train")
+    if cfg.mode == "train":
+        try:
+            training.check_trainable(act.name)
+        except ValueError as e:
+            raise UserError(f"mode=train activation={act.name}: {e}") from None
+        t = cfg.trainer
+        if t.lr <= 0 or t.epochs < 0 or t.l2 < 0:
+            raise UserError(
+                f"trainer: lr={t.lr}, epochs={t.epochs}, l2={t.l2}; need lr > 0, "
+                "epochs >= 0 and l2 >= 0"
+            )
     return Plan(act, ds, seed_array, W, b, explicit, spec, notes)
 
 
-def evaluate(cfg, p: Plan) -> SweepResult:
-    """z, ŷ and the metrics for every seed, chunk by chunk."""
+def evaluate(cfg, p: Plan, weights=None) -> SweepResult:
+    """z, ŷ and the metrics for every seed, chunk by chunk.
+
+    `weights`: (W, b) for all seeds, e.g. after training; by default the plan's explicit
+    weights or each seed's draw.
+    """
     act, ds, seed_array, W, b, explicit = p.activation, p.dataset, p.seeds, p.W, p.b, p.explicit
     n_features = ds.X.shape[1]
     n, n_rows = len(seed_array), ds.X.shape[0]
@@ -139,7 +161,9 @@ def evaluate(cfg, p: Plan) -> SweepResult:
     cor = np.zeros(n_rows, dtype=np.int64)
     for start in range(0, n, cfg.chunk_size):
         stop = min(start + cfg.chunk_size, n)
-        if explicit:
+        if weights is not None:
+            Wc, bc = weights[0][start:stop], weights[1][start:stop]
+        elif explicit:
             Wc, bc = W, b
         else:
             Wc, bc = draw_weights(cfg, n_features, seed_array[start:stop])
@@ -158,6 +182,64 @@ def evaluate(cfg, p: Plan) -> SweepResult:
         positive_count=pos, correct_count=cor, z=z_keep, y_hat=y_keep,
         explicit=explicit, seed_spec=p.seed_spec, notes=p.notes,
     )
+
+
+def train(cfg, p: Plan, before: SweepResult) -> SweepResult:
+    """Train every seed from its own starting weights, then evaluate the trained neurons.
+
+    With trainer.standardize the descent runs on z-scored features (one learning rate
+    suits every feature); the start and the result are converted, so weights are always
+    reported in the dataset's units.
+    """
+    W, b, losses, epochs = descend(cfg, p.dataset.X, p.dataset.y, before.W, before.b,
+                                   p.activation.name)
+    after = evaluate(cfg, p, weights=(W, b))
+    after.before = before
+    after.losses, after.loss_epochs = losses, epochs
+    return after
+
+
+def descend(cfg, X, y, W0, b0, activation):
+    """Gradient descent from W0: (n_seeds, n_features), b0: (n_seeds,), chunk by chunk.
+
+    Returns W, b in the units of X, the losses (n_recorded, n_seeds) and their epochs.
+    """
+    t = cfg.trainer
+    if t.standardize:
+        Xs, mean, std = training.standardize(X)
+    else:
+        Xs, mean, std = X, np.zeros(X.shape[1]), np.ones(X.shape[1])
+    W, b, losses = np.empty_like(W0), np.empty_like(b0), []
+    for start in range(0, len(b0), cfg.chunk_size):
+        sl = slice(start, start + cfg.chunk_size)
+        # Xs·w' + b' = X·w + b  with  w' = w·std, b' = b + Σ w·mean.
+        Ws, bs = W0[sl] * std, b0[sl] + (W0[sl] * mean).sum(axis=1)
+        r = training.train(Xs, y, Ws, bs, activation, lr=t.lr, epochs=t.epochs, l2=t.l2,
+                           record_every=t.record_every)
+        W[sl], b[sl] = training.unstandardize(r.W, r.b, mean, std)
+        losses.append(r.losses)
+    return W, b, np.concatenate(losses, axis=1), r.loss_epochs
+
+
+def lesson_training(cfg, result) -> dict:
+    """Train the explicit weights on cfg.lesson_train; what the lesson's row gets then."""
+    ds = data.load(cfg.lesson_train)
+    act = result.activation
+    try:
+        training.check_trainable(act.name)
+    except ValueError as e:
+        raise UserError(f"lesson_train: {e}") from None
+    W, b, losses, _ = descend(cfg, ds.X, ds.y, result.W[:1], result.b[:1], act.name)
+    x = result.dataset.X[:1]
+    z_all, _ = forward(ds.X, W, b, act)
+    z, y_hat = forward(x, W, b, act)
+    return {
+        "dataset": ds.name, "n_rows": len(ds.y), "w0": result.W[0].tolist(),
+        "b0": float(result.b[0]), "w": W[0].tolist(), "b": float(b[0]),
+        "loss": float(losses[-1, 0]), "y_hat": float(y_hat[0, 0]),
+        "positive": bool(act.classify(z)[0, 0]),
+        "accuracy": float((act.classify(z_all)[0] == ds.y.astype(bool)).mean()),
+    }
 
 
 def initializers_check(cfg):

@@ -295,9 +295,19 @@ class Tracker:
                 params["seed"] = "explicit" if result.explicit else seed
                 params.update({n: repr(float(w)) for n, w in zip(names, result.W[i], strict=True)})
                 params["bias"] = repr(float(result.b[i]))
+                metrics = [Metric(k, float(v[i]), now, 0) for k, v in result.metrics.items()]
+                before = result.before
+                if before is not None:
+                    # mode=train: where the seed started, and its training loss per epoch.
+                    params.update({n.replace("w.", "w0.", 1): repr(float(w))
+                                   for n, w in zip(names, before.W[i], strict=True)})
+                    params["bias0"] = repr(float(before.b[i]))
+                    metrics += [Metric(f"{k}_before", float(v[i]), now, 0)
+                                for k, v in before.metrics.items()]
+                    metrics += [Metric("train_loss", float(v), now, int(e)) for e, v in
+                                zip(result.loss_epochs, result.losses[:, i], strict=True)]
                 self.client.log_batch(
-                    rid,
-                    metrics=[Metric(k, float(v[i]), now, 0) for k, v in result.metrics.items()],
+                    rid, metrics=metrics,
                     params=[Param(k, _param_value(v)) for k, v in params.items()],
                 )
                 if pred is not None:

@@ -90,3 +90,14 @@ def test_unknown_activation_refused_by_hydra(tmp_path):
     assert out.returncode == 1
     assert "Could not find 'activation/sigmod'" in out.stderr
     assert "sigmoid" in out.stderr  # Hydra lists the available options
+
+
+def test_evaluate_and_train_in_one_multirun(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = run_cli(["-m", "mode=evaluate,train", "seed=1..20", f"tracking.uri={uri}",
+                   "luck.plots=false"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "Training removed" in out.stdout
+    report = next(r for r in _runs(uri) if r.data.tags.get("neuron_luck.kind") == "sweep_report")
+    assert "variance_share_mode" in report.data.metrics
+    assert "P(mode=train > mode=evaluate)" in out.stdout

@@ -1,0 +1,79 @@
+"""mode=train: each seed trained from its own weights, logged beside where it started."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from runner.errors import UserError
+from runner.job import run_job
+
+
+def test_seed_7_trains_to_the_same_weights_in_any_sweep(make_cfg, tmp_path):
+    rows = {}
+    for name, spec, chunk in [("one", "7", 10000), ("range", "1..30", 4), ("list", "[3,7]", 1)]:
+        cfg = make_cfg("mode=train", f"seed={spec}", f"chunk_size={chunk}", "tracking=off",
+                       "trainer.epochs=200", "luck.plots=false")
+        run_job(cfg, tmp_path / name)
+        rows[name] = pd.read_parquet(tmp_path / name / "seeds.parquet").set_index("seed").loc[7]
+    assert rows["one"].equals(rows["range"]) and rows["one"].equals(rows["list"])
+
+
+def test_training_removes_the_luck_and_is_logged(make_cfg, store, tmp_path):
+    cfg = make_cfg("mode=train", "seed=1..12", f"tracking.uri={store}", "trainer.l2=0.01",
+                   "trainer.epochs=3000", "trainer.lr=1.0")
+    out = run_job(cfg, tmp_path)
+    t = out.luck["training"]
+    assert t["before"]["std"] > 0.1  # random weights: a coin toss between two modes
+    assert t["after"]["std"] < 1e-9  # with an L2 penalty the optimum is unique
+    assert t["std_removed"] == pytest.approx(1.0)
+    assert "Training removed all of the seed's influence" in out.text
+    assert {"before_after.png", "boundaries.png"} <= {p.name for p in out.plots}
+
+    client = MlflowClient(store)
+    exp = client.get_experiment_by_name("neuron-luck")
+    runs = client.search_runs([exp.experiment_id])
+    parent = next(r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep")
+    assert parent.data.params["mode"] == "train" and parent.data.params["trainer.l2"] == "0.01"
+    assert parent.data.metrics["training_std_removed"] == pytest.approx(1.0)
+    child = next(r for r in runs if r.data.params.get("seed") == "5")
+    assert child.info.run_name == "sigmoid trained · seed 5"
+    before = out.result.before
+    i = list(out.result.seeds).index(5)
+    assert float(child.data.params["w0.height_ft"]) == before.W[i, 0]
+    assert float(child.data.params["bias0"]) == before.b[i]
+    assert float(child.data.params["w.height_ft"]) == out.result.W[i, 0]
+    assert child.data.metrics["accuracy_before"] == before.metrics["accuracy"][i]
+    curve = client.get_metric_history(child.info.run_id, "train_loss")
+    steps = sorted(m.step for m in curve)
+    assert steps[0] == 0 and steps[-1] == 3000 and 100 < len(steps) <= 202
+    values = [m.value for m in sorted(curve, key=lambda m: m.step)]
+    assert values[-1] < values[0]
+
+
+@pytest.mark.parametrize("activation", ["relu", "step", "linear"])
+def test_untrainable_activations_refused(make_cfg, tmp_path, activation):
+    cfg = make_cfg("mode=train", f"activation={activation}", "tracking=off")
+    with pytest.raises(UserError, match="only sigmoid, tanh are trainable"):
+        run_job(cfg, tmp_path)
+
+
+def test_tanh_trains(make_cfg, tmp_path):
+    cfg = make_cfg("mode=train", "activation=tanh", "seed=1..5", "tracking=off",
+                   "luck.plots=false")
+    out = run_job(cfg, tmp_path)
+    assert np.all(out.result.metrics["accuracy"] > 0.9)
+
+
+def test_bad_mode_and_trainer(make_cfg, tmp_path):
+    with pytest.raises(UserError, match="mode=fit: choose evaluate"):
+        run_job(make_cfg("mode=fit", "tracking=off"), tmp_path)
+    with pytest.raises(UserError, match="need lr > 0"):
+        run_job(make_cfg("mode=train", "trainer.lr=0", "tracking=off"), tmp_path)
+
+
+def test_lesson_gains_the_trained_line(make_cfg, tmp_path):
+    out = run_job(make_cfg("+experiment=lesson", "tracking=off"), tmp_path)
+    assert "Trained from the lesson's start on obesity (400 rows" in out.text
+    assert "w = (0.2, 1e-05), b = 1  →  w = (" in out.text
+    assert "under them the lesson's person gets ŷ = " in out.text
