@@ -32,10 +32,12 @@ ALIASES = {
 
 
 def _sample(rng, scheme, size, fan_in, low, high, mean, std, value):
+    # random()/standard_normal() scaled by hand give the same numbers as uniform()/normal(),
+    # without the argument checks that cost a third of a million-seed draw.
     if scheme == "uniform":
-        return rng.uniform(low, high, size)
+        return low + (high - low) * rng.random(size)
     if scheme == "normal":
-        return rng.normal(mean, std, size)
+        return mean + std * rng.standard_normal(size)
     if scheme == "zeros":
         return np.zeros(size)
     if scheme == "constant":
@@ -45,8 +47,8 @@ def _sample(rng, scheme, size, fan_in, low, high, mean, std, value):
     if dist == "uniform":
         # U(-a, a) has variance a²/3.
         a = math.sqrt(3.0 * var)
-        return rng.uniform(-a, a, size)
-    return rng.normal(0.0, math.sqrt(var), size)
+        return -a + 2.0 * a * rng.random(size)
+    return math.sqrt(var) * rng.standard_normal(size)
 
 
 def check_scheme(scheme: str) -> str:

@@ -7,6 +7,7 @@ import json
 import logging
 import shlex
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,9 +46,11 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
         uri = tracking.resolve_uri(cfg.tracking.uri)
         tracking.check_reachable(uri)
         tracking.prepare_store(uri)
+    start = time.perf_counter()
     result = sweep.evaluate(cfg, plan)
     if cfg.mode == "train":
         result = sweep.train(cfg, plan, result)
+    result.seconds = time.perf_counter() - start
 
     run_dir.mkdir(parents=True, exist_ok=True)
     files = results.write(result, run_dir)

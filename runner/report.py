@@ -14,7 +14,9 @@ def summary(result, where: str | None, run_dir, ui_command: str | None) -> str:
         f"neuron-luck · {result.activation.name} · {ds.name} ({len(ds.y)} row"
         f"{'' if len(ds.y) == 1 else 's'}, "
         f"{', '.join(ds.features)})",
-        f"  seeds evaluated  {result.n_seeds:,} ({result.seed_spec})",
+        f"  seeds evaluated  {result.n_seeds:,} ({result.seed_spec})" + (
+            f" in {result.seconds:.2f} s, {result.n_seeds / result.seconds:,.0f} seeds/s"
+            if result.seconds else ""),
     ]
     if result.n_seeds == 1:
         lines.append(f"  accuracy         {acc[0]:.4f}")

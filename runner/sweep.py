@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,7 @@ class SweepResult:
     before: SweepResult | None = None  # mode=train: the same seeds before training
     losses: np.ndarray | None = None  # mode=train: (n_recorded, n_seeds) training loss
     loss_epochs: np.ndarray | None = None  # (n_recorded,)
+    seconds: float | None = None  # wall time of the evaluation (and training)
 
     @property
     def n_seeds(self) -> int:
@@ -45,6 +47,18 @@ class SweepResult:
     @property
     def pred(self):
         return None if self.z is None else self.activation.classify(self.z)
+
+
+def progress(iterable, what, unit_scale=1, total_items=None, min_items=100_000):
+    """`iterable`, with a progress bar on an interactive terminal for long loops only."""
+    if total_items is None:
+        total_items = len(iterable)
+    if total_items < min_items or not sys.stderr.isatty():
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, desc=what, unit="chunk" if unit_scale > 1 else "seed",
+                leave=False, total=len(iterable))
 
 
 def make_activation(cfg) -> activations.Activation:
@@ -159,7 +173,8 @@ def evaluate(cfg, p: Plan, weights=None) -> SweepResult:
     per_seed: dict[str, list] = {}
     pos = np.zeros(n_rows, dtype=np.int64)
     cor = np.zeros(n_rows, dtype=np.int64)
-    for start in range(0, n, cfg.chunk_size):
+    for start in progress(range(0, n, cfg.chunk_size), "evaluating",
+                          unit_scale=cfg.chunk_size, total_items=n):
         stop = min(start + cfg.chunk_size, n)
         if weights is not None:
             Wc, bc = weights[0][start:stop], weights[1][start:stop]

@@ -280,7 +280,11 @@ class Tracker:
         labels = ds.frame[ds.target].astype(str).to_numpy()
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "predictions.csv"
-            for i, seed in enumerate(result.seeds.tolist()):
+            from runner.sweep import progress
+
+            seeds = result.seeds.tolist()
+            for i, seed in progress(list(enumerate(seeds)), "logging child runs",
+                                    min_items=200):
                 if seed in skip:
                     continue
                 seed_label = "explicit weights" if result.explicit else f"seed {seed}"

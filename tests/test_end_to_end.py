@@ -1,9 +1,13 @@
 """`python -m runner` as a user runs it, in a temporary folder with its own SQLite store."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -101,3 +105,17 @@ def test_evaluate_and_train_in_one_multirun(tmp_path):
     report = next(r for r in _runs(uri) if r.data.tags.get("neuron_luck.kind") == "sweep_report")
     assert "variance_share_mode" in report.data.metrics
     assert "P(mode=train > mode=evaluate)" in out.stdout
+
+
+@pytest.mark.parametrize("args", [["--help"], ["tracking=off", "seed=1..3", "luck.plots=false"]])
+def test_help_and_tracking_off_never_import_mlflow(tmp_path, args):
+    code = (
+        "import atexit, runpy, sys\n"
+        "atexit.register(lambda: print('mlflow imported:', 'mlflow' in sys.modules))\n"
+        f"sys.argv = ['runner', *{args!r}]\n"
+        "runpy.run_module('runner', run_name='__main__')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("mlflow imported: False")

@@ -24,6 +24,15 @@ def test_matches_numpy_generator_from_seed_sequence():
     assert b[0] == rng.uniform(-1, 1, 1)[0]
 
 
+def test_normal_matches_numpy_generator():
+    N = {"scheme": "normal", "mean": 0.5, "std": 2.0}
+    W, b = I.draw([11, 12], 2, N, N)
+    for row, s in enumerate([11, 12]):
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(s)))
+        np.testing.assert_array_equal(W[row], rng.normal(0.5, 2.0, 2))
+        assert b[row] == rng.normal(0.5, 2.0, 1)[0]
+
+
 def test_different_seeds_differ():
     W, _ = I.draw([1, 2], 2, U, ZERO)
     assert not np.array_equal(W[0], W[1])
