@@ -85,7 +85,7 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
             ui = (f"{tracking.redact(uri).rstrip('/')}/#/experiments/{tracker.experiment_id}"
                   f"/runs/{outcome.parent_run_id}")
         elif uri == tracking.resolve_uri(None) and "mlflow.db" in uri:
-            ui = "mlflow ui"
+            ui = "python -m runner.ui   (or: mlflow ui)"
         else:
             ui = f"mlflow ui --backend-store-uri {shlex.quote(tracking.redact(uri))}"
     text = report.summary(result, where, run_dir, ui)

@@ -159,6 +159,10 @@ def _param_value(v) -> str:
     return str(v)
 
 
+def _short(x) -> str:
+    return f"{float(x):.6g}"
+
+
 def _safe(name: str) -> str:
     # MLflow keys allow letters, digits, _ - . space / only.
     return re.sub(r"[^\w\-. /]", "_", name)
@@ -297,15 +301,17 @@ class Tracker:
                 now = int(time.time() * 1000)
                 params = dict(base_params)
                 params["seed"] = "explicit" if result.explicit else seed
-                params.update({n: repr(float(w)) for n, w in zip(names, result.W[i], strict=True)})
-                params["bias"] = repr(float(result.b[i]))
+                # Six significant digits keep the UI's columns readable; the exact values
+                # are in the parent's seeds.parquet and follow from the seed anyway.
+                params.update({n: _short(w) for n, w in zip(names, result.W[i], strict=True)})
+                params["bias"] = _short(result.b[i])
                 metrics = [Metric(k, float(v[i]), now, 0) for k, v in result.metrics.items()]
                 before = result.before
                 if before is not None:
                     # mode=train: where the seed started, and its training loss per epoch.
-                    params.update({n.replace("w.", "w0.", 1): repr(float(w))
+                    params.update({n.replace("w.", "w0.", 1): _short(w)
                                    for n, w in zip(names, before.W[i], strict=True)})
-                    params["bias0"] = repr(float(before.b[i]))
+                    params["bias0"] = _short(before.b[i])
                     metrics += [Metric(f"{k}_before", float(v[i]), now, 0)
                                 for k, v in before.metrics.items()]
                     metrics += [Metric("train_loss", float(v), now, int(e)) for e, v in
