@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import shlex
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from runner import report, results, summary, sweep, tracking
+from runner import plots, report, results, summary, sweep, tracking
 from runner.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,8 @@ class JobOutcome:
     files: list
     luck: dict | None = None
     plots: list = field(default_factory=list)
+    plot_names: list = field(default_factory=list)
+    wait_for_plots: object = None  # () -> plot paths, once they are drawn
     parent_run_id: str | None = None
     tracking_uri: str | None = None
     text: str = ""
@@ -67,12 +71,20 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
         luck_json.write_text(json.dumps(outcome.luck, indent=1))
         files.append(luck_json)
         if cfg.luck.plots:
-            outcome.plots = _plots(result, outcome.luck, run_dir / "plots")
+            inputs = _plot_inputs(result, outcome.luck)
+            outcome.plot_names = plots.names(inputs)
+            # Worth a second process only when there are child runs to log meanwhile.
+            parallel = cfg.tracking.enabled and _n_children(cfg, result.seeds) >= 20
+            outcome.wait_for_plots = _start_plots(inputs, run_dir / "plots", parallel)
 
-    if cfg.tracking.enabled:
-        tracker = tracking.Tracker(uri, cfg.tracking.experiment)
-        outcome.tracking_uri = uri
-        outcome.parent_run_id = _log(cfg, tracker, outcome, list(overrides))
+    try:
+        if cfg.tracking.enabled:
+            tracker = tracking.Tracker(uri, cfg.tracking.experiment)
+            outcome.tracking_uri = uri
+            outcome.parent_run_id = _log(cfg, tracker, outcome, list(overrides))
+    finally:
+        if outcome.wait_for_plots:
+            outcome.plots = outcome.wait_for_plots()
 
     where = ui = None
     if outcome.parent_run_id:
@@ -120,40 +132,43 @@ def _highlight(cfg):
     return int(row), cfg.dataset.highlight_label or f"row {row}"
 
 
-def _plots(result, s, folder: Path) -> list[Path]:
-    from runner import plots
+def _plot_inputs(result, s) -> dict:
+    """What the plots need, as plain arrays (small enough to hand to another process)."""
+    ds, before, hl = result.dataset, result.before, s.get("highlight")
+    k = min(4, result.n_seeds)
+    return {
+        "acc": result.metrics["accuracy"], "baseline": s["baseline_accuracy"],
+        "best": s["expected_best"],
+        "share_positive": result.positive_count / result.n_seeds,
+        "share_correct": result.correct_count / result.n_seeds,
+        "highlight": (hl["label"], hl["positive"] / hl["n_seeds"]) if hl else None,
+        "W": result.W if result.W.shape[1] == 2 else None,
+        "features": ds.features,
+        # The weights act on the features as the neuron sees them (maybe z-scored).
+        "boundary_features": ds.features if ds.mean is None else [
+            f"{f} (z-score)" for f in ds.features],
+        "X": ds.X, "y": ds.y, "seeds": result.seeds[:k].tolist(),
+        "before": None if before is None else {
+            "acc": before.metrics["accuracy"], "W": before.W[:k], "b": before.b[:k],
+            "W_after": result.W[:k], "b_after": result.b[:k]},
+    }
 
-    folder.mkdir(parents=True, exist_ok=True)
-    acc = result.metrics["accuracy"]
-    best = s["expected_best"]
-    hl = s.get("highlight")
-    out = [
-        plots.accuracy_distribution(acc, folder / "accuracy.png",
-                                    baseline=s["baseline_accuracy"]),
-        plots.expected_best_of_k(best["k"], best["accuracy"], best["sd"],
-                                 folder / "best_of_k.png"),
-        plots.per_example_agreement(
-            result.positive_count / result.n_seeds, result.correct_count / result.n_seeds,
-            folder / "agreement.png",
-            highlight=(hl["label"], hl["positive"] / hl["n_seeds"]) if hl else None,
-        ),
-    ]
-    if result.W.shape[1] == 2:
-        out.append(plots.weight_plane(result.W, acc, folder / "weights.png",
-                                      result.dataset.features))
-    before = result.before
-    if before is not None:
-        out.append(plots.before_after(before.metrics["accuracy"], acc,
-                                      folder / "before_after.png"))
-        if result.W.shape[1] == 2:
-            k = min(4, result.n_seeds)
-            ds = result.dataset
-            # The weights act on the features as the neuron sees them (maybe z-scored).
-            names = ds.features if ds.mean is None else [f"{f} (z-score)" for f in ds.features]
-            out.append(plots.decision_boundaries(
-                ds.X, ds.y, before.W[:k], before.b[:k], result.W[:k], result.b[:k],
-                folder / "boundaries.png", names, result.seeds[:k].tolist()))
-    return out
+
+def _start_plots(inputs: dict, folder: Path, parallel: bool):
+    """Draw the plots now, or in a second process while the main one logs to MLflow.
+
+    Returns a callable giving the list of PNG paths, waiting for them if need be.
+    """
+    if parallel:
+        try:
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            future = pool.submit(plots.draw_all, inputs, folder)
+            pool.shutdown(wait=False)
+            return future.result
+        except OSError as e:  # no second process to be had: draw them here instead
+            log.warning("plots drawn in this process: %s", e)
+    paths = plots.draw_all(inputs, folder)
+    return lambda: paths
 
 
 def job_key(cfg) -> str:
@@ -202,7 +217,7 @@ def _log(cfg, tracker, outcome, overrides) -> str:
         tags = {"neuron_luck.overrides": tracking.scrub(" ".join(overrides), tracker.uri)}
         if outcome.luck:
             metrics.update(summary.metrics_for_mlflow(outcome.luck))
-            names = [f"plots/{p.name}" for p in outcome.plots]
+            names = [f"plots/{n}" for n in outcome.plot_names]
             tags["mlflow.note.content"] = summary.markdown(outcome.luck, names)
         commit = tracking.git_commit()
         if commit:
@@ -211,8 +226,6 @@ def _log(cfg, tracker, outcome, overrides) -> str:
         tracker.log_dataset(parent, ds)
         for path in files:
             tracker.client.log_artifact(parent, str(path))
-        if outcome.plots:
-            tracker.client.log_artifacts(parent, str(outcome.plots[0].parent), "plots")
         if outcome.luck:
             if result.n_seeds <= summary.MAX_SERIES:
                 tracker.log_series(parent, "accuracy_by_seed", result.seeds, acc)
@@ -226,6 +239,9 @@ def _log(cfg, tracker, outcome, overrides) -> str:
                             "mode": cfg.mode}
             child_label = result.activation.name + (" trained" if cfg.mode == "train" else "")
             tracker.log_children(parent, result, child_params, child_label, done)
+        if outcome.wait_for_plots:
+            outcome.plots = outcome.wait_for_plots()
+            tracker.client.log_artifacts(parent, str(outcome.plots[0].parent), "plots")
     except BaseException as e:
         tracker.finish(parent, "FAILED")
         if not isinstance(e, Exception):

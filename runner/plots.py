@@ -382,3 +382,38 @@ def decision_boundaries(X, y, W0, b0, W1, b1, path, feature_names, seeds) -> Pat
     ax.set_title("Decision boundaries z = 0: dashed random, solid trained", fontsize="medium")
     fig.legend(loc="outside right upper", fontsize="x-small")
     return _save(plt, fig, path)
+
+
+def names(inputs: dict) -> list[str]:
+    """The files draw_all writes for these inputs, in order."""
+    out = ["accuracy.png", "best_of_k.png", "agreement.png"]
+    if inputs["W"] is not None:
+        out.append("weights.png")
+    if inputs["before"] is not None:
+        out.append("before_after.png")
+        if inputs["W"] is not None:
+            out.append("boundaries.png")
+    return out
+
+
+def draw_all(inputs: dict, folder) -> list[Path]:
+    """Every plot of a sweep's report into `folder`; `inputs` as runner.job._plot_inputs."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    acc, best, before = inputs["acc"], inputs["best"], inputs["before"]
+    out = [
+        accuracy_distribution(acc, folder / "accuracy.png", baseline=inputs["baseline"]),
+        expected_best_of_k(best["k"], best["accuracy"], best["sd"], folder / "best_of_k.png"),
+        per_example_agreement(inputs["share_positive"], inputs["share_correct"],
+                              folder / "agreement.png", highlight=inputs["highlight"]),
+    ]
+    if inputs["W"] is not None:
+        out.append(weight_plane(inputs["W"], acc, folder / "weights.png", inputs["features"]))
+    if before is not None:
+        out.append(before_after(before["acc"], acc, folder / "before_after.png"))
+        if inputs["W"] is not None:
+            out.append(decision_boundaries(
+                inputs["X"], inputs["y"], before["W"], before["b"], before["W_after"],
+                before["b_after"], folder / "boundaries.png", inputs["boundary_features"],
+                inputs["seeds"]))
+    return out

@@ -18,8 +18,6 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import numpy as np
-
 from runner.data import PROJECT_ROOT
 from runner.errors import UserError
 
@@ -276,12 +274,12 @@ class Tracker:
         `self.children_logged` counts the children finished so far, for a failure message.
         """
         from mlflow.entities import Metric, Param
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
         ds = result.dataset
         pred = result.pred
-        features = ds.frame[ds.features].to_numpy()
         names = [f"w.{_safe(f)}" for f in ds.features]
-        labels = ds.frame[ds.target].astype(str).to_numpy()
+        table = _PredictionsCsv(ds) if pred is not None else None
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "predictions.csv"
             from runner.sweep import progress
@@ -320,9 +318,13 @@ class Tracker:
                     rid, metrics=metrics,
                     params=[Param(k, _param_value(v)) for k, v in params.items()],
                 )
-                if pred is not None:
-                    _write_predictions_csv(path, ds, features, labels, result, i, pred)
-                    self.client.log_artifact(rid, str(path))
+                if table is not None:
+                    path.write_text(table.render(result.z[i], result.y_hat[i], pred[i]))
+                    # What client.log_artifact does, less its get_run per call to find the
+                    # artifact location: create_run has just told us.
+                    get_artifact_repository(
+                        run.info.artifact_uri, tracking_uri=self.uri
+                    ).log_artifact(str(path))
                 self.client.set_terminated(rid, "FINISHED")
                 self.children_logged += 1
 
@@ -330,21 +332,30 @@ class Tracker:
         self.client.set_terminated(run_id, status)
 
 
-def _write_predictions_csv(path, ds, features, labels, result, i, pred):
-    cols = ["row"] + ds.features + [ds.target, "z", "y_hat", "predicted", "correct"]
-    positive, negative = ds.positive, ds.negative
-    predicted = np.where(pred[i], positive, negative)
-    correct = pred[i] == ds.y.astype(bool)
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(",".join(cols) + "\n")
-        for r in range(len(labels)):
-            vals = [str(r)] + [repr(float(v)) for v in features[r]] + [
-                labels[r], repr(float(result.z[i, r])), repr(float(result.y_hat[i, r])),
-                predicted[r], str(bool(correct[r])),
-            ]
-            fh.write(",".join(_csv_cell(v) for v in vals) + "\n")
+class _PredictionsCsv:
+    """One seed's predictions as CSV text; the columns that no seed changes are made once."""
+
+    def __init__(self, ds):
+        cols = ["row"] + ds.features + [ds.target, "z", "y_hat", "predicted", "correct"]
+        self.header = ",".join(_csv_cell(c) for c in cols) + "\n"
+        values = ds.frame[ds.features].to_numpy(float).tolist()
+        labels = ds.frame[ds.target].astype(str).tolist()
+        self.prefix = [
+            ",".join([str(r), *(repr(v) for v in vals), _csv_cell(label)])
+            for r, (vals, label) in enumerate(zip(values, labels, strict=True))
+        ]
+        self.truth = ds.y.astype(bool)
+        self.classes = (_csv_cell(ds.negative), _csv_cell(ds.positive))
+
+    def render(self, z, y_hat, pred) -> str:
+        correct = (pred == self.truth).tolist()
+        lines = [
+            f"{p},{zv!r},{yv!r},{self.classes[c]},{k}"
+            for p, zv, yv, c, k in zip(self.prefix, z.tolist(), y_hat.tolist(),
+                                       pred.tolist(), correct, strict=True)
+        ]
+        return self.header + "\n".join(lines) + "\n"
 
 
 def _csv_cell(v: str) -> str:
     return f'"{v}"' if ("," in v or '"' in v) else v
-

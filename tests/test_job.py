@@ -48,6 +48,12 @@ def test_five_seeds_parent_and_children(make_cfg, store, tmp_path):
             assert child.data.metrics[m] == pytest.approx(row[m], rel=1e-12)
         arts = [a.path for a in client.list_artifacts(child.info.run_id)]
         assert arts == ["predictions.csv"]
+    # A child's predictions.csv says what the run folder's predictions.parquet says.
+    child = by_seed[3]
+    csv = pd.read_csv(client.download_artifacts(child.info.run_id, "predictions.csv"))
+    preds = pd.read_parquet(tmp_path / "run" / "predictions.parquet")
+    mine = preds[preds.seed == 3].drop(columns="seed").reset_index(drop=True)
+    pd.testing.assert_frame_equal(csv, mine, check_dtype=False)
     acc = table["accuracy"].to_numpy()
     assert parent.data.metrics["accuracy_mean"] == pytest.approx(acc.mean())
 

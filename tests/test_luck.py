@@ -79,6 +79,8 @@ def scipy_percentile_ci(x, seed, n_resamples=10_000):
 def test_bootstrap_ci_matches_scipy_on_discrete_scores(monkeypatch, force_index):
     if force_index:
         monkeypatch.setattr(luck, "_MAX_DISTINCT", 0)
+    else:
+        monkeypatch.setattr(luck, "_MULTINOMIAL_MIN_RATIO", 0)
     x = accuracies(np.random.default_rng(1), 200)
     sd = x.std() / np.sqrt(x.size)
     low, high = bootstrap_ci(x, np.random.default_rng(2))
@@ -141,6 +143,8 @@ def test_bootstrap_ci_two_seeds_exact(monkeypatch, force_index):
     # 2.5% and 97.5% quantiles of 10_000 resamples are 0 and 1 (P(otherwise) ~ 1e-1000).
     if force_index:
         monkeypatch.setattr(luck, "_MAX_DISTINCT", 0)
+    else:
+        monkeypatch.setattr(luck, "_MULTINOMIAL_MIN_RATIO", 0)
     assert bootstrap_ci([0.0, 1.0], np.random.default_rng(0)) == (0.0, 1.0)
 
 
