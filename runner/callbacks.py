@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import sys
 import uuid
 from pathlib import Path
 
@@ -14,9 +16,20 @@ from runner.errors import UserError
 log = logging.getLogger(__name__)
 
 
+def _quoted(value: str) -> str:
+    """`value` as a quoted Hydra override value, whatever characters it holds.
+
+    In a quoted value Hydra reads backslashes literally, except before a quote or the
+    closing quote: those are doubled, and quotes escaped.
+    """
+    value = re.sub(r"(\\+)('|$)", lambda m: m.group(1) * 2 + m.group(2), value)
+    return "'" + value.replace("'", "\\'") + "'"
+
+
 class SweepCallback(Callback):
-    """Before the jobs: one sweep id, an absolute tracking URI and a created store, handed
-    to every job as overrides (so launchers in other processes or nodes get them too).
+    """Before the jobs: one sweep id, an absolute tracking URI, a reachable server or a
+    created store and experiment, and an absolute sweep folder, handed to every job as
+    overrides (so launchers in other processes or on other nodes get them too).
     After the jobs: the sweep-level report."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
@@ -29,15 +42,29 @@ class SweepCallback(Callback):
 
             try:
                 uri = tracking.resolve_uri(config.tracking.uri)
+                tracking.check_reachable(uri)
                 tracking.prepare_store(uri)
-            except UserError as e:
-                raise SystemExit(f"Error: {e}") from None
+            except UserError as e:  # before any job starts: one line, as a job would say it
+                print(f"Error: {e}", file=sys.stderr)
+                raise SystemExit(2) from None
+            try:
+                # The experiment too, once, here: parallel jobs that each find it missing
+                # would each create it, and all but one fail with RESOURCE_ALREADY_EXISTS.
+                tracking.Tracker(uri, config.tracking.experiment)
+            except Exception as e:  # each job meets the same problem and reports it
+                log.warning("could not create MLflow experiment %r: %s",
+                            config.tracking.experiment, tracking.scrub(str(e), uri))
             if uri != config.tracking.uri:
-                extra.append(f"tracking.uri='{uri}'")
+                extra.append(f"tracking.uri={_quoted(uri)}")
+        # The sweep folder, absolute: a job runs in its launcher's working directory (a Ray
+        # worker's is where `ray start` ran), where a relative one would land elsewhere.
+        sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
         with open_dict(config):
             config.hydra.overrides.task.extend(extra)
+            config.hydra.sweep.dir = str(sweep_dir)
+            config.hydra.overrides.hydra.append(f"hydra.sweep.dir={_quoted(str(sweep_dir))}")
             config.sweep_id = sweep_id
-        log.info("sweep %s: %s", sweep_id, Path(config.hydra.sweep.dir))
+        log.info("sweep %s: %s", sweep_id, sweep_dir)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from runner import compare

@@ -181,9 +181,17 @@ class Tracker:
         self.children_logged = 0
         self.client = MlflowClient(uri)
         exp = self.client.get_experiment_by_name(experiment)
-        self.experiment_id = (
-            exp.experiment_id if exp is not None else self.client.create_experiment(experiment)
-        )
+        if exp is None:
+            from mlflow.exceptions import MlflowException
+
+            try:
+                self.experiment_id = self.client.create_experiment(experiment)
+                return
+            except MlflowException as e:  # another process created it meanwhile
+                if e.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                exp = self.client.get_experiment_by_name(experiment)
+        self.experiment_id = exp.experiment_id
 
     def start_parent(self, name: str, tags: dict, key: str) -> tuple[str, set]:
         """A parent run for the job `key`, and the seeds it already holds as FINISHED.
@@ -251,6 +259,7 @@ class Tracker:
     def log_dataset(self, run_id, ds):
         import mlflow.data
         from mlflow.entities import DatasetInput, InputTag
+        from mlflow.exceptions import MlflowException
 
         with warnings.catch_warnings():
             # MLflow registers its local-file source twice and warns that a path is ambiguous.
@@ -258,15 +267,16 @@ class Tracker:
             dataset = mlflow.data.from_pandas(
                 ds.frame, source=str(ds.path), targets=ds.target, name=ds.name
             )
-        self.client.log_inputs(
-            run_id,
-            datasets=[
-                DatasetInput(
-                    dataset=dataset._to_mlflow_entity(),
-                    tags=[InputTag(key="mlflow.data.context", value="evaluation")],
-                )
-            ],
-        )
+        inputs = [DatasetInput(dataset=dataset._to_mlflow_entity(),
+                               tags=[InputTag(key="mlflow.data.context", value="evaluation")])]
+        try:
+            self.client.log_inputs(run_id, datasets=inputs)
+        except MlflowException:
+            # MLflow's SQL store inserts a dataset new to the experiment without allowing for
+            # a parallel job inserting the same one (PostgreSQL: UniqueViolation on
+            # dataset_pk), and the insert is all or nothing: a second try finds it there.
+            time.sleep(0.5)
+            self.client.log_inputs(run_id, datasets=inputs)
 
     def log_children(self, parent_id, result, base_params: dict, label: str, skip=frozenset()):
         """One child run per seed not in `skip`: params, metrics, predictions as a CSV table.

@@ -1,0 +1,88 @@
+"""Split one huge seed range into a multirun's jobs: prints the `seed=` override.
+
+    python -m runner.split 1..1000000 --jobs 4
+    seed=1..250000,250001..500000,500001..750000,750001..1000000
+
+    python -m runner -m hydra/launcher=joblib_small "$(python -m runner.split 1..1000000 --jobs 4)"
+
+Each job evaluates one inclusive range; the sweep-level report pools jobs that differ only in
+their seeds into one seed population, so the split changes nothing but who computes what.
+A seed's weights never depend on the other seeds of its job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from runner.errors import UserError
+from runner.seeds import MAX_SEEDS, _whole
+
+MAX_SEED = 2**63 - 1  # a job holds its seeds as int64
+MAX_JOBS = 100_000  # one Hydra multirun; past this the override itself gets unwieldy
+
+
+def split(spec: str, jobs: int | None = None, per_job: int | None = None) -> list[tuple[int, int]]:
+    """The inclusive ranges, in order, that cover the range `spec` ("a..b") in `jobs` near-equal
+    parts, or in parts of `per_job` seeds (the last one shorter)."""
+    text = spec.strip()
+    lo, sep, hi = text.partition("..")
+    if not sep or not lo.strip() or not hi.strip():
+        raise UserError(f"{text!r}: give an inclusive range like 1..1000000")
+    a, b = _whole(lo, text), _whole(hi, text)
+    if b < a:
+        raise UserError(f"{text}: the range is reversed; write {b}..{a}")
+    if b > MAX_SEED:
+        raise UserError(f"{text}: seeds go up to {MAX_SEED} (a 64-bit int)")
+    n = b - a + 1
+    if (jobs is None) == (per_job is None):
+        raise UserError("give --jobs N or --per-job K")
+    if per_job is not None:
+        if per_job < 1:
+            raise UserError(f"--per-job {per_job}: give at least 1")
+        if per_job > MAX_SEEDS:
+            raise UserError(f"--per-job {per_job:,}: a job holds at most {MAX_SEEDS:,} seeds")
+        if -(-n // per_job) > MAX_JOBS:
+            raise UserError(f"--per-job {per_job:,}: {-(-n // per_job):,} jobs, more than "
+                            f"{MAX_JOBS:,}; give more seeds per job")
+        return [(s, min(s + per_job - 1, b)) for s in range(a, b + 1, per_job)]
+    if jobs < 1 or jobs > min(n, MAX_JOBS):
+        raise UserError(f"--jobs {jobs}: give 1 to {min(n, MAX_JOBS):,} jobs for the {n:,} "
+                        f"seeds of {text}")
+    base, extra = divmod(n, jobs)
+    if base + (extra > 0) > MAX_SEEDS:
+        need = -(-n // MAX_SEEDS)
+        raise UserError(f"--jobs {jobs}: {base + (extra > 0):,} seeds per job, more than "
+                        f"{MAX_SEEDS:,}; give --jobs {need} or more")
+    out, start = [], a
+    for i in range(jobs):
+        size = base + (i < extra)
+        out.append((start, start + size - 1))
+        start += size
+    return out
+
+
+def override(ranges) -> str:
+    return "seed=" + ",".join(f"{lo}..{hi}" for lo, hi in ranges)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m runner.split",
+        description="Print the seed= override that splits one inclusive seed range across "
+                    "the jobs of a Hydra multirun (python -m runner -m ...).")
+    p.add_argument("range", help="the whole range, inclusive, e.g. 1..1000000")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--jobs", type=int, help="how many jobs, of near-equal size")
+    g.add_argument("--per-job", type=int, help="how many seeds per job (the last has the rest)")
+    args = p.parse_args(argv)
+    try:
+        print(override(split(args.range, args.jobs, args.per_job)))
+    except UserError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
