@@ -12,6 +12,8 @@ from runner.errors import UserError
 # range across jobs: -m 'seed=1..5000000,5000001..10000000'.
 MAX_SEEDS = 10_000_000
 
+MAX_SEED = 2**63 - 1  # seeds are held as int64
+
 FORMS = "an int (seed=7), an inclusive range (seed=1..50) or a list (seed=[1,5,9])"
 _INT = re.compile(r"[+-]?(\d+|\d+(\.\d*)?[eE]\+?\d+)", re.ASCII)
 
@@ -33,6 +35,8 @@ def _whole(value, spec) -> int:
         raise UserError(f"seed={spec!s}: {value!r} is not a whole number; give {FORMS}")
     if value < 0:
         raise UserError(f"seed={spec!s}: seeds are non-negative, got {value}; give {FORMS}")
+    if value > MAX_SEED:
+        raise UserError(f"seed={spec!s}: {value} is past the largest seed, {MAX_SEED}")
     return int(value)
 
 

@@ -16,9 +16,8 @@ import argparse
 import sys
 
 from runner.errors import UserError
-from runner.seeds import MAX_SEEDS, _whole
+from runner.seeds import MAX_SEED, MAX_SEEDS, _whole
 
-MAX_SEED = 2**63 - 1  # a job holds its seeds as int64
 MAX_JOBS = 100_000  # one Hydra multirun; past this the override itself gets unwieldy
 
 

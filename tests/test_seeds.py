@@ -32,6 +32,8 @@ def test_accepted(spec, expected):
         (-1, "non-negative"),
         (1.5, "not a whole number"),
         (True, "is not a seed"),
+        ("99999999999999999999", "is past the largest seed"),
+        ("1..99999999999999999999", "is past the largest seed"),
         ("", "seed is empty"),
     ],
 )
