@@ -483,7 +483,7 @@ def test_split_covers_the_range_once_in_near_equal_jobs():
     ("1..100000000", {"jobs": 4}, "give --jobs 10 or more"),
     ("1..100", {"per_job": 0}, "at least 1"),
     ("7", {"jobs": 1}, "give an inclusive range"),
-    ("1..99999999999999999999", {"per_job": 10}, "seeds go up to 9223372036854775807"),
+    ("1..99999999999999999999", {"per_job": 10}, "is past the largest seed, 9223372036854775807"),
     ("1..10000000000", {"per_job": 10}, "more than 100,000; give more seeds per job"),
 ])
 def test_split_refuses_what_it_cannot_do(spec, kw, message):
