@@ -51,9 +51,7 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
         tracking.check_reachable(uri)
         tracking.prepare_store(uri)
     start = time.perf_counter()
-    result = sweep.evaluate(cfg, plan)
-    if cfg.mode == "train":
-        result = sweep.train(cfg, plan, result)
+    result = sweep.run(cfg, checked=plan)
     result.seconds = time.perf_counter() - start
 
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -113,9 +113,12 @@ class Plan:
     notes: list
 
 
-def run(cfg, seed_given: bool = False) -> SweepResult:
-    """Evaluate (and with mode=train, train) the neuron for every seed over the dataset."""
-    p = plan(cfg, seed_given)
+def run(cfg, seed_given: bool = False, checked: Plan | None = None) -> SweepResult:
+    """Evaluate (and with mode=train, train) the neuron for every seed over the dataset.
+
+    `checked`: the plan, if the caller made it already (to check tracking in between).
+    """
+    p = checked or plan(cfg, seed_given)
     result = evaluate(cfg, p)
     return train(cfg, p, result) if cfg.mode == "train" else result
 
