@@ -119,7 +119,7 @@ def variance_sentence(report: dict) -> str:
     if not split:
         return "One configuration only: the whole spread is the seed's."
     shares = {k: v for k, v in split.items() if k != "total_ss"}
-    parts = [f"the seed explains {shares.pop('seed'):.0%} of the variance of "
+    parts = [f"The seed explains {shares.pop('seed'):.0%} of the variance of "
              f"{report['metric']}"]
     inter = shares.pop("interaction", 0.0)
     parts += [f"{k} {v:.0%}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1])]
@@ -131,7 +131,7 @@ def variance_sentence(report: dict) -> str:
 def markdown(report: dict) -> str:
     m = report["metric"]
     lines = [f"## Sweep report: {report['n_jobs']} jobs, {m}", "",
-             f"**{variance_sentence(report).capitalize()}**", "",
+             f"**{variance_sentence(report)}**", "",
              f"| configuration | seeds | mean | std | min | max | IQM | "
              f"{report['confidence']:.0%} CI of the mean |",
              "|---|---|---|---|---|---|---|---|"]
@@ -158,7 +158,7 @@ def table(report: dict) -> str:
     for p in _winners(report):
         lines.append(f"  P({p['a']} > {p['b']}) = {p['p_a_beats_b']:.3f} "
                      f"[{p['ci_low']:.3f}, {p['ci_high']:.3f}]")
-    lines.append("  " + variance_sentence(report)[0].upper() + variance_sentence(report)[1:])
+    lines.append("  " + variance_sentence(report))
     return "\n".join(lines)
 
 

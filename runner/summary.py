@@ -111,7 +111,12 @@ def verdict(s: dict) -> str:
     return text
 
 
-def _row(name, m, conf):
+def _picks(best: dict) -> list:
+    """The k worth quoting from an expected-best curve: 1, 2, 5, 10, … as far as it goes."""
+    return [k for k in (1, 2, 5, 10, 20, 50, 100, 1000) if k in best["k"]]
+
+
+def _row(name, m):
     return (
         f"  {name:<12}{m['mean']:>8.4f}{m['std']:>8.4f}{m['min']:>8.4f}{m['q1']:>8.4f}"
         f"{m['median']:>8.4f}{m['q3']:>8.4f}{m['max']:>8.4f}{m['iqm']:>8.4f}"
@@ -125,9 +130,9 @@ def table(s: dict) -> str:
     head = (f"  {'metric':<12}{'mean':>8}{'std':>8}{'min':>8}{'q1':>8}{'median':>8}{'q3':>8}"
             f"{'max':>8}{'IQM':>8}   {conf} of the mean")
     lines = [f"Luck across {s['n_seeds']:,} seeds ({s['seeds']})", head]
-    lines += [_row(name, m, conf) for name, m in s["metrics"].items()]
+    lines += [_row(name, m) for name, m in s["metrics"].items()]
     best = s["expected_best"]
-    picks = [k for k in (1, 2, 5, 10, 20, 50, 100, 1000) if k in best["k"]]
+    picks = _picks(best)
     if best["k"][-1] not in picks:
         picks.append(best["k"][-1])
     lines.append("  expected best accuracy of k seeds: " + " · ".join(
@@ -171,7 +176,7 @@ def markdown(s: dict, plots=()) -> str:
             f"[{m['ci_low']:.4f}, {m['ci_high']:.4f}] |"
         )
     best = s["expected_best"]
-    picks = [k for k in (1, 2, 5, 10, 20, 50, 100, 1000) if k in best["k"]]
+    picks = _picks(best)
     lines += [
         "",
         "**Expected best accuracy of k seeds** (Dodge et al. 2019): " + ", ".join(
