@@ -1,23 +1,34 @@
 """`python -m runner`: the Hydra entry point; the work is in runner.job."""
 
+import atexit
 import logging
 import os
 import sys
 from pathlib import Path
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
+from runner.gc_tuning import fast_exit, heavy_imports
 
-from runner.config import register_configs
-from runner.errors import UserError
+if __name__ == "__main__":
+    from runner import mlflow_worker
+
+    mlflow_worker.start(sys.argv[1:])  # first: it imports MLflow while Hydra starts here
+
+with heavy_imports("hydra"):
+    import hydra
+    from hydra.core.hydra_config import HydraConfig
+
+    from runner.config import register_configs
+    from runner.errors import UserError
 
 log = logging.getLogger("runner")
 register_configs()
+atexit.register(fast_exit)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg) -> None:
-    from runner.job import LoggingFailed, run_job
+    from runner.errors import LoggingFailed
+    from runner.job import run_job
 
     hc = HydraConfig.get()
     overrides = list(hc.overrides.task)

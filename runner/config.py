@@ -59,6 +59,7 @@ class TrackingConfig:
     experiment: str = "neuron-luck"
     child_runs: str = "auto"
     max_child_runs: int = 1000
+    processes: int = 2
 
 
 @dataclass

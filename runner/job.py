@@ -9,14 +9,13 @@ import multiprocessing
 import shlex
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from runner import plots, report, results, summary, sweep, tracking
-from runner.errors import UserError
+from runner import mlflow_worker, plots, report, results, summary, sweep, tracking
+from runner.errors import LoggingFailed, UserError
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +42,21 @@ def _label(cfg, result) -> str:
 def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
     """Evaluate the sweep `cfg` describes, write it under `run_dir`, log it, and report."""
     run_dir = Path(run_dir)
-    tracker = uri = None
+    tracker = uri = worker = experiment_id = inputs = None
     plan = sweep.plan(cfg, seed_given=seed_given)
     if cfg.tracking.enabled:
         _n_children(cfg, plan.seeds)
         uri = tracking.resolve_uri(cfg.tracking.uri)
         tracking.check_reachable(uri)
-        tracking.prepare_store(uri)
+        worker = mlflow_worker.claim()
+        if worker and len(plan.seeds) > mlflow_worker.MAX_SEEDS:
+            worker.close()  # a long evaluation hides the import anyway; spare the copying
+            worker = None
+        if worker:  # it opens the store while the seeds are evaluated here
+            tracking.check_store(uri)
+            worker.prepare(uri)
+        else:
+            tracking.prepare_store(uri)
     start = time.perf_counter()
     result = sweep.run(cfg, checked=plan)
     result.seconds = time.perf_counter() - start
@@ -71,16 +78,34 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
         if cfg.luck.plots:
             inputs = _plot_inputs(result, outcome.luck)
             outcome.plot_names = plots.names(inputs)
-            # Worth a second process only when there are child runs to log meanwhile.
-            parallel = cfg.tracking.enabled and _n_children(cfg, result.seeds) >= 20
-            outcome.wait_for_plots = _start_plots(inputs, run_dir / "plots", parallel)
+            if not worker:  # with a worker, drawn here while it logs
+                # Worth a second process only when there are child runs to log meanwhile.
+                parallel = cfg.tracking.enabled and _n_children(cfg, result.seeds) >= 20
+                outcome.wait_for_plots = _start_plots(inputs, run_dir / "plots", parallel)
 
     try:
         if cfg.tracking.enabled:
-            tracker = tracking.Tracker(uri, cfg.tracking.experiment)
+            n = _n_children(cfg, result.seeds)
+            helpers = cfg.tracking.processes - 1 if n >= tracking.PARALLEL_FROM else 0
             outcome.tracking_uri = uri
-            outcome.parent_run_id = _log(cfg, tracker, outcome, list(overrides))
+            if worker:
+                worker.log(cfg, outcome, overrides, uri, n, helpers, inputs is not None)
+                if inputs is not None:
+                    try:
+                        outcome.plots = plots.draw_all(inputs, run_dir / "plots")
+                        worker.plots(True, outcome.plots)
+                    except Exception as e:
+                        worker.plots(False, f"{type(e).__name__}: {e}")
+                outcome.parent_run_id, experiment_id = worker.result()
+            else:
+                tracker = tracking.Tracker(uri, cfg.tracking.experiment, helpers)
+                outcome.parent_run_id = _log(cfg, tracker, outcome, list(overrides))
+                experiment_id = tracker.experiment_id
     finally:
+        if worker is not None:
+            worker.close()
+        if tracker is not None:
+            tracker.close()
         if outcome.wait_for_plots:
             outcome.plots = outcome.wait_for_plots()
 
@@ -92,7 +117,7 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
             f"{outcome.parent_run_id} + {n_children} child run(s)"
         )
         if uri.startswith(("http://", "https://")):
-            ui = (f"{tracking.redact(uri).rstrip('/')}/#/experiments/{tracker.experiment_id}"
+            ui = (f"{tracking.redact(uri).rstrip('/')}/#/experiments/{experiment_id}"
                   f"/runs/{outcome.parent_run_id}")
         elif uri == tracking.resolve_uri(None) and "mlflow.db" in uri:
             ui = "python -m runner.ui   (or: mlflow ui)"
@@ -153,20 +178,42 @@ def _plot_inputs(result, s) -> dict:
 
 
 def _start_plots(inputs: dict, folder: Path, parallel: bool):
-    """Draw the plots now, or in a second process while the main one logs to MLflow.
+    """Draw the plots now, or in a forked process while this one logs to MLflow.
 
     Returns a callable giving the list of PNG paths, waiting for them if need be.
     """
-    if parallel:
-        try:
-            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-            future = pool.submit(plots.draw_all, inputs, folder)
-            pool.shutdown(wait=False)
-            return future.result
-        except OSError as e:  # no second process to be had: draw them here instead
-            log.warning("plots drawn in this process: %s", e)
+    if parallel and mlflow_worker.can_fork():
+        ctx = multiprocessing.get_context("fork")
+        mine, theirs = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_draw_and_send, args=(theirs, inputs, folder),
+                           name="plots")
+        proc.start()
+        theirs.close()
+
+        answer = []
+
+        def wait():
+            if not answer:  # asked again after a failure: the same answer
+                try:
+                    answer.append(mine.recv())
+                except EOFError:
+                    answer.append((False, f"the plotting process ended ({proc.exitcode})"))
+                proc.join()
+            ok, value = answer[0]
+            if not ok:
+                raise RuntimeError(f"plots: {value}")
+            return value
+
+        return wait
     paths = plots.draw_all(inputs, folder)
     return lambda: paths
+
+
+def _draw_and_send(conn, inputs, folder):
+    try:
+        conn.send((True, plots.draw_all(inputs, folder)))
+    except Exception as e:  # noqa: BLE001 - raised again in the parent
+        conn.send((False, f"{type(e).__name__}: {e}"))
 
 
 def job_key(cfg) -> str:
@@ -175,10 +222,6 @@ def job_key(cfg) -> str:
     for k in ("tracking", "chunk_size", "sweep_id"):
         c.pop(k, None)
     return hashlib.sha256(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-class LoggingFailed(Exception):
-    """MLflow failed part-way; the message says what was logged and where the results are."""
 
 
 def _log(cfg, tracker, outcome, overrides) -> str:

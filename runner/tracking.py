@@ -6,12 +6,15 @@ never pay for it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import io
 import logging
 import os
 import re
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -20,10 +23,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from runner.data import PROJECT_ROOT
 from runner.errors import UserError
+from runner.gc_tuning import heavy_imports
+from runner.mlflow_worker import can_fork
 
 log = logging.getLogger(__name__)
 
 DEFAULT_URI = "sqlite:///mlflow.db"
+# Fewer child runs than this are logged by one process: a fork would cost more than it saves.
+PARALLEL_FROM = 40
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
@@ -36,18 +43,44 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cur.close()
 
 
+def _remember_pid(_dbapi_connection, record):
+    record.info["pid"] = os.getpid()
+
+
+def _refuse_inherited(_dbapi_connection, record, proxy):
+    # SQLAlchemy's recipe for pools across os.fork(): a forked process that checks out a
+    # connection its parent opened drops it (unclosed: it is the parent's) and gets a new one.
+    if record.info.get("pid", os.getpid()) != os.getpid():
+        from sqlalchemy.exc import DisconnectionError
+
+        record.dbapi_connection = proxy.dbapi_connection = None
+        raise DisconnectionError("connection opened by the parent process")
+
+
 def _install_sqlite_pragmas():
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import Pool
 
     if not event.contains(Engine, "connect", _sqlite_pragmas):
         event.listen(Engine, "connect", _sqlite_pragmas)
+        event.listen(Pool, "connect", _remember_pid)
+        event.listen(Pool, "checkout", _refuse_inherited)
 
 
 def _quiet():
     # MLflow sets its loggers to INFO on import; its store-migration chatter is not ours.
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _import_mlflow(uri: str) -> None:
+    # The SQL store is imported on first use otherwise, outside the collector pause.
+    with heavy_imports("mlflow.tracking"):
+        import mlflow.tracking  # noqa: F401
+
+        if not uri.startswith(("http://", "https://", "file:")):
+            import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
 
 def resolve_uri(uri: str | None) -> str:
@@ -110,12 +143,8 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
 
 
-def prepare_store(uri: str) -> None:
-    """Create a SQLite store once, before any job opens it, and switch it to WAL.
-
-    MLflow creates and migrates a new SQLite store without a lock, so parallel jobs that
-    each create it collide; WAL lets the UI and other jobs read while a sweep writes.
-    """
+def check_store(uri: str) -> None:
+    """What can be told about a SQLite store without opening it: its folder, its rights."""
     path = sqlite_path(uri)
     if path is None:
         return
@@ -126,6 +155,19 @@ def prepare_store(uri: str) -> None:
             f"tracking.uri={redact(uri)}: {path} is read-only; "
             "point tracking.uri at a writable place or use tracking=off"
         )
+
+
+def prepare_store(uri: str) -> None:
+    """Create a SQLite store once, before any job opens it, and switch it to WAL.
+
+    MLflow creates and migrates a new SQLite store without a lock, so parallel jobs that
+    each create it collide; WAL lets the UI and other jobs read while a sweep writes.
+    """
+    check_store(uri)
+    path = sqlite_path(uri)
+    if path is None:
+        return
+    _import_mlflow(uri)
     from mlflow.tracking import MlflowClient
 
     _quiet()
@@ -169,7 +211,9 @@ def _safe(name: str) -> str:
 class Tracker:
     """Logs one job's sweep to MLflow with as few client calls per run as the API allows."""
 
-    def __init__(self, uri: str, experiment: str):
+    def __init__(self, uri: str, experiment: str, helpers: int = 0):
+        """`helpers`: processes to fork that will log a share of the child runs."""
+        _import_mlflow(uri)
         from mlflow.tracking import MlflowClient
 
         _quiet()
@@ -179,6 +223,13 @@ class Tracker:
         os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
         self.uri = uri
         self.children_logged = 0
+        # Forked now: MLflow starts its telemetry threads with the first run it creates, and a
+        # process with threads cannot be forked safely. Only SQL stores: an HTTP client's
+        # pooled sockets would be shared with the fork; a SQL engine's are not (see
+        # _refuse_inherited).
+        sql = urlsplit(uri).scheme.split("+")[0] in ("sqlite", "postgresql", "mysql")
+        self.helpers = ([_Helper(uri) for _ in range(helpers)]
+                        if helpers > 0 and sql and can_fork() else [])
         self.client = MlflowClient(uri)
         exp = self.client.get_experiment_by_name(experiment)
         if exp is None:
@@ -281,31 +332,58 @@ class Tracker:
     def log_children(self, parent_id, result, base_params: dict, label: str, skip=frozenset()):
         """One child run per seed not in `skip`: params, metrics, predictions as a CSV table.
 
+        With helper processes, each logs an equal share: MLflow's cost per run is mostly
+        Python, so two writers on a WAL store get through ~1.3× as many runs.
         `self.children_logged` counts the children finished so far, for a failure message.
         """
+        seeds = result.seeds.tolist()
+        todo = [i for i, seed in enumerate(seeds) if seed not in skip]
+        shares = [todo[k::len(self.helpers) + 1] for k in range(len(self.helpers) + 1)]
+        if len(todo) < PARALLEL_FROM:
+            shares = [todo] + [[] for _ in self.helpers]
+        for helper, rows in zip(self.helpers, shares[1:], strict=True):
+            if rows:
+                helper.submit(self.experiment_id, rows, parent_id, result, base_params, label)
+        errors = []
+        try:
+            self._log_rows(shares[0], parent_id, result, base_params, label, show=True)
+        finally:
+            for helper, rows in zip(self.helpers, shares[1:], strict=True):
+                if rows:
+                    done, error = helper.wait()
+                    self.children_logged += done
+                    errors += [error] if error else []
+        if errors:
+            raise RuntimeError("; ".join(errors))
+
+    def close(self):
+        """Stop the helper processes (they end when their pipe closes)."""
+        for helper in self.helpers:
+            helper.close()
+        self.helpers = []
+
+    def _log_rows(self, rows, parent_id, result, base_params, label, show):
         from mlflow.entities import Metric, Param
-        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
         ds = result.dataset
         pred = result.pred
         names = [f"w.{_safe(f)}" for f in ds.features]
         table = _PredictionsCsv(ds) if pred is not None else None
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "predictions.csv"
+        seeds = result.seeds.tolist()
+        if show:
             from runner.sweep import progress
 
-            seeds = result.seeds.tolist()
-            for i, seed in progress(list(enumerate(seeds)), "logging child runs",
-                                    min_items=200):
-                if seed in skip:
-                    continue
-                seed_label = "explicit weights" if result.explicit else f"seed {seed}"
-                run = self.client.create_run(
-                    self.experiment_id,
-                    run_name=f"{label} · {seed_label}",
-                    tags={"mlflow.parentRunId": parent_id, "neuron_luck.seed": str(seed)},
-                )
-                rid = run.info.run_id
+            rows = progress(rows, "logging child runs", min_items=200 // (len(self.helpers) + 1))
+        for i in rows:
+            seed = seeds[i]
+            seed_label = "explicit weights" if result.explicit else f"seed {seed}"
+            run = self.client.create_run(
+                self.experiment_id,
+                run_name=f"{label} · {seed_label}",
+                tags={"mlflow.parentRunId": parent_id, "neuron_luck.seed": str(seed)},
+            )
+            rid = run.info.run_id
+            try:
                 now = int(time.time() * 1000)
                 params = dict(base_params)
                 params["seed"] = "explicit" if result.explicit else seed
@@ -329,14 +407,29 @@ class Tracker:
                     params=[Param(k, _param_value(v)) for k, v in params.items()],
                 )
                 if table is not None:
-                    path.write_text(table.render(result.z[i], result.y_hat[i], pred[i]))
-                    # What client.log_artifact does, less its get_run per call to find the
-                    # artifact location: create_run has just told us.
-                    get_artifact_repository(
-                        run.info.artifact_uri, tracking_uri=self.uri
-                    ).log_artifact(str(path))
+                    self._log_text(run.info.artifact_uri, "predictions.csv",
+                                   table.render(result.z[i], result.y_hat[i], pred[i]))
                 self.client.set_terminated(rid, "FINISHED")
-                self.children_logged += 1
+            except BaseException:
+                # Not left RUNNING: a re-run deletes it and logs the seed again.
+                with contextlib.suppress(Exception):
+                    self.client.set_terminated(rid, "FAILED")
+                raise
+            self.children_logged += 1
+
+    def _log_text(self, artifact_uri: str, name: str, text: str) -> None:
+        """Store `text` as the artifact `name` of the run whose artifacts live at the URI."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        # create_run has told us the artifact location: no get_run as log_artifact does.
+        repo = get_artifact_repository(artifact_uri, tracking_uri=self.uri)
+        if hasattr(repo, "log_artifact_from_stream"):  # MLflow ≥ 3.x local stores
+            repo.log_artifact_from_stream(io.BytesIO(text.encode()), name)
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_text(text)
+            repo.log_artifact(str(path))
 
     def finish(self, run_id, status="FINISHED"):
         self.client.set_terminated(run_id, status)
@@ -369,3 +462,72 @@ class _PredictionsCsv:
 
 def _csv_cell(v: str) -> str:
     return f'"{v}"' if ("," in v or '"' in v) else v
+
+
+class _Helper:
+    """A forked process that logs the child runs it is sent, with its own MLflow client."""
+
+    def __init__(self, uri: str):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        self.conn, theirs = ctx.Pipe()
+        self.process = ctx.Process(target=_helper_loop,
+                                   args=(theirs, self.conn, uri, os.getpid()),
+                                   name="mlflow-child-runs")
+        self.process.start()
+        theirs.close()
+        self.share = None
+
+    def submit(self, experiment_id, rows, *args):
+        self.share = (rows, args[0])
+        self.conn.send((experiment_id, rows, *args))
+
+    def wait(self) -> tuple[int, str | None]:
+        """(children it logged, error message or None)."""
+        try:
+            return self.conn.recv()
+        except (EOFError, OSError):
+            code = self.process.exitcode
+            return 0, f"the process logging a share of the child runs ended (exit code {code})"
+
+    def close(self):
+        self.conn.close()
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+
+
+def _helper_loop(conn, theirs, uri, parent):
+    theirs.close()
+    _die_with_parent(parent)
+    from mlflow.tracking import MlflowClient
+
+    tracker = Tracker.__new__(Tracker)
+    tracker.uri, tracker.helpers = uri, []
+    tracker.client = MlflowClient(uri)
+    while True:
+        try:
+            experiment_id, rows, parent_id, result, base_params, label = conn.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        tracker.experiment_id, tracker.children_logged = experiment_id, 0
+        try:
+            tracker._log_rows(rows, parent_id, result, base_params, label, show=False)
+            conn.send((tracker.children_logged, None))
+        except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises
+            conn.send((tracker.children_logged, f"{type(e).__name__}: {scrub(str(e), uri)}"))
+            if not isinstance(e, Exception):
+                return
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: be killed with the parent, so a `kill -9` of the runner leaves no logger behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
