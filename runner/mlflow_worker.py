@@ -17,6 +17,7 @@ import sys
 from runner.errors import LoggingFailed, UserError
 
 _worker: Worker | None = None
+_live: set = set()  # workers not closed yet
 # Past this many seeds a job logs in its own process: its results would take a while to
 # copy to the worker, and evaluating them takes long enough to hide MLflow's import.
 MAX_SEEDS = 100_000
@@ -28,16 +29,19 @@ _NOT_LOGGING = {"-h", "--help", "--hydra-help", "--info", "-i", "--cfg", "-c", "
 _OFF = {"tracking=off", "tracking.enabled=false", "tracking.enabled=False", "hydra.mode=MULTIRUN"}
 
 
+def wanted(argv: list[str]) -> bool:
+    """Whether `argv` (a `python -m runner` command line) runs one job that logs to MLflow."""
+    return not any(a in _NOT_LOGGING or a.split("=", 1)[0] in _NOT_LOGGING or a in _OFF
+                   for a in argv)
+
+
 def start(argv: list[str]) -> None:
-    """Fork the worker if `argv` (a `python -m runner` command line) will log to MLflow."""
+    """Fork the worker if `argv` will log to MLflow and this process can fork."""
     global _worker
-    if any(a in _NOT_LOGGING or a.split("=", 1)[0] in _NOT_LOGGING or a in _OFF
-           for a in argv):
-        return
-    if os.environ.get("NEURON_LUCK_WORKER", "1") == "0" or not can_fork():
+    if not wanted(argv) or os.environ.get("NEURON_LUCK_WORKER", "1") == "0" or not can_fork():
         return
     _worker = Worker(_uri_hint(argv))
-    atexit.register(_stop_unclaimed)
+    atexit.register(_stop_left_over)
 
 
 def can_fork() -> bool:
@@ -56,11 +60,12 @@ def claim() -> Worker | None:
     return worker
 
 
-def _stop_unclaimed():
-    # A job that failed before logging (bad input) must not wait for the import to finish.
-    if _worker is not None:
-        _worker.process.kill()
-        _worker.process.join()
+def _stop_left_over():
+    # A job that failed before it handed the logging over (bad input) must not wait at exit
+    # for the worker's import to finish; multiprocessing would join it otherwise.
+    for worker in list(_live):
+        worker.process.kill()
+        worker.close()
 
 
 def _uri_hint(argv) -> str:
@@ -83,6 +88,7 @@ class Worker:
         self.process.start()
         theirs.close()
         self._sending = None
+        _live.add(self)
 
     def prepare(self, uri: str) -> None:
         """Open (create, migrate) the store now; a failure is reported by `result`."""
@@ -102,7 +108,7 @@ class Worker:
             outcome.result = dataclasses.replace(result, z=None, y_hat=None)
         try:
             job = (OmegaConf.to_container(cfg, resolve=True), outcome, list(overrides), uri,
-                   helpers, plots_follow)
+                   helpers, plots_follow, _logging_setup())
             data = pickle.dumps(("log", job), protocol=pickle.HIGHEST_PROTOCOL)
         finally:
             outcome.wait_for_plots, outcome.result = wait, result
@@ -116,8 +122,8 @@ class Worker:
         self._sending.join()
         self.conn.send(("plots", ok, value))
 
-    def result(self) -> tuple[str, str]:
-        """(parent run id, experiment id), or the worker's failure raised here."""
+    def result(self) -> tuple[str, str, int]:
+        """(parent run id, experiment id, processes that logged child runs), or the failure."""
         if self._sending is not None:
             self._sending.join()
         try:
@@ -129,7 +135,7 @@ class Worker:
                 f"{self.process.exitcode}); run the same command again to log the rest"
             ) from None
         if answer[0] == "ok":
-            return answer[1], answer[2]
+            return answer[1:]
         _, kind, message, trace = answer
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             print(trace, file=sys.stderr)
@@ -140,10 +146,12 @@ class Worker:
         raise LoggingFailed(f"MLflow logging failed ({kind}: {message})")
 
     def close(self) -> None:
+        _live.discard(self)
         self.conn.close()  # the worker ends at end-of-file
         self.process.join(10)
         if self.process.is_alive():
             self.process.kill()
+            self.process.join()
 
 
 def _serve(conn, theirs, uri_hint: str, parent: int) -> None:
@@ -180,7 +188,39 @@ def _serve(conn, theirs, uri_hint: str, parent: int) -> None:
         # ("plots", …) after a failed "log": nobody waits for it any more.
 
 
-def _log(conn, cfg, outcome, overrides, uri, helpers, plots_follow):
+def _logging_setup() -> list:
+    """The root logger's handlers as (kind, level, format, file), for the worker to copy.
+
+    Hydra sets logging up after the worker was forked: the worker's messages should still
+    reach the terminal and the run folder's log file.
+    """
+    import logging
+
+    setup = []
+    for h in logging.getLogger().handlers:
+        fmt = h.formatter._fmt if h.formatter else None
+        if isinstance(h, logging.FileHandler):
+            setup.append(("file", h.level, fmt, h.baseFilename))
+        elif isinstance(h, logging.StreamHandler):
+            setup.append(("stream", h.level, fmt, None))
+    return [("level", logging.getLogger().level, None, None), *setup]
+
+
+def _copy_logging(setup: list) -> None:
+    import logging
+
+    root = logging.getLogger()
+    for kind, level, fmt, path in setup:
+        if kind == "level":
+            root.setLevel(level)
+            continue
+        handler = logging.FileHandler(path) if kind == "file" else logging.StreamHandler()
+        handler.setLevel(level)
+        handler.setFormatter(logging.Formatter(fmt))
+        root.addHandler(handler)
+
+
+def _log(conn, cfg, outcome, overrides, uri, helpers, plots_follow, logging_setup):
     from omegaconf import OmegaConf
 
     from runner import job, tracking
@@ -191,10 +231,12 @@ def _log(conn, cfg, outcome, overrides, uri, helpers, plots_follow):
             raise RuntimeError(f"plots: {value}")
         return value
 
+    _copy_logging(logging_setup)
     outcome.wait_for_plots = plots if plots_follow else None
     cfg = OmegaConf.create(cfg)
     tracker = tracking.Tracker(uri, cfg.tracking.experiment, helpers)
     try:
-        return job._log(cfg, tracker, outcome, overrides), tracker.experiment_id
+        parent = job._log(cfg, tracker, outcome, overrides)
+        return parent, tracker.experiment_id, tracker.processes
     finally:
         tracker.close()

@@ -230,6 +230,7 @@ class Tracker:
         sql = urlsplit(uri).scheme.split("+")[0] in ("sqlite", "postgresql", "mysql")
         self.helpers = ([_Helper(uri) for _ in range(helpers)]
                         if helpers > 0 and sql and can_fork() else [])
+        self.processes = len(self.helpers) + 1  # that log child runs
         self.client = MlflowClient(uri)
         exp = self.client.get_experiment_by_name(experiment)
         if exp is None:
@@ -341,6 +342,7 @@ class Tracker:
         shares = [todo[k::len(self.helpers) + 1] for k in range(len(self.helpers) + 1)]
         if len(todo) < PARALLEL_FROM:
             shares = [todo] + [[] for _ in self.helpers]
+        self.processes = max(1, sum(1 for rows in shares if rows))
         for helper, rows in zip(self.helpers, shares[1:], strict=True):
             if rows:
                 helper.submit(self.experiment_id, rows, parent_id, result, base_params, label)
@@ -477,10 +479,8 @@ class _Helper:
                                    name="mlflow-child-runs")
         self.process.start()
         theirs.close()
-        self.share = None
 
     def submit(self, experiment_id, rows, *args):
-        self.share = (rows, args[0])
         self.conn.send((experiment_id, rows, *args))
 
     def wait(self) -> tuple[int, str | None]:

@@ -1,0 +1,55 @@
+"""What `python -m runner` decides before Hydra starts: whether to fork the MLflow worker, and
+how the garbage collector is kept off the objects imports build."""
+
+import gc
+import sys
+
+import pytest
+
+from runner import gc_tuning, mlflow_worker
+
+
+@pytest.mark.parametrize(
+    ("argv", "wanted"),
+    [
+        ([], True),
+        (["seed=1..50"], True),
+        (["activation=tanh", "seed=1..500", "tracking.uri=sqlite:///x.db"], True),
+        (["+experiment=lesson"], True),
+        (["--help"], False),
+        (["-h"], False),
+        (["--hydra-help"], False),
+        (["--cfg", "job"], False),
+        (["--cfg=job"], False),
+        (["--info"], False),
+        (["-m", "seed=1..5,6..10"], False),
+        (["--multirun", "activation=sigmoid,tanh"], False),
+        (["seed=1..5", "tracking=off"], False),
+        (["tracking.enabled=false"], False),
+        (["hydra.mode=MULTIRUN", "seed=1..5"], False),
+    ],
+)
+def test_the_worker_is_forked_only_for_one_job_that_logs(argv, wanted):
+    assert mlflow_worker.wanted(argv) is wanted
+
+
+def test_heavy_imports_pauses_the_collector_and_freezes_what_was_built():
+    name = "neuron_luck_test_module"
+    assert name not in sys.modules
+    before = gc.get_freeze_count()
+    try:
+        with gc_tuning.heavy_imports(name):
+            assert not gc.isenabled()
+            sys.modules[name] = type(sys)("stand-in for an import")
+            built = [[i] for i in range(1000)]  # objects the import "built"
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= before + len(built)
+        # Once the module is there, the block does nothing: a long-lived process freezes once.
+        frozen = gc.get_freeze_count()
+        with gc_tuning.heavy_imports(name):
+            assert gc.isenabled()
+            more = [[i] for i in range(1000)]
+        assert gc.get_freeze_count() == frozen and len(more) == 1000
+    finally:
+        sys.modules.pop(name, None)
+        gc.unfreeze()
