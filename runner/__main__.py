@@ -40,6 +40,12 @@ def main(cfg) -> None:
             raise
         print(f"Error: {e}", file=sys.stderr)
         sys.exit(2 if isinstance(e, UserError) else 3)
+    except KeyboardInterrupt:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print("Interrupted: the parent run, if any, is marked FAILED; run the same command "
+              "again to log the rest.", file=sys.stderr)
+        sys.exit(130)
     print(outcome.text)
 
 

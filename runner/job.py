@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
 import shlex
 import tempfile
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from runner import mlflow_worker, plots, report, results, summary, sweep, tracking
+from runner import mlflow_worker, plots, processes, report, results, summary, sweep, tracking
 from runner.errors import LoggingFailed, UserError
 
 log = logging.getLogger(__name__)
@@ -184,23 +183,18 @@ def _start_plots(inputs: dict, folder: Path, parallel: bool):
 
     Returns a callable giving the list of PNG paths, waiting for them if need be.
     """
-    if parallel and mlflow_worker.can_fork():
-        ctx = multiprocessing.get_context("fork")
-        mine, theirs = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_draw_and_send, args=(theirs, inputs, folder),
-                           name="plots")
-        proc.start()
-        theirs.close()
-
+    if parallel and processes.can_fork():
+        drawer = processes.Forked(_draw_and_send, inputs, folder, name="plots")
         answer = []
 
         def wait():
             if not answer:  # asked again after a failure: the same answer
                 try:
-                    answer.append(mine.recv())
+                    answer.append(drawer.conn.recv())
                 except EOFError:
-                    answer.append((False, f"the plotting process ended ({proc.exitcode})"))
-                proc.join()
+                    answer.append((False, f"the plotting process ended "
+                                          f"({drawer.process.exitcode})"))
+                drawer.close()
             ok, value = answer[0]
             if not ok:
                 raise RuntimeError(f"plots: {value}")

@@ -15,6 +15,7 @@ import os
 import sys
 
 from runner.errors import LoggingFailed, UserError
+from runner.processes import Forked, can_fork
 
 _worker: Worker | None = None
 _live: set = set()  # workers not closed yet
@@ -44,15 +45,6 @@ def start(argv: list[str]) -> None:
     atexit.register(_stop_left_over)
 
 
-def can_fork() -> bool:
-    """Whether a child process can be forked safely: POSIX, and no other thread running."""
-    import multiprocessing
-    import threading
-
-    return ("fork" in multiprocessing.get_all_start_methods()
-            and threading.active_count() == 1)
-
-
 def claim() -> Worker | None:
     """The worker, for the first job that asks; later jobs in this process log themselves."""
     global _worker
@@ -75,18 +67,11 @@ def _uri_hint(argv) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///")
 
 
-class Worker:
+class Worker(Forked):
     """The main process's handle on the worker: send it work, wait for its answer."""
 
     def __init__(self, uri_hint: str):
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("fork")
-        self.conn, theirs = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(theirs, self.conn, uri_hint, os.getpid()),
-                                   name="mlflow-logger")
-        self.process.start()
-        theirs.close()
+        super().__init__(_serve, uri_hint, name="mlflow-logger")
         self._sending = None
         _live.add(self)
 
@@ -147,19 +132,13 @@ class Worker:
 
     def close(self) -> None:
         _live.discard(self)
-        self.conn.close()  # the worker ends at end-of-file
-        self.process.join(10)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
+        super().close()
 
 
-def _serve(conn, theirs, uri_hint: str, parent: int) -> None:
+def _serve(conn, uri_hint: str) -> None:
     """The worker: import MLflow, then serve messages until the pipe closes."""
-    theirs.close()
     from runner import tracking
 
-    tracking._die_with_parent(parent)
     tracking._import_mlflow(uri_hint)
     prepared = None
     while True:
@@ -181,10 +160,12 @@ def _serve(conn, theirs, uri_hint: str, parent: int) -> None:
                 import traceback
 
                 answer = ("error", type(e).__name__, str(e), traceback.format_exc())
-                if not isinstance(e, Exception):
-                    conn.send(answer)
-                    return
-            conn.send(answer)
+            try:
+                conn.send(answer)
+            except OSError:  # the main process is gone (Ctrl-C): nobody to tell
+                return
+            if answer[0] == "error" and answer[1] == "KeyboardInterrupt":
+                return
         # ("plots", …) after a failed "log": nobody waits for it any more.
 
 

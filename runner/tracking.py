@@ -14,17 +14,17 @@ import os
 import re
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from runner import processes
 from runner.data import PROJECT_ROOT
 from runner.errors import UserError
 from runner.gc_tuning import heavy_imports
-from runner.mlflow_worker import can_fork
+from runner.processes import Forked, can_fork
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class Tracker:
         # pooled sockets would be shared with the fork; a SQL engine's are not (see
         # _refuse_inherited).
         sql = urlsplit(uri).scheme.split("+")[0] in ("sqlite", "postgresql", "mysql")
-        self.helpers = ([_Helper(uri) for _ in range(helpers)]
+        self.helpers = ([_Helper(uri, experiment) for _ in range(helpers)]
                         if helpers > 0 and sql and can_fork() else [])
         self.processes = len(self.helpers) + 1  # that log child runs
         self.client = MlflowClient(uri)
@@ -339,22 +339,19 @@ class Tracker:
         """
         seeds = result.seeds.tolist()
         todo = [i for i, seed in enumerate(seeds) if seed not in skip]
-        shares = [todo[k::len(self.helpers) + 1] for k in range(len(self.helpers) + 1)]
-        if len(todo) < PARALLEL_FROM:
-            shares = [todo] + [[] for _ in self.helpers]
-        self.processes = max(1, sum(1 for rows in shares if rows))
-        for helper, rows in zip(self.helpers, shares[1:], strict=True):
-            if rows:
-                helper.submit(self.experiment_id, rows, parent_id, result, base_params, label)
+        self.processes = len(self.helpers) + 1 if len(todo) >= PARALLEL_FROM else 1
+        mine, *theirs = [todo[k::self.processes] for k in range(self.processes)]
+        helpers = self.helpers[:len(theirs)]
+        for helper, rows in zip(helpers, theirs, strict=True):
+            helper.submit(rows, parent_id, result, base_params, label)
         errors = []
         try:
-            self._log_rows(shares[0], parent_id, result, base_params, label, show=True)
+            self._log_rows(mine, parent_id, result, base_params, label, show=True)
         finally:
-            for helper, rows in zip(self.helpers, shares[1:], strict=True):
-                if rows:
-                    done, error = helper.wait()
-                    self.children_logged += done
-                    errors += [error] if error else []
+            for helper in helpers:
+                done, error = helper.wait()
+                self.children_logged += done
+                errors += [error] if error else []
         if errors:
             raise RuntimeError("; ".join(errors))
 
@@ -377,6 +374,8 @@ class Tracker:
 
             rows = progress(rows, "logging child runs", min_items=200 // (len(self.helpers) + 1))
         for i in rows:
+            if processes.interrupted:
+                raise KeyboardInterrupt
             seed = seeds[i]
             seed_label = "explicit weights" if result.explicit else f"seed {seed}"
             run = self.client.create_run(
@@ -466,22 +465,14 @@ def _csv_cell(v: str) -> str:
     return f'"{v}"' if ("," in v or '"' in v) else v
 
 
-class _Helper:
+class _Helper(Forked):
     """A forked process that logs the child runs it is sent, with its own MLflow client."""
 
-    def __init__(self, uri: str):
-        import multiprocessing
+    def __init__(self, uri: str, experiment: str):
+        super().__init__(_helper_loop, uri, experiment, name="mlflow-child-runs")
 
-        ctx = multiprocessing.get_context("fork")
-        self.conn, theirs = ctx.Pipe()
-        self.process = ctx.Process(target=_helper_loop,
-                                   args=(theirs, self.conn, uri, os.getpid()),
-                                   name="mlflow-child-runs")
-        self.process.start()
-        theirs.close()
-
-    def submit(self, experiment_id, rows, *args):
-        self.conn.send((experiment_id, rows, *args))
+    def submit(self, rows, *args):
+        self.conn.send((rows, *args))
 
     def wait(self) -> tuple[int, str | None]:
         """(children it logged, error message or None)."""
@@ -491,43 +482,23 @@ class _Helper:
             code = self.process.exitcode
             return 0, f"the process logging a share of the child runs ended (exit code {code})"
 
-    def close(self):
-        self.conn.close()
-        self.process.join(10)
-        if self.process.is_alive():
-            self.process.kill()
 
-
-def _helper_loop(conn, theirs, uri, parent):
-    theirs.close()
-    _die_with_parent(parent)
-    from mlflow.tracking import MlflowClient
-
-    tracker = Tracker.__new__(Tracker)
-    tracker.uri, tracker.helpers = uri, []
-    tracker.client = MlflowClient(uri)
+def _helper_loop(conn, uri, experiment):
+    tracker = None
     while True:
         try:
-            experiment_id, rows, parent_id, result, base_params, label = conn.recv()
+            rows, *args = conn.recv()
         except (EOFError, OSError, KeyboardInterrupt):
             return
-        tracker.experiment_id, tracker.children_logged = experiment_id, 0
         try:
-            tracker._log_rows(rows, parent_id, result, base_params, label, show=False)
+            # Made once there is work: by then the parent has found or created the experiment.
+            tracker = tracker or Tracker(uri, experiment)
+            tracker.children_logged = 0
+            tracker._log_rows(rows, *args, show=False)
             conn.send((tracker.children_logged, None))
         except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises
-            conn.send((tracker.children_logged, f"{type(e).__name__}: {scrub(str(e), uri)}"))
+            done = tracker.children_logged if tracker else 0
+            with contextlib.suppress(OSError):  # the parent may be gone
+                conn.send((done, f"{type(e).__name__}: {scrub(str(e), uri)}"))
             if not isinstance(e, Exception):
                 return
-
-
-def _die_with_parent(parent: int) -> None:
-    """Linux: be killed with the parent, so a `kill -9` of the runner leaves no logger behind."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # it died before the line above
-        os._exit(1)

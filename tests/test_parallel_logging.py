@@ -162,3 +162,35 @@ def _finished(db):
             ).fetchone()[0]
     except sqlite3.OperationalError:
         return 0  # the store is still being created
+
+
+def test_ctrl_c_while_logging_marks_runs_failed_and_a_rerun_completes(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    db = tmp_path / "mlflow.db"
+    args = ["seed=1..1000", f"tracking.uri={uri}", "luck.plots=false"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while _finished(db) < 20:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == [
+        "Interrupted: the parent run, if any, is marked FAILED; run the same command again to "
+        "log the rest."]
+    _, parents, children, runs = _runs(uri)
+    assert [p.info.status for p in parents] == ["FAILED"]
+    # Each process finished the child it was writing: none is left RUNNING.
+    assert "RUNNING" not in {r.info.status for r in runs}
+    assert 20 <= len(children) < 1000
+
+    out = run_cli(args, tmp_path)
+    assert out.returncode == 0, out.stderr
+    _, parents, children, _ = _runs(uri)
+    assert [p.info.status for p in parents] == ["FINISHED"]
+    assert sorted(children) == list(range(1, 1001))
