@@ -1,4 +1,5 @@
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +45,19 @@ def run_cli(args, cwd, env=None, timeout=300):
         [sys.executable, "-m", "runner", *args], cwd=cwd, env=full_env,
         capture_output=True, text=True, timeout=timeout,
     )
+
+
+def finished_children(db) -> int:
+    """FINISHED child runs in the SQLite store `db`, read with plain sqlite3 in read-only mode.
+
+    Safe to poll while a runner creates the store: an MlflowClient could try to create the
+    same tables at the same moment and collide with it.
+    """
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+            return con.execute(
+                "select count(*) from runs r join tags t on r.run_uuid = t.run_uuid "
+                "where t.key = 'mlflow.parentRunId' and r.status = 'FINISHED'"
+            ).fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0  # the store is still being created

@@ -3,7 +3,6 @@ by two processes. Real subprocesses and real SQLite stores, read back with Mlflo
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, finished_children, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -131,7 +130,7 @@ def test_a_killed_worker_is_reported_and_a_rerun_completes(tmp_path):
     deadline = time.monotonic() + 120
     worker = _worker_pid(proc.pid, deadline)
     db = tmp_path / "mlflow.db"
-    while _finished(db) < 20:
+    while finished_children(db) < 20:
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     os.kill(worker, signal.SIGKILL)
@@ -140,28 +139,15 @@ def test_a_killed_worker_is_reported_and_a_rerun_completes(tmp_path):
     assert "the MLflow logging process ended unexpectedly" in err
     assert "Traceback" not in err
     # The worker's helper died with it (PR_SET_PDEATHSIG): the count stays put.
-    settled = _finished(db)
+    settled = finished_children(db)
     time.sleep(1.0)
-    assert _finished(db) == settled < 400
+    assert finished_children(db) == settled < 400
 
     out = run_cli(args, tmp_path)
     assert out.returncode == 0, out.stderr
     _, parents, children, _ = _runs(uri)
     assert sorted(children) == list(range(1, 401))
     assert [p.info.status for p in parents] == ["FINISHED"]
-
-
-def _finished(db):
-    # Plain sqlite3, read-only: an MlflowClient here could try to create the tables the
-    # runner is creating, and collide with it.
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
-            return con.execute(
-                "select count(*) from runs r join tags t on r.run_uuid = t.run_uuid "
-                "where t.key = 'mlflow.parentRunId' and r.status = 'FINISHED'"
-            ).fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0  # the store is still being created
 
 
 def test_ctrl_c_while_logging_marks_runs_failed_and_a_rerun_completes(tmp_path):
@@ -174,7 +160,7 @@ def test_ctrl_c_while_logging_marks_runs_failed_and_a_rerun_completes(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     deadline = time.monotonic() + 120
-    while _finished(db) < 20:
+    while finished_children(db) < 20:
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does

@@ -3,7 +3,6 @@
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -12,20 +11,9 @@ from collections import Counter
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, finished_children, run_cli
 
 pytestmark = pytest.mark.slow
-
-
-def _finished_children(db):
-    try:
-        with sqlite3.connect(db, timeout=1) as con:
-            return con.execute(
-                "select count(*) from runs r join tags t on r.run_uuid = t.run_uuid "
-                "where t.key = 'mlflow.parentRunId' and r.status = 'FINISHED'"
-            ).fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0  # the store is still being created
 
 
 def _all_runs(uri):
@@ -45,7 +33,7 @@ def test_kill_9_in_the_middle_then_rerun_completes_without_duplicates(tmp_path):
                             start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        while _finished_children(db) < 40:
+        while finished_children(db) < 40:
             assert proc.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.05)
@@ -54,7 +42,7 @@ def test_kill_9_in_the_middle_then_rerun_completes_without_duplicates(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    killed_at = _finished_children(db)
+    killed_at = finished_children(db)
     assert 40 <= killed_at < 400
     statuses = Counter(r.info.status for r in _all_runs(uri))
     assert statuses["RUNNING"] >= 1  # the killed parent, left as it was
