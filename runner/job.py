@@ -50,7 +50,7 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
         tracking.check_reachable(uri)
         worker = mlflow_worker.claim()
         if worker and len(plan.seeds) > mlflow_worker.MAX_SEEDS:
-            worker.close()  # a long evaluation hides the import anyway; spare the copying
+            worker.stop()  # a long evaluation hides the import anyway; spare the copying
             worker = None
         if worker:  # it opens the store while the seeds are evaluated here
             tracking.check_store(uri)

@@ -10,8 +10,10 @@ the job logs in its own process: the same code and the same runs.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import os
+import pickle
 import sys
 
 from runner.errors import LoggingFailed, UserError
@@ -56,8 +58,7 @@ def _stop_left_over():
     # A job that failed before it handed the logging over (bad input) must not wait at exit
     # for the worker's import to finish; multiprocessing would join it otherwise.
     for worker in list(_live):
-        worker.process.kill()
-        worker.close()
+        worker.stop()
 
 
 def _uri_hint(argv) -> str:
@@ -82,7 +83,6 @@ class Worker(Forked):
     def log(self, cfg, outcome, overrides, uri: str, n_children: int, helpers: int,
             plots_follow: bool):
         """Hand over job._log; if `plots_follow`, send `plots` before asking for `result`."""
-        import pickle
         import threading
 
         from omegaconf import OmegaConf
@@ -99,13 +99,18 @@ class Worker(Forked):
             outcome.wait_for_plots, outcome.result = wait, result
         # The pipe holds 64 KiB and the worker reads only once MLflow is imported: a thread
         # writes the rest, so this process goes on (to draw the plots) meanwhile.
-        self._sending = threading.Thread(target=self.conn.send_bytes, args=(data,),
+        self._sending = threading.Thread(target=self._send, args=(data,),
                                          name="to-mlflow-logger", daemon=True)
         self._sending.start()
 
+    def _send(self, data: bytes) -> None:
+        # A worker that died is reported by `result`, with the exit code, not here.
+        with contextlib.suppress(OSError):
+            self.conn.send_bytes(data)
+
     def plots(self, ok: bool, value) -> None:
         self._sending.join()
-        self.conn.send(("plots", ok, value))
+        self._send(pickle.dumps(("plots", ok, value)))
 
     def result(self) -> tuple[str, str, int]:
         """(parent run id, experiment id, processes that logged child runs), or the failure."""
@@ -133,6 +138,11 @@ class Worker(Forked):
     def close(self) -> None:
         _live.discard(self)
         super().close()
+
+    def stop(self) -> None:
+        """End the worker now, whatever it is doing (nothing was handed over yet)."""
+        self.process.kill()
+        self.close()
 
 
 def _serve(conn, uri_hint: str) -> None:
