@@ -53,3 +53,19 @@ def test_heavy_imports_pauses_the_collector_and_freezes_what_was_built():
     finally:
         sys.modules.pop(name, None)
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("overrides", [["seed=1..50"], ["+experiment=lesson"],
+                                       ["mode=train", "seed=1..5", "activation=tanh"],
+                                       ["activation=leaky_relu", "init=he_normal"]])
+def test_the_worker_sees_the_job_key_the_job_has(make_cfg, overrides):
+    # The worker gets the config as a resolved plain dict; a kill then a re-run must still
+    # find the unfinished parent by its key, whichever process logged it.
+    from omegaconf import OmegaConf
+
+    from runner.job import job_key
+
+    cfg = make_cfg(*overrides)
+    plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    assert job_key(plain) == job_key(cfg)
+    assert job_key(plain) != job_key(make_cfg(*overrides, "init.low=-2"))
