@@ -61,3 +61,12 @@ def finished_children(db) -> int:
             ).fetchone()[0]
     except sqlite3.OperationalError:
         return 0  # the store is still being created
+
+
+def all_runs(uri, experiment="neuron-luck"):
+    """Every run of `experiment` in the store at `uri`, read back through MlflowClient."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    return client.search_runs([exp.experiment_id], max_results=50_000)

@@ -7,22 +7,16 @@ import sys
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, all_runs, run_cli
 
 pytestmark = pytest.mark.slow
-
-
-def _runs(uri):
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name("neuron-luck")
-    return client.search_runs([exp.experiment_id], max_results=1000)
 
 
 def test_five_seeds(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     out = run_cli(["activation=sigmoid", "seed=1..5", f"tracking.uri={uri}"], tmp_path)
     assert out.returncode == 0, out.stderr
-    runs = _runs(uri)
+    runs = all_runs(uri)
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(parents) == 1 and len(children) == 5
@@ -40,7 +34,7 @@ def test_default_store_is_mlflow_db_in_the_working_directory(tmp_path):
     out = run_cli(["seed=1..2"], tmp_path)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "mlflow.db").exists()
-    assert len(_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")) == 3
+    assert len(all_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")) == 3
 
 
 def test_multirun_over_two_activations_makes_two_parents(tmp_path):
@@ -48,7 +42,7 @@ def test_multirun_over_two_activations_makes_two_parents(tmp_path):
     out = run_cli(["-m", "activation=sigmoid,tanh", "seed=1..3", f"tracking.uri={uri}"],
                   tmp_path)
     assert out.returncode == 0, out.stderr
-    runs = _runs(uri)
+    runs = all_runs(uri)
     parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep"]
     assert sorted(p.data.params["activation"] for p in parents) == ["sigmoid", "tanh"]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
@@ -102,7 +96,7 @@ def test_evaluate_and_train_in_one_multirun(tmp_path):
                    "luck.plots=false"], tmp_path)
     assert out.returncode == 0, out.stderr
     assert "Training removed" in out.stdout
-    report = next(r for r in _runs(uri) if r.data.tags.get("neuron_luck.kind") == "sweep_report")
+    report = next(r for r in all_runs(uri) if r.data.tags.get("neuron_luck.kind") == "sweep_report")
     assert "variance_share_mode" in report.data.metrics
     assert "P(mode=train > mode=evaluate)" in out.stdout
 

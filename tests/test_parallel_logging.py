@@ -13,15 +13,13 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, finished_children, run_cli
+from tests.conftest import ROOT, all_runs, finished_children, run_cli
 
 pytestmark = pytest.mark.slow
 
 
 def _runs(uri):
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name("neuron-luck")
-    runs = client.search_runs([exp.experiment_id], max_results=5000)
+    client, runs = MlflowClient(uri), all_runs(uri)
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = {int(r.data.params["seed"]): r for r in runs if "mlflow.parentRunId" in r.data.tags}
     return client, parents, children, runs

@@ -11,15 +11,9 @@ from collections import Counter
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, finished_children, run_cli
+from tests.conftest import ROOT, all_runs, finished_children, run_cli
 
 pytestmark = pytest.mark.slow
-
-
-def _all_runs(uri):
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name("neuron-luck")
-    return client.search_runs([exp.experiment_id], max_results=5000)
 
 
 def test_kill_9_in_the_middle_then_rerun_completes_without_duplicates(tmp_path):
@@ -44,12 +38,12 @@ def test_kill_9_in_the_middle_then_rerun_completes_without_duplicates(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
     killed_at = finished_children(db)
     assert 40 <= killed_at < 400
-    statuses = Counter(r.info.status for r in _all_runs(uri))
+    statuses = Counter(r.info.status for r in all_runs(uri))
     assert statuses["RUNNING"] >= 1  # the killed parent, left as it was
 
     out = run_cli(args, tmp_path)
     assert out.returncode == 0, out.stderr
-    runs = _all_runs(uri)
+    runs = all_runs(uri)
     parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep"]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
@@ -67,7 +61,7 @@ def test_parallel_joblib_jobs_on_a_new_sqlite_store_lose_nothing(tmp_path, attem
                    "luck.plots=false"], tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr
     assert "database is locked" not in out.stderr
-    runs = _all_runs(uri)
+    runs = all_runs(uri)
     parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep"]
     assert len(parents) == 4
     for p in parents:
@@ -128,7 +122,7 @@ def test_password_in_uri_is_never_logged_or_printed(tmp_path, mlflow_server):
     assert out.returncode == 0, out.stderr
     assert "s3cret" not in out.stdout + out.stderr
     client = MlflowClient(mlflow_server)
-    runs = _all_runs(mlflow_server)
+    runs = all_runs(mlflow_server)
     assert len(runs) == 4
     dump = tmp_path / "dump"
     for r in runs:
