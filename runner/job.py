@@ -42,7 +42,7 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
     """Evaluate the sweep `cfg` describes, write it under `run_dir`, log it, and report."""
     run_dir = Path(run_dir)
     tracker = uri = worker = experiment_id = inputs = None
-    processes = 1
+    n_processes = 1  # that logged child runs
     plan = sweep.plan(cfg, seed_given=seed_given)
     if cfg.tracking.enabled:
         _n_children(cfg, plan.seeds)
@@ -96,11 +96,11 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
                         worker.plots(True, outcome.plots)
                     except Exception as e:
                         worker.plots(False, f"{type(e).__name__}: {e}")
-                outcome.parent_run_id, experiment_id, processes = worker.result()
+                outcome.parent_run_id, experiment_id, n_processes = worker.result()
             else:
                 tracker = tracking.Tracker(uri, cfg.tracking.experiment, helpers)
                 outcome.parent_run_id = _log(cfg, tracker, outcome, list(overrides))
-                experiment_id, processes = tracker.experiment_id, tracker.processes
+                experiment_id, n_processes = tracker.experiment_id, tracker.processes
     finally:
         if worker is not None:
             worker.close()
@@ -115,7 +115,7 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
         where = (
             f"{tracking.redact(uri)} · experiment {cfg.tracking.experiment!r} · parent run "
             f"{outcome.parent_run_id} + {n_children} child run(s)"
-            + (f" logged by {processes} processes" if processes > 1 and n_children else "")
+            + (f" logged by {n_processes} processes" if n_processes > 1 and n_children else "")
         )
         if uri.startswith(("http://", "https://")):
             ui = (f"{tracking.redact(uri).rstrip('/')}/#/experiments/{experiment_id}"
