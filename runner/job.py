@@ -44,8 +44,8 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
     tracker = uri = worker = experiment_id = inputs = None
     n_processes = 1  # that logged child runs
     plan = sweep.plan(cfg, seed_given=seed_given)
+    n_children = _n_children(cfg, plan.seeds) if cfg.tracking.enabled else 0
     if cfg.tracking.enabled:
-        _n_children(cfg, plan.seeds)
         uri = tracking.resolve_uri(cfg.tracking.uri)
         tracking.check_reachable(uri)
         worker = mlflow_worker.claim()
@@ -80,16 +80,16 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
             outcome.plot_names = plots.names(inputs)
             if not worker:  # with a worker, drawn here while it logs
                 # Worth a second process only when there are child runs to log meanwhile.
-                parallel = cfg.tracking.enabled and _n_children(cfg, result.seeds) >= 20
+                parallel = n_children >= 20
                 outcome.wait_for_plots = _start_plots(inputs, run_dir / "plots", parallel)
 
     try:
         if cfg.tracking.enabled:
-            n = _n_children(cfg, result.seeds)
-            helpers = cfg.tracking.processes - 1 if n >= tracking.PARALLEL_FROM else 0
+            helpers = (cfg.tracking.processes - 1
+                       if n_children >= tracking.PARALLEL_FROM else 0)
             outcome.tracking_uri = uri
             if worker:
-                worker.log(cfg, outcome, overrides, uri, n, helpers, inputs is not None)
+                worker.log(cfg, outcome, overrides, uri, n_children, helpers, inputs is not None)
                 if inputs is not None:
                     try:
                         outcome.plots = plots.draw_all(inputs, run_dir / "plots")
@@ -111,7 +111,6 @@ def run_job(cfg, run_dir: Path, overrides=(), seed_given=False) -> JobOutcome:
 
     where = ui = None
     if outcome.parent_run_id:
-        n_children = _n_children(cfg, result.seeds)
         where = (
             f"{tracking.redact(uri)} · experiment {cfg.tracking.experiment!r} · parent run "
             f"{outcome.parent_run_id} + {n_children} child run(s)"
