@@ -26,6 +26,15 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("'", "\\'") + "'"
 
 
+def sweep_id_override(sweep_id: str) -> str:
+    """The override that hands `sweep_id` to every job as the same string.
+
+    Quoted because Hydra types a bare value: a hex id such as 554578374e83 would reach
+    the jobs as the float 5.54578374e+91.
+    """
+    return f"sweep_id={_quoted(sweep_id)}"
+
+
 class SweepCallback(Callback):
     """Before the jobs: one sweep id, an absolute tracking URI, a reachable server or a
     created store and experiment, and an absolute sweep folder, handed to every job as
@@ -35,8 +44,11 @@ class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         task = config.hydra.overrides.task
         given = {o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1] for o in task if "=" in o}
-        sweep_id = given.get("sweep_id") or uuid.uuid4().hex[:12]
-        extra = [] if "sweep_id" in given else [f"sweep_id={sweep_id}"]
+        if "sweep_id" in given:  # the user's own, as their override made it for the jobs
+            sweep_id, extra = str(config.get("sweep_id") or given["sweep_id"]), []
+        else:
+            sweep_id = uuid.uuid4().hex[:12]
+            extra = [sweep_id_override(sweep_id)]
         if config.tracking.enabled:
             from runner import tracking
 

@@ -328,7 +328,7 @@ def _sweep(url, db, cwd: Path, launcher_args: list[str], env=None, label=""):
     sweep_id = sweep_ids.pop()
     for p in parents:
         assert p["metrics"]["n_seeds"] == N_SEEDS
-        assert f"sweep_id={sweep_id}" in p["tags"]["neuron_luck.overrides"]
+        assert f"sweep_id='{sweep_id}'" in p["tags"]["neuron_luck.overrides"]
         # The server's address reached the job as an override (Hydra escapes its colons).
         assert "tracking.uri=" in p["tags"]["neuron_luck.overrides"]
     # Every seed's child, finished, under its own parent.
