@@ -48,6 +48,20 @@ def _check_count(n, spec):
         )
 
 
+def range_ends(text: str, where: str, hint: str) -> tuple[int, int]:
+    """The two ends of the inclusive range `text` ("a..b"), checked.
+
+    Errors start with `where`; `hint` says what to write when an end (or the "..") is missing.
+    """
+    lo, sep, hi = text.partition("..")
+    if not sep or not lo.strip() or not hi.strip():
+        raise UserError(f"{where}: {hint}")
+    a, b = _whole(lo, text), _whole(hi, text)
+    if b < a:
+        raise UserError(f"{where}: the range is reversed; write {b}..{a}")
+    return a, b
+
+
 def parse_seeds(spec) -> np.ndarray:
     """The seeds `spec` names, in order, as an int64 array; UserError if malformed.
 
@@ -69,12 +83,8 @@ def parse_seeds(spec) -> np.ndarray:
         return arr
     if isinstance(spec, str) and ".." in spec:
         text = spec.strip()
-        lo, _, hi = text.partition("..")
-        if not lo.strip() or not hi.strip():
-            raise UserError(f"seed={text}: a range needs both ends, like 1..50; give {FORMS}")
-        a, b = _whole(lo, text), _whole(hi, text)
-        if b < a:
-            raise UserError(f"seed={text}: the range is reversed; write {b}..{a}")
+        a, b = range_ends(text, f"seed={text}",
+                          f"a range needs both ends, like 1..50; give {FORMS}")
         _check_count(b - a + 1, text)
         return np.arange(a, b + 1, dtype=np.int64)
     if spec is None or (isinstance(spec, str) and not spec.strip()):

@@ -16,7 +16,7 @@ import argparse
 import sys
 
 from runner.errors import UserError
-from runner.seeds import MAX_SEEDS, _whole
+from runner.seeds import MAX_SEEDS, range_ends
 
 MAX_JOBS = 100_000  # one Hydra multirun; past this the override itself gets unwieldy
 
@@ -25,12 +25,7 @@ def split(spec: str, jobs: int | None = None, per_job: int | None = None) -> lis
     """The inclusive ranges, in order, that cover the range `spec` ("a..b") in `jobs` near-equal
     parts, or in parts of `per_job` seeds (the last one shorter)."""
     text = spec.strip()
-    lo, sep, hi = text.partition("..")
-    if not sep or not lo.strip() or not hi.strip():
-        raise UserError(f"{text!r}: give an inclusive range like 1..1000000")
-    a, b = _whole(lo, text), _whole(hi, text)
-    if b < a:
-        raise UserError(f"{text}: the range is reversed; write {b}..{a}")
+    a, b = range_ends(text, text, "give an inclusive range like 1..1000000")
     n = b - a + 1
     if (jobs is None) == (per_job is None):
         raise UserError("give --jobs N or --per-job K")
