@@ -50,17 +50,16 @@ class Forked:
 
 
 def _child(target, conn, parents_end, parent: int, args) -> None:
+    import signal
+
     parents_end.close()  # else this process would never see end-of-file on its own end
     if sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent died before the line above took effect
         os._exit(1)
-    import signal
-
     signal.signal(signal.SIGINT, _note_interrupt)
     target(conn, *args)
 
