@@ -1,0 +1,177 @@
+"""What a job leaves in MLflow, as plain data that two stores can be compared by.
+
+`dump(uri, tmp)` reads every run of the store back through MlflowClient: run names, statuses,
+params, metric histories (steps and values), tags, dataset inputs and the content of every
+artifact, with what differs between two runs of the same command taken out (run ids, times,
+temporary folders, the git commit, Hydra's own timestamps). `same(a, b)` compares two dumps,
+floats to 1e-12 relative (numpy's SIMD kernels may differ in the last bit between machines).
+
+The golden files in tests/golden/ were made by the code before the restructuring of issue 12
+(commit 6514238), with `python -m tests.golden --write`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+# (name, overrides): each run once through the worker path and once in-process.
+COMMANDS = [
+    ("five_seeds", ["seed=1..5"]),
+    ("train_tanh", ["mode=train", "activation=tanh", "seed=1..4", "trainer.epochs=50"]),
+    ("lesson", ["+experiment=lesson"]),
+    ("helpers", ["dataset=lesson", "seed=1..45", "luck.plots=false"]),
+    ("relu_list", ["activation=relu", "init=he_normal", "seed=[3,9]",
+                   "tracking.child_runs=none"]),
+]
+
+# Tags whose value depends on when, where or by whom a run was made.
+VOLATILE_TAGS = {"mlflow.user", "mlflow.source.name", "mlflow.source.type",
+                 "mlflow.source.git.commit", "mlflow.runName"}
+_RUN_DIR = re.compile(r"outputs/\d{4}-\d\d-\d\d/\d\d-\d\d-\d\d")
+
+
+def _normal(text: str, tmp: str) -> str:
+    return _RUN_DIR.sub("outputs/<date>/<time>", text.replace(tmp, "<tmp>"))
+
+
+def _table(frame) -> dict:
+    """A table's fingerprint: columns, size, its first rows, and each column's sum (numbers)
+    or value counts (text). Small enough to keep, and any changed cell changes it."""
+    import pandas as pd
+
+    summary = {}
+    for c in frame.columns:
+        col = frame[c]
+        if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
+            summary[str(c)] = {str(k): int(v) for k, v in col.astype(str).value_counts().items()}
+        else:
+            summary[str(c)] = [float(col.astype(float).sum()), float(col.astype(float).abs().sum())]
+    head = json.loads(frame.head(5).to_json(orient="values", double_precision=15))
+    return {"columns": [str(c) for c in frame.columns], "n_rows": len(frame), "head": head,
+            "columns_summary": summary}
+
+
+def _artifact(path: Path, tmp: str):
+    """An artifact's content, as data: tables fingerprinted, PNGs by size, text normalized."""
+    import pandas as pd
+
+    name = path.name
+    if name.endswith(".parquet"):
+        return _table(pd.read_parquet(path))
+    if name.endswith(".png"):
+        import matplotlib.image as mpimg
+
+        return {"png": list(mpimg.imread(path).shape)}
+    if name == "hydra.yaml":  # Hydra's runtime: versions, folders, callbacks, times
+        return {"present": True}
+    text = _normal(path.read_text(), tmp)
+    if name.endswith(".json"):
+        return json.loads(text)
+    if name.endswith(".csv"):
+        return _table(pd.read_csv(io.StringIO(text)))
+    return text
+
+
+def dump(uri: str, tmp: str | Path) -> dict:
+    """Every run of experiment 'neuron-luck' in the store at `uri`, by run name."""
+    from mlflow.tracking import MlflowClient
+
+    tmp = str(tmp)
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("neuron-luck")
+    runs = client.search_runs([exp.experiment_id], max_results=50_000)
+    names = {r.info.run_id: r.info.run_name for r in runs}
+    out = {}
+    import mlflow.utils.file_utils  # noqa: F401
+
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    with tempfile.TemporaryDirectory() as down:
+        for r in runs:
+            rid = r.info.run_id
+            tags = {k: _normal(v, tmp) for k, v in r.data.tags.items()
+                    if k not in VOLATILE_TAGS}
+            if "mlflow.parentRunId" in tags:
+                tags["mlflow.parentRunId"] = names[tags["mlflow.parentRunId"]]
+            metrics = {k: sorted((m.step, m.value) for m in client.get_metric_history(rid, k))
+                       for k in r.data.metrics}
+            local = Path(client.download_artifacts(rid, "", os.path.join(down, rid)))
+            artifacts = {str(p.relative_to(local)): _artifact(p, tmp)
+                         for p in sorted(local.rglob("*")) if p.is_file()}
+            inputs = [{"name": d.dataset.name, "digest": d.dataset.digest,
+                       "source": _normal(d.dataset.source, tmp), "schema": d.dataset.schema,
+                       "profile": d.dataset.profile,
+                       "tags": {t.key: t.value for t in d.tags}}
+                      for d in r.inputs.dataset_inputs]
+            key = r.info.run_name
+            if "mlflow.parentRunId" in tags:
+                key = f"{tags['mlflow.parentRunId']} / {key}"
+            assert key not in out, f"two runs named {key!r}"
+            out[key] = {"status": r.info.status, "params": dict(r.data.params),
+                        "metrics": metrics, "tags": tags, "inputs": inputs,
+                        "artifacts": artifacts}
+    return out
+
+
+def same(a, b, where="") -> list[str]:
+    """Where the dumps `a` and `b` differ (floats to 1e-12 relative), as readable lines."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = [f"{where}: only in the first: {k!r}" for k in a.keys() - b.keys()]
+        out += [f"{where}: only in the second: {k!r}" for k in b.keys() - a.keys()]
+        for k in a.keys() & b.keys():
+            out += same(a[k], b[k], f"{where}/{k}")
+        return out
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return [f"{where}: {len(a)} items against {len(b)}"]
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True))
+                for d in same(x, y, f"{where}[{i}]")]
+    if isinstance(a, str) and isinstance(b, str):
+        if a == b:
+            return []
+        try:  # numbers written as text (CSV cells, params)
+            x, y = float(a), float(b)
+        except ValueError:
+            return [f"{where}: {a!r} against {b!r}"]
+        return same(x, y, where)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not (
+            isinstance(a, bool) or isinstance(b, bool)):
+        if a == b or (math.isnan(a) and math.isnan(b)):
+            return []
+        if math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-300):
+            return []
+        return [f"{where}: {a!r} against {b!r}"]
+    return [] if a == b else [f"{where}: {a!r} against {b!r}"]
+
+
+def run(name: str, overrides: list[str], folder: Path, worker: bool) -> dict:
+    """`python -m runner OVERRIDES` in `folder`, through the worker or in-process; its dump."""
+    folder.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MLFLOW_", "NEURON_LUCK_", "HYDRA_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env["NEURON_LUCK_WORKER"] = "1" if worker else "0"
+    out = subprocess.run([sys.executable, "-m", "runner", *overrides, f"tracking.uri={uri}"],
+                         cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, f"{name}: {out.stderr}"
+    return dump(uri, folder)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
+    GOLDEN.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, overrides in COMMANDS:
+            data = run(name, overrides, Path(tmp) / name, worker=True)
+            (GOLDEN / f"{name}.json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+            print(name, len(data), "runs")
