@@ -47,7 +47,8 @@ def main(argv=None):
     # Run as a script, the project root is not on sys.path; imported late so this stays
     # a plain file in benchmarks/ rather than needing an installed package.
     sys.path.insert(0, str(ROOT))
-    from neuron.training import standardize, train
+    from neuron.scaling import standardize
+    from neuron.training import train
 
     X, y = read_obesity(args.csv)
     Xs, _, _ = standardize(X)

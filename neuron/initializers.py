@@ -1,12 +1,13 @@
 """Random initial weights and biases, one row per seed.
 
 Each seed gets its own `np.random.Generator` built from `SeedSequence(seed)`, so seed s
-draws the same weights whatever other seeds share the sweep, and in whatever chunk.
+draws the same weights whatever other seeds share the job, and in whatever chunk.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,25 +61,36 @@ def check_scheme(scheme: str) -> str:
     return scheme
 
 
-def draw(seeds, n_features, weights, bias):
+@dataclass(frozen=True)
+class Draw:
+    """How one kind of parameter (the weights, or the bias) is drawn: a scheme of SCHEMES
+    (or an alias) and the parameters the scheme reads (uniform: low, high; normal: mean,
+    std; constant: value; the fan-based schemes read none)."""
+
+    scheme: str = "uniform"
+    low: float = -1.0
+    high: float = 1.0
+    mean: float = 0.0
+    std: float = 1.0
+    value: float = 0.0
+
+
+def draw(seeds, n_features, weights: Draw, bias: Draw):
     """Initial weights W: (n_seeds, n_features) and biases b: (n_seeds,).
 
-    `weights` and `bias` are dicts of scheme parameters: scheme, low, high, mean, std, value.
-    Per seed the weights are drawn first, then the bias, from the same generator.
+    Per seed the weights are drawn first, then the bias, from the same generator,
+    np.random.default_rng(seed).
     """
     seeds = np.asarray(seeds, dtype=np.int64)
-    w_scheme, b_scheme = check_scheme(weights["scheme"]), check_scheme(bias["scheme"])
-    w_args = {k: weights.get(k, d) for k, d in _DEFAULTS.items()}
-    b_args = {k: bias.get(k, d) for k, d in _DEFAULTS.items()}
+    w_scheme, b_scheme = check_scheme(weights.scheme), check_scheme(bias.scheme)
+    w_args = (weights.low, weights.high, weights.mean, weights.std, weights.value)
+    b_args = (bias.low, bias.high, bias.mean, bias.std, bias.value)
     W = np.empty((len(seeds), n_features))
     b = np.empty(len(seeds))
     # One generator per seed is what makes a seed's draw independent of its neighbours;
-    # at ~7 µs a seed it is a small share of a sweep's time.
+    # at ~7 µs a seed it is a small share of a job's time.
     for i, s in enumerate(seeds.tolist()):
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(s)))
-        W[i] = _sample(rng, w_scheme, n_features, n_features, **w_args)
-        b[i] = _sample(rng, b_scheme, 1, n_features, **b_args)[0]
+        W[i] = _sample(rng, w_scheme, n_features, n_features, *w_args)
+        b[i] = _sample(rng, b_scheme, 1, n_features, *b_args)[0]
     return W, b
-
-
-_DEFAULTS = {"low": -1.0, "high": 1.0, "mean": 0.0, "std": 1.0, "value": 0.0}

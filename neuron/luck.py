@@ -198,11 +198,11 @@ def majority_baseline(y):
     return max(share, 1.0 - share)
 
 
-def per_example_agreement(pred, y):
-    """(share_positive, share_correct), each (n_rows,), over seeds for each row.
+def per_example_counts(pred, y):
+    """(n_positive, n_correct), each (n_rows,) int: per row, how many seeds predict 1 and how
+    many predict y. Counts, not shares, so chunks of seeds add up exactly.
 
     pred: (n_seeds, n_rows) of 0/1 or bool predictions; y: (n_rows,) of 0/1 labels.
-    share_positive: share of seeds that predict 1; share_correct: share that predict y.
     """
     pred = np.asarray(pred)
     y = np.asarray(y)
@@ -211,7 +211,7 @@ def per_example_agreement(pred, y):
                          f"{y.shape}")
     pred = pred.astype(bool)
     y = y.astype(bool)
-    return pred.mean(axis=0), (pred == y[None, :]).mean(axis=0)
+    return pred.sum(axis=0), (pred == y[None, :]).sum(axis=0)
 
 
 def prob_greater(a, b):

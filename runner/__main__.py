@@ -1,40 +1,35 @@
-"""`python -m runner`: the Hydra entry point; the work is in runner.job."""
+"""`python -m runner`: the Hydra entry point; a job's work is in runner.job."""
 
-import atexit
 import logging
 import os
 import sys
 from pathlib import Path
 
-from runner.gc_tuning import fast_exit, heavy_imports
+from runner import speedups
 
 if __name__ == "__main__":
-    from runner import mlflow_worker
+    speedups.start(sys.argv[1:])  # first: the worker imports MLflow while Hydra starts here
 
-    mlflow_worker.start(sys.argv[1:])  # first: it imports MLflow while Hydra starts here
-
-with heavy_imports("hydra"):
+with speedups.heavy_imports("hydra"):
     import hydra
     from hydra.core.hydra_config import HydraConfig
 
-    from runner.config import register_configs
-    from runner.errors import UserError
+    from runner.config import register_configs, to_config
+    from runner.errors import LoggingFailed, UserError
 
 log = logging.getLogger("runner")
 register_configs()
-atexit.register(fast_exit)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg) -> None:
-    from runner.errors import LoggingFailed
     from runner.job import run_job
 
     hc = HydraConfig.get()
     overrides = list(hc.overrides.task)
     seed_given = any(o.split("=", 1)[0].lstrip("+~") == "seed" for o in overrides)
     try:
-        outcome = run_job(cfg, Path(hc.runtime.output_dir), overrides, seed_given)
+        outcome = run_job(to_config(cfg), Path(hc.runtime.output_dir), overrides, seed_given)
     except (UserError, LoggingFailed) as e:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise

@@ -1,12 +1,76 @@
-"""Config schemas, registered in Hydra's ConfigStore so a typo fails at composition."""
+"""The config schemas, and the one conversion of a composed config into typed objects.
+
+The schemas are registered in Hydra's ConfigStore, so a key typo or a value of the wrong type
+fails at composition; closed choices are enums, so a bad choice fails there too, with the
+options. `to_config` turns the composed DictConfig into these dataclasses once, at the entry
+point, after checking that nothing is missing and nothing was added; the rest of the runner
+reads only the typed objects.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import enum
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+
+from runner.errors import UserError
+
+
+class Choice(str, enum.Enum):
+    """A closed choice: compares equal to its name, and prints as it."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+class Mode(Choice):
+    evaluate = "evaluate"  # the random weights as drawn
+    train = "train"  # gradient descent from each seed's weights first
+
+
+class ChildRuns(Choice):
+    all = "all"  # a child run per seed
+    none = "none"  # the parent run only
+    auto = "auto"  # all up to tracking.max_child_runs, else none
+
+
+class ActivationName(Choice):
+    sigmoid = "sigmoid"
+    tanh = "tanh"
+    relu = "relu"
+    leaky_relu = "leaky_relu"
+    elu = "elu"
+    softplus = "softplus"
+    step = "step"
+    linear = "linear"
+    silu = "silu"
+    gelu = "gelu"
+
+
+class InitScheme(Choice):
+    uniform = "uniform"
+    normal = "normal"
+    xavier_uniform = "xavier_uniform"
+    xavier_normal = "xavier_normal"
+    he_uniform = "he_uniform"
+    he_normal = "he_normal"
+    lecun_uniform = "lecun_uniform"
+    lecun_normal = "lecun_normal"
+    zeros = "zeros"
+    constant = "constant"
+    # Other names for the same schemes (their members are the ones above).
+    glorot_uniform = "xavier_uniform"
+    glorot_normal = "xavier_normal"
+    kaiming_uniform = "he_uniform"
+    kaiming_normal = "he_normal"
 
 
 @dataclass
@@ -24,7 +88,7 @@ class DatasetConfig:
 
 @dataclass
 class ActivationConfig:
-    name: str = MISSING
+    name: ActivationName = MISSING
 
 
 @dataclass
@@ -39,7 +103,7 @@ class EluConfig(ActivationConfig):
 
 @dataclass
 class DrawConfig:
-    scheme: str = MISSING
+    scheme: InitScheme = MISSING
     low: float = -1.0
     high: float = 1.0
     mean: float = 0.0
@@ -49,15 +113,16 @@ class DrawConfig:
 
 @dataclass
 class InitConfig(DrawConfig):
-    bias: DrawConfig = field(default_factory=lambda: DrawConfig(scheme="zeros"))
+    bias: DrawConfig = field(default_factory=lambda: DrawConfig(scheme=InitScheme.zeros))
 
 
 @dataclass
 class TrackingConfig:
     enabled: bool = True
+    server: bool = False  # tracking=server: uri must name an HTTP server
     uri: Optional[str] = None
     experiment: str = "neuron-luck"
-    child_runs: str = "auto"
+    child_runs: ChildRuns = ChildRuns.auto
     max_child_runs: int = 1000
     processes: int = 2
 
@@ -86,7 +151,7 @@ class Config:
     init: InitConfig = MISSING
     tracking: TrackingConfig = MISSING
     trainer: TrainerConfig = MISSING
-    mode: str = "evaluate"
+    mode: Mode = Mode.evaluate
     lesson_train: Optional[DatasetConfig] = None
     seed: Any = 1
     weights: Optional[List[float]] = None
@@ -107,3 +172,64 @@ def register_configs() -> None:
     cs.store(group="init", name="base_init", node=InitConfig)
     cs.store(group="tracking", name="base_tracking", node=TrackingConfig)
     cs.store(group="trainer", name="base_trainer", node=TrainerConfig)
+
+
+def to_config(cfg: DictConfig) -> Config:
+    """The composed config as typed objects; UserError if a value is missing or a key unknown."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise UserError(_missing_message(cfg, missing))
+    _refuse_unknown_keys(cfg, Config, "")
+    return OmegaConf.to_object(cfg)
+
+
+def _missing_message(cfg, missing: list[str]) -> str:
+    given = ", ".join(missing)
+    hint = "give " + " ".join(f"{k}=…" for k in missing)
+    if all(k.startswith("dataset.") for k in missing) and "dataset.path" not in missing:
+        from runner.data import columns_hint
+
+        hint += f" ({columns_hint(str(cfg.dataset.path))})"
+    return f"{given}: not set; {hint}"
+
+
+def _refuse_unknown_keys(node, schema, where: str) -> None:
+    """Keys added with + (Hydra lets `+activaton=relu` through) that no schema field has."""
+    if not dataclasses.is_dataclass(schema) or not isinstance(node, DictConfig):
+        return
+    schema = OmegaConf.get_type(node) or schema
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    for key in node.keys():
+        if key not in fields:
+            full = f"{where}{key}"
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            fix = f"did you mean {where}{close[0]}?" if close else (
+                f"the keys there are {', '.join(fields)}")
+            raise UserError(f"{full}: no such setting; {fix}")
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and not child._is_none():
+            _refuse_unknown_keys(child, OmegaConf.get_type(child), f"{where}{key}.")
+        elif isinstance(child, ListConfig):
+            continue
+
+
+def plain(value):
+    """A typed config (or a part of it) as JSON-able values: enums by their names."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.name if not isinstance(value, Choice) else value.value
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def to_yaml(config: Config, tracking_uri: str | None = None) -> str:
+    """The resolved config as YAML; `tracking_uri`, if given, stands for tracking.uri (the
+    URI with its password redacted)."""
+    values = plain(config)
+    if tracking_uri is not None and values["tracking"]["uri"] is not None:
+        values["tracking"]["uri"] = tracking_uri
+    return OmegaConf.to_yaml(OmegaConf.create(values))

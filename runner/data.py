@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import codecs
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from neuron.training import standardize
+from neuron.scaling import standardize
 from runner.errors import UserError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-@dataclass
+@dataclass(frozen=True)
 class Dataset:
     name: str
     path: Path
@@ -33,8 +34,10 @@ class Dataset:
 def resolve_path(path: str) -> Path:
     """`path` as given if it exists, else relative to the project (where data/ lives)."""
     p = Path(path).expanduser()
-    if p.is_absolute() or p.exists():
+    if p.exists():
         return p.resolve()
+    if p.is_absolute():
+        raise UserError(f"dataset.path={path}: no such file; give an existing CSV path")
     q = PROJECT_ROOT / p
     if q.exists():
         return q
@@ -42,6 +45,19 @@ def resolve_path(path: str) -> Path:
         f"dataset.path={path}: no such file (looked in {Path.cwd()} and {PROJECT_ROOT}); "
         "give an existing CSV path"
     )
+
+
+def columns_hint(path: str) -> str:
+    """What a person needs to fill in dataset.features/target: the file's columns, if it can
+    be read, else why not."""
+    try:
+        with open(resolve_path(path), newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+    except (UserError, OSError, UnicodeDecodeError, csv.Error) as e:
+        return f"cannot read the columns of dataset.path={path}: {e}"
+    if not header:
+        return f"dataset.path={path} has no header row"
+    return f"the file has columns {', '.join(repr(c) for c in header)}"
 
 
 def load(cfg) -> Dataset:

@@ -1,54 +1,80 @@
-"""The run folder's tables: what a job computed, on disk before anything goes to MLflow."""
+"""What a job computed, as frozen typed values: every seed's weights, metrics and outputs."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
-import pandas as pd
+
+from runner.plan import Plan
 
 
-def seeds_table(result) -> pd.DataFrame:
-    """One row per seed: seed, weights (w.<feature>), bias and every metric."""
-    cols = {"seed": result.seeds}
-    for j, f in enumerate(result.dataset.features):
-        cols[f"w.{f}"] = result.W[:, j]
-    cols["bias"] = result.b
-    cols.update(result.metrics)
-    return pd.DataFrame(cols)
+@dataclass(frozen=True)
+class Evaluation:
+    """The neuron evaluated with every seed's weights over the dataset."""
+
+    W: np.ndarray  # (n_seeds, n_features)
+    b: np.ndarray  # (n_seeds,)
+    metrics: Mapping[str, np.ndarray]  # metric name → (n_seeds,)
+    n_positive: np.ndarray  # (n_rows,) seeds that call each row positive
+    n_correct: np.ndarray  # (n_rows,) seeds that get each row right
+    z: np.ndarray | None = None  # (n_seeds, n_rows), kept when small enough
+    y_hat: np.ndarray | None = None  # (n_seeds, n_rows)
+
+    def without_outputs(self) -> Evaluation:
+        """The same evaluation without the per-row outputs (they serve child runs only)."""
+        return Evaluation(self.W, self.b, self.metrics, self.n_positive, self.n_correct)
 
 
-def predictions_table(result) -> pd.DataFrame | None:
-    """One row per (seed, data row): features, label, z, ŷ, predicted class, correct."""
-    if result.y_hat is None:
-        return None
-    ds = result.dataset
-    n_seeds, n_rows = result.y_hat.shape
-    pred = result.pred
-    cols = {
-        "seed": np.repeat(result.seeds, n_rows),
-        "row": np.tile(np.arange(n_rows), n_seeds),
-    }
-    for f in ds.features:
-        cols[f] = np.tile(ds.frame[f].to_numpy(float), n_seeds)
-    cols[ds.target] = np.tile(ds.frame[ds.target].astype(str).to_numpy(), n_seeds)
-    cols["z"] = result.z.ravel()
-    cols["y_hat"] = result.y_hat.ravel()
-    cols["predicted"] = np.where(pred.ravel(), ds.positive, ds.negative)
-    cols["correct"] = (pred == ds.y.astype(bool)).ravel()
-    return pd.DataFrame(cols)
+@dataclass(frozen=True)
+class Training:
+    """mode=train: where the seeds started, and their training loss."""
+
+    before: Evaluation  # the random weights, evaluated
+    losses: np.ndarray  # (n_recorded, n_seeds)
+    loss_epochs: np.ndarray  # (n_recorded,): epoch e means after e updates
 
 
-def write(result, folder: Path) -> list[Path]:
-    """Write seeds.parquet and, when kept, predictions.parquet; return the paths."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    p = folder / "seeds.parquet"
-    seeds_table(result).to_parquet(p, index=False)
-    paths.append(p)
-    preds = predictions_table(result)
-    if preds is not None:
-        p = folder / "predictions.parquet"
-        preds.to_parquet(p, index=False)
-        paths.append(p)
-    return paths
+@dataclass(frozen=True)
+class JobResult:
+    """One job's seeds, evaluated (and trained, with mode=train)."""
+
+    plan: Plan
+    evaluation: Evaluation  # after training, with mode=train
+    training: Training | None
+    seconds: float  # wall time of the evaluation and training
+
+    @property
+    def seeds(self) -> np.ndarray:
+        return self.plan.seeds
+
+    @property
+    def n_seeds(self) -> int:
+        return self.plan.n_seeds
+
+    @property
+    def pred(self) -> np.ndarray | None:
+        """(n_seeds, n_rows) bool: the predicted class, when the outputs were kept."""
+        z = self.evaluation.z
+        return None if z is None else self.plan.activation.classify(z)
+
+    def without_outputs(self) -> JobResult:
+        return JobResult(self.plan, self.evaluation.without_outputs(), self.training,
+                         self.seconds)
+
+
+@dataclass(frozen=True)
+class LessonTraining:
+    """The lesson's weights trained on a dataset, and what its row gets then."""
+
+    dataset: str
+    n_rows: int
+    w0: tuple[float, ...]
+    b0: float
+    w: tuple[float, ...]
+    b: float
+    loss: float
+    y_hat: float  # the lesson's row
+    positive: bool
+    accuracy: float

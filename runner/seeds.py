@@ -7,12 +7,7 @@ import re
 import numpy as np
 
 from runner.errors import UserError
-
-# One job holds its seeds' weights in memory for the whole sweep; past this, split the
-# range across jobs: -m 'seed=1..5000000,5000001..10000000'.
-MAX_SEEDS = 10_000_000
-
-MAX_SEED = 2**63 - 1  # seeds are held as int64
+from runner.limits import MAX_SEED, MAX_SEEDS_PER_JOB
 
 FORMS = "an int (seed=7), an inclusive range (seed=1..50) or a list (seed=[1,5,9])"
 _INT = re.compile(r"[+-]?(\d+|\d+(\.\d*)?[eE]\+?\d+)", re.ASCII)
@@ -41,10 +36,11 @@ def _whole(value, spec) -> int:
 
 
 def _check_count(n, spec):
-    if n > MAX_SEEDS:
+    if n > MAX_SEEDS_PER_JOB:
+        half = MAX_SEEDS_PER_JOB // 2
         raise UserError(
-            f"seed={spec}: {n:,} seeds, more than {MAX_SEEDS:,} in one job; split the range "
-            f"across jobs, e.g. -m 'seed=1..{MAX_SEEDS // 2},{MAX_SEEDS // 2 + 1}..{MAX_SEEDS}'"
+            f"seed={spec}: {n:,} seeds, more than {MAX_SEEDS_PER_JOB:,} in one job; split the "
+            f"range across jobs, e.g. -m 'seed=1..{half},{half + 1}..{MAX_SEEDS_PER_JOB}'"
         )
 
 

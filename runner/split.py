@@ -5,7 +5,7 @@
 
     python -m runner -m hydra/launcher=joblib_small "$(python -m runner.split 1..1000000 --jobs 4)"
 
-Each job evaluates one inclusive range; the sweep-level report pools jobs that differ only in
+Each job evaluates one inclusive range; the sweep report pools jobs that differ only in
 their seeds into one seed population, so the split changes nothing but who computes what.
 A seed's weights never depend on the other seeds of its job.
 """
@@ -16,9 +16,8 @@ import argparse
 import sys
 
 from runner.errors import UserError
-from runner.seeds import MAX_SEEDS, range_ends
-
-MAX_JOBS = 100_000  # one Hydra multirun; past this the override itself gets unwieldy
+from runner.limits import MAX_SEEDS_PER_JOB, MAX_SPLIT_JOBS
+from runner.seeds import range_ends
 
 
 def split(spec: str, jobs: int | None = None, per_job: int | None = None) -> list[tuple[int, int]]:
@@ -32,20 +31,21 @@ def split(spec: str, jobs: int | None = None, per_job: int | None = None) -> lis
     if per_job is not None:
         if per_job < 1:
             raise UserError(f"--per-job {per_job}: give at least 1")
-        if per_job > MAX_SEEDS:
-            raise UserError(f"--per-job {per_job:,}: a job holds at most {MAX_SEEDS:,} seeds")
-        if -(-n // per_job) > MAX_JOBS:
+        if per_job > MAX_SEEDS_PER_JOB:
+            raise UserError(
+                f"--per-job {per_job:,}: a job holds at most {MAX_SEEDS_PER_JOB:,} seeds")
+        if -(-n // per_job) > MAX_SPLIT_JOBS:
             raise UserError(f"--per-job {per_job:,}: {-(-n // per_job):,} jobs, more than "
-                            f"{MAX_JOBS:,}; give more seeds per job")
+                            f"{MAX_SPLIT_JOBS:,}; give more seeds per job")
         return [(s, min(s + per_job - 1, b)) for s in range(a, b + 1, per_job)]
-    if jobs < 1 or jobs > min(n, MAX_JOBS):
-        raise UserError(f"--jobs {jobs}: give 1 to {min(n, MAX_JOBS):,} jobs for the {n:,} "
+    if jobs < 1 or jobs > min(n, MAX_SPLIT_JOBS):
+        raise UserError(f"--jobs {jobs}: give 1 to {min(n, MAX_SPLIT_JOBS):,} jobs for the {n:,} "
                         f"seeds of {text}")
     base, extra = divmod(n, jobs)
-    if base + (extra > 0) > MAX_SEEDS:
-        need = -(-n // MAX_SEEDS)
+    if base + (extra > 0) > MAX_SEEDS_PER_JOB:
+        need = -(-n // MAX_SEEDS_PER_JOB)
         raise UserError(f"--jobs {jobs}: {base + (extra > 0):,} seeds per job, more than "
-                        f"{MAX_SEEDS:,}; give --jobs {need} or more")
+                        f"{MAX_SEEDS_PER_JOB:,}; give --jobs {need} or more")
     out, start = [], a
     for i in range(jobs):
         size = base + (i < extra)

@@ -8,7 +8,7 @@ import os
 import shlex
 import sys
 
-from runner.tracking import redact, resolve_uri
+from runner.tracking.store import redact, resolve_uri
 
 
 def command(port: int) -> list[str]:

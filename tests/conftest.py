@@ -8,24 +8,30 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from runner.config import register_configs
+from runner.config import register_configs, to_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
 
 
 @pytest.fixture
-def make_cfg():
-    """Compose the app's config with overrides, as `python -m runner` would."""
+def compose_cfg():
+    """Compose the app's config with overrides, as `python -m runner` would: a DictConfig."""
     register_configs()
 
-    def _make(*overrides):
+    def _compose(*overrides):
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             return compose(config_name="config", overrides=list(overrides))
 
-    yield _make
+    yield _compose
     GlobalHydra.instance().clear()
+
+
+@pytest.fixture
+def make_cfg(compose_cfg):
+    """The composed config as the typed objects a job takes (runner.config.Config)."""
+    return lambda *overrides: to_config(compose_cfg(*overrides))
 
 
 @pytest.fixture

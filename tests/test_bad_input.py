@@ -66,7 +66,8 @@ CASES = [
     ("csv positive absent", [*CSV, "dataset.path=ok.csv", "dataset.positive=maybe"], 2,
      "dataset.positive=maybe: not a value of column 'label'"),
     ("not a csv", [*CSV, "dataset.path=binary.csv"], 2, "not a text CSV file"),
-    ("child_runs", ["tracking.child_runs=some"], 2, "tracking.child_runs=some: choose all"),
+    ("child_runs", ["tracking.child_runs=some"], 1,
+     "Invalid value 'some', expected one of [all, none, auto]"),
     ("store folder", ["tracking.uri=sqlite:////nonexistent/dir/mlflow.db"], 2,
      "folder /nonexistent/dir does not exist"),
 ]

@@ -5,8 +5,8 @@ import pytest
 
 from neuron import initializers as I
 
-U = {"scheme": "uniform", "low": -1.0, "high": 1.0}
-ZERO = {"scheme": "zeros"}
+U = I.Draw("uniform", low=-1.0, high=1.0)
+ZERO = I.Draw("zeros")
 
 
 def test_seed_independent_of_company():
@@ -25,7 +25,7 @@ def test_matches_numpy_generator_from_seed_sequence():
 
 
 def test_normal_matches_numpy_generator():
-    N = {"scheme": "normal", "mean": 0.5, "std": 2.0}
+    N = I.Draw("normal", mean=0.5, std=2.0)
     W, b = I.draw([11, 12], 2, N, N)
     for row, s in enumerate([11, 12]):
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(s)))
@@ -50,7 +50,7 @@ def test_different_seeds_differ():
     ],
 )
 def test_fan_schemes_variance(scheme, var):
-    W, b = I.draw(np.arange(20_000), 4, {"scheme": scheme}, ZERO)
+    W, b = I.draw(np.arange(20_000), 4, I.Draw(scheme), ZERO)
     assert abs(W.var() - var) < 0.03 * var
     assert abs(W.mean()) < 0.02
     assert np.all(b == 0)
@@ -59,15 +59,14 @@ def test_fan_schemes_variance(scheme, var):
 
 
 def test_normal_and_uniform_parameters():
-    W, _ = I.draw(np.arange(20_000), 1, {"scheme": "normal", "mean": 2.0, "std": 0.5}, ZERO)
+    W, _ = I.draw(np.arange(20_000), 1, I.Draw("normal", mean=2.0, std=0.5), ZERO)
     assert abs(W.mean() - 2.0) < 0.02 and abs(W.std() - 0.5) < 0.02
-    W, _ = I.draw(np.arange(5000), 2, {"scheme": "uniform", "low": 3.0, "high": 4.0}, ZERO)
+    W, _ = I.draw(np.arange(5000), 2, I.Draw("uniform", low=3.0, high=4.0), ZERO)
     assert W.min() >= 3.0 and W.max() < 4.0
 
 
 def test_constant_and_zeros():
-    W, b = I.draw([1, 2], 3, {"scheme": "constant", "value": 0.25}, {"scheme": "constant",
-                                                                    "value": -1})
+    W, b = I.draw([1, 2], 3, I.Draw("constant", value=0.25), I.Draw("constant", value=-1))
     assert np.all(W == 0.25) and np.all(b == -1)
 
 

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from runner.errors import UserError
-from runner.job import LoggingFailed, run_job
+from runner.errors import LoggingFailed, UserError
+from runner.job import run_job
 
 
 def _runs(store):
@@ -87,8 +87,9 @@ def test_lesson_experiment(make_cfg, tmp_path, store):
     cfg = make_cfg("+experiment=lesson", f"tracking.uri={store}")
     out = run_job(cfg, tmp_path)
     r = out.result
-    assert r.explicit and r.z[0, 0] == pytest.approx(1.8008, abs=1e-12)
-    assert r.y_hat[0, 0] == pytest.approx(0.858246, abs=1e-6)
+    assert r.plan.explicit is not None
+    assert r.evaluation.z[0, 0] == pytest.approx(1.8008, abs=1e-12)
+    assert r.evaluation.y_hat[0, 0] == pytest.approx(0.858246, abs=1e-6)
     assert bool(r.pred[0, 0])
     text = out.text
     assert "0.8008" in text and "1.8008" in text and "0.858246" in text
@@ -114,7 +115,6 @@ def test_weights_and_seed_says_seed_plays_no_part(make_cfg, tmp_path):
         (["weights=[0.2,nan]"], "every weight must be a finite number"),
         (["bias=1"], "bias= is used only with weights="),
         (["seed=abc"], "is not a whole number"),
-        (["init.scheme=unifrom"], "unknown init scheme"),
         (["dataset.path=nowhere.csv"], "no such file"),
         (["dataset.positive=Fat"], "not a value of column 'condition'"),
     ],
@@ -131,12 +131,12 @@ def test_bad_input_is_a_user_error_and_leaves_no_run(make_cfg, store, tmp_path, 
 
 
 def test_logging_failure_marks_the_parent_failed(make_cfg, store, tmp_path, monkeypatch):
-    from runner import tracking
+    from runner.tracking.tracker import Tracker
 
     def broken(self, *a, **k):
         raise RuntimeError("store went away")
 
-    monkeypatch.setattr(tracking.Tracker, "log_children", broken)
+    monkeypatch.setattr(Tracker, "log_child_rows", broken)
     cfg = make_cfg("seed=1..3", f"tracking.uri={store}")
     with pytest.raises(LoggingFailed, match="store went away.*FAILED with 0 of 3 child runs"):
         run_job(cfg, tmp_path)

@@ -11,7 +11,7 @@ from neuron.luck import (
     expected_max,
     iqm,
     majority_baseline,
-    per_example_agreement,
+    per_example_counts,
     prob_greater,
     prob_greater_ci,
     share_beating,
@@ -230,7 +230,7 @@ def test_expected_max_rejects_bad_ks():
         expected_max([1.0, 2.0], ks=[0])
 
 
-# --- share_beating / majority_baseline / per_example_agreement ------------------------
+# --- share_beating / majority_baseline / per_example_counts ---------------------------
 
 
 def test_share_beating_is_strict():
@@ -246,14 +246,18 @@ def test_majority_baseline():
         majority_baseline([0, 2])
 
 
-def test_per_example_agreement():
+def test_per_example_counts():
     pred = np.array([[1, 0, 1], [1, 1, 0], [1, 0, 0], [0, 0, 0]], bool)
     y = np.array([1, 1, 0])
-    share_positive, share_correct = per_example_agreement(pred, y)
-    np.testing.assert_array_equal(share_positive, [0.75, 0.25, 0.25])
-    np.testing.assert_array_equal(share_correct, [0.75, 0.25, 0.75])
+    n_positive, n_correct = per_example_counts(pred, y)
+    np.testing.assert_array_equal(n_positive, [3, 1, 1])
+    np.testing.assert_array_equal(n_correct, [3, 1, 3])
+    assert n_positive.dtype.kind == "i"
+    # Chunks of seeds add up to the whole.
+    halves = [per_example_counts(pred[:2], y), per_example_counts(pred[2:], y)]
+    np.testing.assert_array_equal(halves[0][0] + halves[1][0], n_positive)
     with pytest.raises(ValueError):
-        per_example_agreement(pred, y[:2])
+        per_example_counts(pred, y[:2])
 
 
 # --- prob_greater / prob_greater_ci ---------------------------------------------------

@@ -1,4 +1,3 @@
-import ast
 from pathlib import Path
 
 import numpy as np
@@ -61,18 +60,3 @@ def test_metrics_confusion_and_probability_scores():
 def test_no_probability_metrics_for_tanh():
     m = metrics.per_seed(np.zeros((1, 2)), np.zeros((1, 2), bool), np.array([0, 1]), False)
     assert "log_loss" not in m and "brier" not in m
-
-
-def test_neuron_package_imports_numpy_only():
-    allowed = {"numpy", "math", "inspect", "dataclasses", "typing", "__future__", "neuron"}
-    for path in (ROOT / "neuron").glob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                names = [node.module or ""]
-            else:
-                continue
-            for name in names:
-                assert name.split(".")[0] in allowed, f"{path.name} imports {name}"

@@ -70,14 +70,14 @@ def test_a_broken_artifact_store_is_one_line_and_leaves_nothing_running(tmp_path
 # patched) fails at its 10th child run; the main process runs the real entry point.
 FLAKY = """
 import runpy, sys
-from runner import tracking
-real, calls = tracking.Tracker._log_text, [0]
+from runner.speedups.helpers import FastTracker
+real, calls = FastTracker.write_text, [0]
 def flaky(self, *args):
     calls[0] += 1
     if calls[0] == 10:
         raise OSError("disk full")
     return real(self, *args)
-tracking.Tracker._log_text = flaky
+FastTracker.write_text = flaky
 sys.argv = ["runner", *sys.argv[1:]]
 runpy.run_module("runner", run_name="__main__")
 """

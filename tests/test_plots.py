@@ -1,4 +1,4 @@
-"""runner.plots: each function writes one readable PNG of the expected size and closes it."""
+"""runner.report.plots: each function writes one readable PNG of the expected size and closes it."""
 
 import os
 import subprocess
@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runner import plots
+from runner import limits
+from runner.report import plots
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDTH = round(plots.SIZE[0] * plots.DPI)
@@ -192,7 +193,7 @@ def test_weight_plane_subsamples_big_sweeps(tmp_path, titles):
 
 def test_subsample_is_even_and_deterministic():
     idx = plots._subsample(50_000)
-    assert idx.size == plots.MAX_POINTS
+    assert idx.size == limits.MAX_PLOT_POINTS
     assert idx[0] == 0 and idx[-1] == 49_999
     assert np.array_equal(idx, plots._subsample(50_000))
     gaps = np.diff(idx)
@@ -212,7 +213,8 @@ def test_weight_plane_needs_two_features(tmp_path, W):
 def test_importing_plots_does_not_import_matplotlib():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-c", "import runner.plots, sys; print('matplotlib' in sys.modules)"],
+        [sys.executable, "-c",
+         "import runner.report.plots, sys; print('matplotlib' in sys.modules)"],
         env=env, capture_output=True, text=True, check=True, timeout=60,
     )
     assert out.stdout.strip() == "False"

@@ -4,7 +4,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.errors import UserError
-from runner.seeds import FORMS, MAX_SEEDS, describe, parse_seeds
+from runner.limits import MAX_SEEDS_PER_JOB as MAX_SEEDS
+from runner.seeds import FORMS, describe, parse_seeds
 
 
 @pytest.mark.parametrize(

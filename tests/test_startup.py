@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from runner import gc_tuning, mlflow_worker
+from runner.speedups import gc_tuning, worker
 
 
 @pytest.mark.parametrize(
@@ -30,7 +30,7 @@ from runner import gc_tuning, mlflow_worker
     ],
 )
 def test_the_worker_is_forked_only_for_one_job_that_logs(argv, wanted):
-    assert mlflow_worker.wanted(argv) is wanted
+    assert worker.wanted(argv) is wanted
 
 
 def test_heavy_imports_pauses_the_collector_and_freezes_what_was_built():
@@ -58,14 +58,20 @@ def test_heavy_imports_pauses_the_collector_and_freezes_what_was_built():
 @pytest.mark.parametrize("overrides", [["seed=1..50"], ["+experiment=lesson"],
                                        ["mode=train", "seed=1..5", "activation=tanh"],
                                        ["activation=leaky_relu", "init=he_normal"]])
-def test_the_worker_sees_the_job_key_the_job_has(make_cfg, overrides):
-    # The worker gets the config as a resolved plain dict; a kill then a re-run must still
-    # find the unfinished parent by its key, whichever process logged it.
+def test_the_job_key_is_the_one_the_code_before_typed_configs_made(compose_cfg, make_cfg,
+                                                                   overrides):
+    # A parent left unfinished by an older version is found again by its key: the key of the
+    # typed config is the one made from the composed config before.
+    import hashlib
+    import json
+
     from omegaconf import OmegaConf
 
-    from runner.job import job_key
+    from runner.plan import job_key
 
-    cfg = make_cfg(*overrides)
-    plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    assert job_key(plain) == job_key(cfg)
-    assert job_key(plain) != job_key(make_cfg(*overrides, "init.low=-2"))
+    c = OmegaConf.to_container(compose_cfg(*overrides), resolve=True, enum_to_str=True)
+    for k in ("tracking", "chunk_size", "sweep_id"):
+        c.pop(k)
+    before = hashlib.sha256(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()
+    assert job_key(make_cfg(*overrides)) == before[:16]
+    assert job_key(make_cfg(*overrides)) != job_key(make_cfg(*overrides, "init.low=-2"))

@@ -8,8 +8,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from neuron import luck
-from runner import summary
 from runner.job import run_job
+from runner.report import text
 
 
 def _parent(store):
@@ -39,7 +39,7 @@ def test_parent_run_carries_the_report(make_cfg, store, tmp_path):
     best = client.get_metric_history(parent.info.run_id, "expected_best_accuracy")
     assert len(best) == 20 and min(h.step for h in best) == 1
     note = parent.data.tags["mlflow.note.content"]
-    assert "How much is luck?" in note and out.luck["verdict"] in note
+    assert "How much is luck?" in note and out.report.verdict in note
     assert "the lesson's person" in note
     on_disk = json.loads((tmp_path / "luck.json").read_text())
     assert on_disk["metrics"]["accuracy"]["mean"] == pytest.approx(acc.mean())
@@ -51,13 +51,13 @@ def test_report_is_reproducible_and_reads_well(make_cfg, tmp_path):
     texts = []
     for name in ("a", "b"):
         cfg = make_cfg("seed=1..40", "tracking=off", "luck.plots=false")
-        texts.append(run_job(cfg, tmp_path / name).luck)
+        texts.append(run_job(cfg, tmp_path / name).report)
     assert texts[0] == texts[1]
     s = texts[0]
-    text = summary.table(s)
-    assert "expected best accuracy of k seeds: k=1" in text
-    assert s["expected_best"]["accuracy"][0] == pytest.approx(s["metrics"]["accuracy"]["mean"])
-    assert np.all(np.diff(s["expected_best"]["accuracy"]) >= -1e-12)
+    table = text.luck_table(s)
+    assert "expected best accuracy of k seeds: k=1" in table
+    assert s.expected_best.accuracy[0] == pytest.approx(s.metric("accuracy").mean)
+    assert np.all(np.diff(s.expected_best.accuracy) >= -1e-12)
 
 
 def test_lesson_row_sentence_counts_the_seeds(make_cfg, tmp_path):
@@ -67,19 +67,19 @@ def test_lesson_row_sentence_counts_the_seeds(make_cfg, tmp_path):
     k = int((preds.predicted == "Obese").sum())
     assert 0 < k < 50  # the lesson's point: with other weights the answer changes
     sentence = f"Of 50 seeds, {k} call the lesson's person (4 ft, 80 kg) Obese."
-    assert out.luck["highlight"]["sentence"] == sentence
+    assert out.report.highlight.sentence == sentence
     assert sentence in out.text
 
 
 def test_single_seed_has_no_luck_report(make_cfg, tmp_path):
     out = run_job(make_cfg("seed=3", "tracking=off"), tmp_path)
-    assert out.luck is None and not (tmp_path / "luck.json").exists()
+    assert out.report is None and not (tmp_path / "luck.json").exists()
 
 
 def test_constant_init_has_no_luck(make_cfg, tmp_path):
     out = run_job(make_cfg("init=constant", "seed=1..5", "tracking=off", "luck.plots=false"),
                   tmp_path)
-    assert out.luck["verdict"].startswith("No luck involved")
+    assert out.report.verdict.startswith("No luck involved")
 
 
 def test_plots_are_written(make_cfg, tmp_path, store):

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hydra.errors import ConfigCompositionException
 from mlflow.tracking import MlflowClient
 
 from runner.errors import UserError
@@ -23,10 +24,10 @@ def test_training_removes_the_luck_and_is_logged(make_cfg, store, tmp_path):
     cfg = make_cfg("mode=train", "seed=1..12", f"tracking.uri={store}", "trainer.l2=0.01",
                    "trainer.epochs=3000", "trainer.lr=1.0")
     out = run_job(cfg, tmp_path)
-    t = out.luck["training"]
-    assert t["before"]["std"] > 0.1  # random weights: a coin toss between two modes
-    assert t["after"]["std"] < 1e-9  # with an L2 penalty the optimum is unique
-    assert t["std_removed"] == pytest.approx(1.0)
+    t = out.report.training
+    assert t.before.std > 0.1  # random weights: a coin toss between two modes
+    assert t.after.std < 1e-9  # with an L2 penalty the optimum is unique
+    assert t.std_removed == pytest.approx(1.0)
     assert "Training removed all of the seed's influence" in out.text
     assert {"before_after.png", "boundaries.png"} <= {p.name for p in out.plots}
 
@@ -38,11 +39,11 @@ def test_training_removes_the_luck_and_is_logged(make_cfg, store, tmp_path):
     assert parent.data.metrics["training_std_removed"] == pytest.approx(1.0)
     child = next(r for r in runs if r.data.params.get("seed") == "5")
     assert child.info.run_name == "sigmoid trained · seed 5"
-    before = out.result.before
+    before = out.result.training.before
     i = list(out.result.seeds).index(5)
     assert child.data.params["w0.height_ft"] == f"{before.W[i, 0]:.6g}"
     assert child.data.params["bias0"] == f"{before.b[i]:.6g}"
-    assert child.data.params["w.height_ft"] == f"{out.result.W[i, 0]:.6g}"
+    assert child.data.params["w.height_ft"] == f"{out.result.evaluation.W[i, 0]:.6g}"
     assert child.data.metrics["accuracy_before"] == before.metrics["accuracy"][i]
     curve = client.get_metric_history(child.info.run_id, "train_loss")
     steps = sorted(m.step for m in curve)
@@ -62,12 +63,14 @@ def test_tanh_trains(make_cfg, tmp_path):
     cfg = make_cfg("mode=train", "activation=tanh", "seed=1..5", "tracking=off",
                    "luck.plots=false")
     out = run_job(cfg, tmp_path)
-    assert np.all(out.result.metrics["accuracy"] > 0.9)
+    assert np.all(out.result.evaluation.metrics["accuracy"] > 0.9)
 
 
 def test_bad_mode_and_trainer(make_cfg, tmp_path):
-    with pytest.raises(UserError, match="mode=fit: choose evaluate"):
-        run_job(make_cfg("mode=fit", "tracking=off"), tmp_path)
+    # A closed choice: refused at composition, with the options.
+    with pytest.raises(ConfigCompositionException) as e:
+        make_cfg("mode=fit", "tracking=off")
+    assert "expected one of [evaluate, train]" in str(e.value.__cause__)
     with pytest.raises(UserError, match="need lr > 0"):
         run_job(make_cfg("mode=train", "trainer.lr=0", "tracking=off"), tmp_path)
 

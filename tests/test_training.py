@@ -8,7 +8,8 @@ import pytest
 from neuron import training
 from neuron.activations import sigmoid
 from neuron.neuron import forward
-from neuron.training import check_trainable, grad, loss, standardize, train, unstandardize
+from neuron.scaling import standardize, unstandardize
+from neuron.training import check_trainable, grad, loss, train
 
 ROOT = Path(__file__).resolve().parent.parent
 OBESITY_CSV = ROOT / "data" / "obesity.csv"

@@ -1,32 +1,33 @@
 """MLflow imported in a second process while Hydra composes and the seeds are evaluated.
 
-`python -m runner` forks this process first thing, before Hydra is imported, when its
+`python -m runner` forks this worker first thing, before Hydra is imported, when its
 arguments say it will log to MLflow. Importing MLflow and its SQL store (~0.7 s) then
-overlaps the rest of the start; the job hands the logging over once its results are
-ready, and draws the plots meanwhile. Without a worker (tests, multirun jobs, no fork)
-the job logs in its own process: the same code and the same runs.
+overlaps the rest of the start; the job hands its outcome over once the run folder is
+written, and draws the plots meanwhile. The worker publishes with the same
+`runner.tracking.publish.publish` as a job's own process.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
-import dataclasses
+import logging
 import os
 import pickle
 import sys
+import threading
 
 from runner.errors import LoggingFailed, UserError
-from runner.processes import Forked, can_fork
+from runner.speedups.processes import ChildEnded, Forked, can_fork
+
+# Imported before the worker is forked, by `python -m runner`: the imports up here stay light.
 
 _worker: Worker | None = None
 _live: set = set()  # workers not closed yet
-# Past this many seeds a job logs in its own process: its results would take a while to
-# copy to the worker, and evaluating them takes long enough to hide MLflow's import.
-MAX_SEEDS = 100_000
 
 # Arguments after which no single job logs to MLflow: Hydra's informational flags,
-# multiruns (their jobs may run elsewhere) and tracking switched off.
+# multiruns (their jobs may run elsewhere) and tracking switched off. Read before Hydra is
+# imported, so by hand; a worker forked in vain is stopped at exit, and a job that finds
+# none logs in its own process, so a wrong guess costs time, never a run.
 _NOT_LOGGING = {"-h", "--help", "--hydra-help", "--info", "-i", "--cfg", "-c", "--resolve",
                 "--shell-completion", "-sc", "--version", "-m", "--multirun", "-p", "--package"}
 _OFF = {"tracking=off", "tracking.enabled=false", "tracking.enabled=False", "hydra.mode=MULTIRUN"}
@@ -41,7 +42,7 @@ def wanted(argv: list[str]) -> bool:
 def start(argv: list[str]) -> None:
     """Fork the worker if `argv` will log to MLflow and this process can fork."""
     global _worker
-    if not wanted(argv) or os.environ.get("NEURON_LUCK_WORKER", "1") == "0" or not can_fork():
+    if not wanted(argv) or not can_fork():
         return
     _worker = Worker(_uri_hint(argv))
     atexit.register(_stop_left_over)
@@ -80,23 +81,10 @@ class Worker(Forked):
         """Open (create, migrate) the store now; a failure is reported by `result`."""
         self.conn.send(("prepare", uri))
 
-    def log(self, cfg, outcome, overrides, uri: str, n_children: int, helpers: int,
-            plots_follow: bool):
-        """Hand over job._log; if `plots_follow`, send `plots` before asking for `result`."""
-        import threading
-
-        from omegaconf import OmegaConf
-
-        wait, outcome.wait_for_plots = outcome.wait_for_plots, None
-        result = outcome.result
-        if not n_children:  # per-row outputs serve the child runs only
-            outcome.result = dataclasses.replace(result, z=None, y_hat=None)
-        try:
-            job = (OmegaConf.to_container(cfg, resolve=True), outcome, list(overrides), uri,
-                   helpers, plots_follow, _logging_setup())
-            data = pickle.dumps(("log", job), protocol=pickle.HIGHEST_PROTOCOL)
-        finally:
-            outcome.wait_for_plots, outcome.result = wait, result
+    def log(self, outcome, helpers: int, plots_follow: bool) -> None:
+        """Hand the outcome over; if `plots_follow`, send `plots` before asking for `result`."""
+        data = pickle.dumps(("log", outcome, helpers, plots_follow, _logging_setup()),
+                            protocol=pickle.HIGHEST_PROTOCOL)
         # The pipe holds 64 KiB and the worker reads only once MLflow is imported: a thread
         # writes the rest, so this process goes on (to draw the plots) meanwhile.
         self._sending = threading.Thread(target=self._send, args=(data,),
@@ -105,8 +93,10 @@ class Worker(Forked):
 
     def _send(self, data: bytes) -> None:
         # A worker that died is reported by `result`, with the exit code, not here.
-        with contextlib.suppress(OSError):
+        try:
             self.conn.send_bytes(data)
+        except OSError:
+            pass
 
     def plots(self, ok: bool, value) -> None:
         self._sending.join()
@@ -117,13 +107,9 @@ class Worker(Forked):
         if self._sending is not None:
             self._sending.join()
         try:
-            answer = self.conn.recv()
-        except (EOFError, OSError):
-            self.process.join(5)
-            raise LoggingFailed(
-                f"the MLflow logging process ended unexpectedly (exit code "
-                f"{self.process.exitcode}); run the same command again to log the rest"
-            ) from None
+            answer = self.receive("the MLflow logging process")
+        except ChildEnded as e:
+            raise LoggingFailed(f"{e}; run the same command again to log the rest") from None
         if answer[0] == "ok":
             return answer[1:]
         _, kind, message, trace = answer
@@ -145,11 +131,46 @@ class Worker(Forked):
         self.close()
 
 
+class WorkerPublisher:
+    """Publishes through the worker: it logs while this process draws the plots."""
+
+    def __init__(self, worker: Worker, uri: str, helpers: int):
+        self.worker, self.helpers = worker, helpers
+        worker.prepare(uri)  # while the seeds are evaluated here
+
+    def publish(self, outcome, draw):
+        """runner.tracking.publish.Publisher.publish, through the worker."""
+        from runner.tracking.publish import Published
+
+        if not outcome.tracking.n_children:  # per-row outputs serve the child runs only
+            outcome = _replace_result(outcome)
+        self.worker.log(outcome, self.helpers, draw is not None)
+        paths = ()
+        if draw is not None:
+            try:
+                paths = tuple(draw())
+                self.worker.plots(True, paths)
+            except Exception as e:
+                self.worker.plots(False, f"{type(e).__name__}: {e}")
+        parent, experiment_id, processes = self.worker.result()
+        return Published(parent, experiment_id, processes, paths)
+
+    def close(self) -> None:
+        self.worker.close()
+
+
+def _replace_result(outcome):
+    import dataclasses
+
+    return dataclasses.replace(outcome, result=outcome.result.without_outputs())
+
+
 def _serve(conn, uri_hint: str) -> None:
     """The worker: import MLflow, then serve messages until the pipe closes."""
-    from runner import tracking
+    from runner.speedups.helpers import import_mlflow
+    from runner.tracking import store
 
-    tracking._import_mlflow(uri_hint)
+    import_mlflow(uri_hint)
     prepared = None
     while True:
         try:
@@ -158,14 +179,14 @@ def _serve(conn, uri_hint: str) -> None:
             return
         if message[0] == "prepare":
             try:
-                tracking.prepare_store(message[1])
+                store.prepare(message[1])
             except Exception as e:  # noqa: BLE001 - reported when the logging is asked for
                 prepared = e
         elif message[0] == "log":
             try:
                 if prepared is not None:
                     raise prepared
-                answer = ("ok", *_log(conn, *message[1]))
+                answer = ("ok", *_publish(conn, *message[1:]))
             except BaseException as e:  # noqa: BLE001 - the main process raises it
                 import traceback
 
@@ -179,14 +200,31 @@ def _serve(conn, uri_hint: str) -> None:
         # ("plots", …) after a failed "log": nobody waits for it any more.
 
 
+def _publish(conn, outcome, helpers: int, plots_follow: bool, logging_setup):
+    from runner.speedups.helpers import FastTracker
+    from runner.tracking.publish import publish
+
+    def plots():
+        _, ok, value = conn.recv()
+        if not ok:
+            raise RuntimeError(f"plots: {value}")
+        return value
+
+    _copy_logging(logging_setup)
+    tracker = FastTracker(outcome.tracking.uri, outcome.tracking.experiment, helpers)
+    try:
+        parent = publish(outcome, tracker, plots if plots_follow else None)
+        return parent, tracker.experiment_id, tracker.processes
+    finally:
+        tracker.close()
+
+
 def _logging_setup() -> list:
     """The root logger's handlers as (kind, level, format, file), for the worker to copy.
 
     Hydra sets logging up after the worker was forked: the worker's messages should still
     reach the terminal and the run folder's log file.
     """
-    import logging
-
     setup = []
     for h in logging.getLogger().handlers:
         fmt = h.formatter._fmt if h.formatter else None
@@ -198,8 +236,6 @@ def _logging_setup() -> list:
 
 
 def _copy_logging(setup: list) -> None:
-    import logging
-
     root = logging.getLogger()
     for kind, level, fmt, path in setup:
         if kind == "level":
@@ -209,25 +245,3 @@ def _copy_logging(setup: list) -> None:
         handler.setLevel(level)
         handler.setFormatter(logging.Formatter(fmt))
         root.addHandler(handler)
-
-
-def _log(conn, cfg, outcome, overrides, uri, helpers, plots_follow, logging_setup):
-    from omegaconf import OmegaConf
-
-    from runner import job, tracking
-
-    def plots():
-        _, ok, value = conn.recv()
-        if not ok:
-            raise RuntimeError(f"plots: {value}")
-        return value
-
-    _copy_logging(logging_setup)
-    outcome.wait_for_plots = plots if plots_follow else None
-    cfg = OmegaConf.create(cfg)
-    tracker = tracking.Tracker(uri, cfg.tracking.experiment, helpers)
-    try:
-        parent = job._log(cfg, tracker, outcome, overrides)
-        return parent, tracker.experiment_id, tracker.processes
-    finally:
-        tracker.close()

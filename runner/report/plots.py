@@ -1,4 +1,4 @@
-"""PNG plots of a sweep's luck, from plain numpy arrays.
+"""PNG plots of a job's luck across its seeds, from plain numpy arrays.
 
 Each function writes one PNG (7 x 4.5 in at 110 dpi, so 770 x 495 px), closes its figure
 and returns the path. matplotlib is imported on first use, not with this module, so that
@@ -7,18 +7,18 @@ and returns the path. matplotlib is imported on first use, not with this module,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from runner.summary import CONTESTED
+from runner import limits
+from runner.report.luck import CONTESTED, LuckReport
+from runner.results import JobResult
 
 DPI = 110
 SIZE = (7.0, 4.5)  # inches
-# Rows whose share of positive calls lies in this band are "decided by luck".
-LUCK_BAND = CONTESTED
-# weight_plane draws at most this many seeds, evenly spaced through the sweep.
-MAX_POINTS = 20_000
 # accuracy_distribution draws one bar per value when there are at most this many.
 MAX_DISCRETE_BARS = 40
 # ...and otherwise about this many histogram bins.
@@ -234,7 +234,7 @@ def per_example_agreement(share_positive, share_correct, path, highlight=None) -
     """How far the seeds agree on each data row.
 
     Left: rows by the share of seeds that call them positive (20 bins over 0..1), the
-    band LUCK_BAND shaded as "decided by luck". Right: each row's share of seeds that
+    band CONTESTED shaded as "decided by luck". Right: each row's share of seeds that
     classify it correctly, sorted. share_positive, share_correct: (n_rows,) in 0..1;
     highlight: optional (label, share_positive) of one row, drawn as a dashed line
     named in the legend below the panels.
@@ -249,9 +249,9 @@ def per_example_agreement(share_positive, share_correct, path, highlight=None) -
     left, right = fig.subplots(1, 2, width_ratios=[1.15, 1])
 
     heights, edges = np.histogram(np.clip(share_positive, 0, 1), bins=20, range=(0, 1))
-    contested = int(((share_positive >= LUCK_BAND[0]) & (share_positive <= LUCK_BAND[1])).sum())
-    left.axvspan(*LUCK_BAND, color=ORANGE, alpha=0.18, linewidth=0, zorder=0,
-                 label=f"decided by luck (share {LUCK_BAND[0]:g}–{LUCK_BAND[1]:g}): "
+    contested = int(((share_positive >= CONTESTED[0]) & (share_positive <= CONTESTED[1])).sum())
+    left.axvspan(*CONTESTED, color=ORANGE, alpha=0.18, linewidth=0, zorder=0,
+                 label=f"decided by luck (share {CONTESTED[0]:g}–{CONTESTED[1]:g}): "
                        f"{contested:,} of {n_rows:,} rows")
     left.bar(edges[:-1], heights, width=np.diff(edges), align="edge", color=BLUE,
              edgecolor="white", linewidth=0.5, zorder=2)
@@ -285,7 +285,7 @@ def per_example_agreement(share_positive, share_correct, path, highlight=None) -
     return _save(plt, fig, path)
 
 
-def _subsample(n: int, limit: int = MAX_POINTS) -> np.ndarray:
+def _subsample(n: int, limit: int = limits.MAX_PLOT_POINTS) -> np.ndarray:
     """Evenly spaced indices into range(n), at most `limit`, first and last included."""
     if n <= limit:
         return np.arange(n)
@@ -296,7 +296,7 @@ def weight_plane(W, acc, path, feature_names) -> Path:
     """Each seed's two weights as a point, coloured by its accuracy.
 
     W: (n_seeds, 2) weights; acc: (n_seeds,); feature_names: the two feature names.
-    Above MAX_POINTS seeds, an evenly spaced (deterministic) subsample is drawn.
+    Above limits.MAX_PLOT_POINTS seeds, an evenly spaced (deterministic) subsample is drawn.
     """
     W = np.asarray(W, dtype=float)
     if W.ndim != 2 or W.shape[1] != 2:
@@ -384,36 +384,50 @@ def decision_boundaries(X, y, W0, b0, W1, b1, path, feature_names, seeds) -> Pat
     return _save(plt, fig, path)
 
 
-def names(inputs: dict) -> list[str]:
-    """The files draw_all writes for these inputs, in order."""
-    out = ["accuracy.png", "best_of_k.png", "agreement.png"]
-    if inputs["W"] is not None:
-        out.append("weights.png")
-    if inputs["before"] is not None:
-        out.append("before_after.png")
-        if inputs["W"] is not None:
-            out.append("boundaries.png")
-    return out
+@dataclass(frozen=True)
+class Plot:
+    """One PNG of the report: its file name, the function that draws it, and its inputs."""
+
+    file: str
+    draw: Callable[..., Path]
+    inputs: Mapping[str, Any]
 
 
-def draw_all(inputs: dict, folder) -> list[Path]:
-    """Every plot of a sweep's report into `folder`; `inputs` as runner.job._plot_inputs."""
+def spec(result: JobResult, report: LuckReport) -> tuple[Plot, ...]:
+    """The plots of a job's report, in order; `draw` turns them into files."""
+    plan, ev = result.plan, result.evaluation
+    ds, acc = plan.dataset, ev.metrics["accuracy"]
+    best, hl = report.expected_best, report.highlight
+    two_features = ev.W.shape[1] == 2
+    plots = [
+        Plot("accuracy.png", accuracy_distribution,
+             {"acc": acc, "baseline": report.baseline_accuracy}),
+        Plot("best_of_k.png", expected_best_of_k,
+             {"ks": best.k, "mean_k": best.accuracy, "sd_k": best.sd}),
+        Plot("agreement.png", per_example_agreement,
+             {"share_positive": ev.n_positive / result.n_seeds,
+              "share_correct": ev.n_correct / result.n_seeds,
+              "highlight": (hl.label, hl.positive / hl.n_seeds) if hl else None}),
+    ]
+    if two_features:
+        plots.append(Plot("weights.png", weight_plane,
+                          {"W": ev.W, "acc": acc, "feature_names": ds.features}))
+    if result.training is not None:
+        before, k = result.training.before, min(4, result.n_seeds)
+        plots.append(Plot("before_after.png", before_after,
+                          {"acc_before": before.metrics["accuracy"], "acc_after": acc}))
+        if two_features:
+            # The weights act on the features as the neuron sees them (maybe z-scored).
+            names = ds.features if ds.mean is None else [f"{f} (z-score)" for f in ds.features]
+            plots.append(Plot("boundaries.png", decision_boundaries, {
+                "X": ds.X, "y": ds.y, "W0": before.W[:k], "b0": before.b[:k],
+                "W1": ev.W[:k], "b1": ev.b[:k], "feature_names": names,
+                "seeds": result.seeds[:k].tolist()}))
+    return tuple(plots)
+
+
+def draw(plots, folder) -> list[Path]:
+    """Draw every plot of `plots` into `folder`; the paths, in order."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    acc, best, before = inputs["acc"], inputs["best"], inputs["before"]
-    out = [
-        accuracy_distribution(acc, folder / "accuracy.png", baseline=inputs["baseline"]),
-        expected_best_of_k(best["k"], best["accuracy"], best["sd"], folder / "best_of_k.png"),
-        per_example_agreement(inputs["share_positive"], inputs["share_correct"],
-                              folder / "agreement.png", highlight=inputs["highlight"]),
-    ]
-    if inputs["W"] is not None:
-        out.append(weight_plane(inputs["W"], acc, folder / "weights.png", inputs["features"]))
-    if before is not None:
-        out.append(before_after(before["acc"], acc, folder / "before_after.png"))
-        if inputs["W"] is not None:
-            out.append(decision_boundaries(
-                inputs["X"], inputs["y"], before["W"], before["b"], before["W_after"],
-                before["b_after"], folder / "boundaries.png", inputs["boundary_features"],
-                inputs["seeds"]))
-    return out
+    return [p.draw(path=folder / p.file, **p.inputs) for p in plots]

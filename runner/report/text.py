@@ -1,4 +1,4 @@
-"""What a person reads at the end of a run: the summary and the lesson's table."""
+"""What a person reads in the terminal: the luck table, the job's summary, the lesson's table."""
 
 from __future__ import annotations
 
@@ -6,15 +6,64 @@ import math
 
 import numpy as np
 
+from runner.report.luck import CONTESTED, LuckReport, TrainingSummary
+from runner.results import JobResult, LessonTraining
 
-def summary(result, where: str | None, run_dir, ui_command: str | None) -> str:
-    acc = result.metrics["accuracy"]
-    ds = result.dataset
+
+def luck_table(s: LuckReport) -> str:
+    """The compact table of a job's luck report."""
+    conf = f"{s.confidence:.0%} CI"
+    head = (f"  {'metric':<12}{'mean':>8}{'std':>8}{'min':>8}{'q1':>8}{'median':>8}{'q3':>8}"
+            f"{'max':>8}{'IQM':>8}   {conf} of the mean")
+    lines = [f"Luck across {s.n_seeds:,} seeds ({s.seeds})", head]
+    for m in s.metrics:
+        t = m.stats
+        lines.append(
+            f"  {m.name:<12}{t.mean:>8.4f}{t.std:>8.4f}{t.min:>8.4f}{t.q1:>8.4f}"
+            f"{t.median:>8.4f}{t.q3:>8.4f}{t.max:>8.4f}{t.iqm:>8.4f}"
+            f"   [{t.ci_low:.4f}, {t.ci_high:.4f}]"
+        )
+    best = s.expected_best
+    picks = best.picks()
+    if best.k[-1] not in picks:
+        picks.append(best.k[-1])
+    lines.append("  expected best accuracy of k seeds: " + " · ".join(
+        f"k={k} {best.at(k):.4f}" for k in picks))
+    lines.append(
+        f"  rows decided by luck ({CONTESTED[0]:.0%}–{CONTESTED[1]:.0%} of seeds call them "
+        f"positive): {s.rows.contested} of {s.n_rows}; unanimous: {s.rows.unanimous}"
+    )
+    if s.highlight is not None:
+        lines.append("  " + s.highlight.sentence)
+    lines.append("  " + s.verdict)
+    if s.training is not None:
+        lines += ["", training_table(s.training)]
+    return "\n".join(lines)
+
+
+def training_table(t: TrainingSummary) -> str:
+    rows = [f"Training ({t.epochs} epochs, lr {t.lr:g}, l2 {t.l2:g}"
+            f"{', standardized' if t.standardize else ''})",
+            f"  {'accuracy':<10}{'mean':>8}{'std':>8}{'min':>8}{'max':>8}{'best of 5':>11}"]
+    for name, m in (("before", t.before), ("after", t.after)):
+        b5 = f"{m.best_of_5:>11.4f}" if m.best_of_5 is not None else f"{'–':>11}"
+        rows.append(f"  {name:<10}{m.mean:>8.4f}{m.std:>8.4f}{m.min:>8.4f}{m.max:>8.4f}{b5}")
+    fl = t.final_loss
+    rows.append(f"  final training loss: min {fl.min:.6f} · median {fl.median:.6f} · "
+                f"max {fl.max:.6f}")
+    rows.append("  " + t.sentence)
+    return "\n".join(rows)
+
+
+def job_summary(result: JobResult, where: str | None, run_dir, ui_command: str | None) -> str:
+    """The closing lines of a job: what was evaluated, how fast, and where it went."""
+    plan = result.plan
+    acc = result.evaluation.metrics["accuracy"]
+    ds = plan.dataset
     lines = [
-        f"neuron-luck · {result.activation.name} · {ds.name} ({len(ds.y)} row"
-        f"{'' if len(ds.y) == 1 else 's'}, "
-        f"{', '.join(ds.features)})",
-        f"  seeds evaluated  {result.n_seeds:,} ({result.seed_spec})" + (
+        f"neuron-luck · {plan.activation.name} · {ds.name} ({len(ds.y)} row"
+        f"{'' if len(ds.y) == 1 else 's'}, {', '.join(ds.features)})",
+        f"  seeds evaluated  {result.n_seeds:,} ({plan.seed_spec})" + (
             f" in {result.seconds:.2f} s, {result.n_seeds / result.seconds:,.0f} seeds/s"
             if result.seconds else ""),
     ]
@@ -24,7 +73,7 @@ def summary(result, where: str | None, run_dir, ui_command: str | None) -> str:
         lines.append(
             f"  accuracy         mean {acc.mean():.4f}  min {acc.min():.4f}  max {acc.max():.4f}"
         )
-    for note in result.notes:
+    for note in plan.notes:
         lines.append(f"  note             {note}")
     lines.append(f"  run folder       {run_dir}")
     if where:
@@ -61,14 +110,16 @@ def _agrees(computed, printed) -> bool:
     return math.isclose(round(float(computed), d), float(printed), abs_tol=10 ** -(d + 3))
 
 
-def lesson_table(result, printed: dict) -> str:
+def lesson_table(result: JobResult) -> str:
     """The worked example: each quantity computed, beside what the source printed."""
-    ds, act = result.dataset, result.activation
+    plan, ev = result.plan, result.evaluation
+    printed = plan.printed
+    ds, act = plan.dataset, plan.activation
     x = ds.frame[ds.features].to_numpy(float)[0]
-    w, b = result.W[0], float(result.b[0])
+    w, b = ev.W[0], float(ev.b[0])
     wx = float(w @ x)
-    z = float(result.z[0, 0])
-    y_hat = float(result.y_hat[0, 0])
+    z = float(ev.z[0, 0])
+    y_hat = float(ev.y_hat[0, 0])
     cls = ds.positive if bool(result.pred[0, 0]) else ds.negative
     rule = f"ŷ {'≥' if cls == ds.positive else '<'} {act.threshold:g}"
     rows = [
@@ -110,16 +161,15 @@ def _prob(p: float) -> str:
     return f"1 − {1 - p:.1e}" if 0.999999 < p < 1 else f"{p:.6f}"
 
 
-def lesson_training(t: dict, cfg, result) -> str:
+def lesson_training(t: LessonTraining, result: JobResult) -> str:
     """The line the lesson's later chapters promise: what training makes of its weights."""
-    ds = result.dataset
-    tr = cfg.trainer
-    verdict = ds.positive if t["positive"] else ds.negative
+    ds, tr = result.plan.dataset, result.plan.trainer
+    verdict = ds.positive if t.positive else ds.negative
     return (
-        f"\nTrained from the lesson's start on {t['dataset']} ({t['n_rows']} rows; "
+        f"\nTrained from the lesson's start on {t.dataset} ({t.n_rows} rows; "
         f"{tr.epochs} epochs of gradient descent, lr {tr.lr:g}, l2 {tr.l2:g}):\n"
-        f"  w = {_fmt(tuple(t['w0']))}, b = {_fmt(t['b0'])}  →  "
-        f"w = {_fmt(tuple(t['w']))}, b = {_fmt(t['b'])}  (accuracy {t['accuracy']:.4f}, "
-        f"log-loss {t['loss']:.4f})\n"
-        f"  under them the lesson's person gets ŷ = {_prob(t['y_hat'])}: {verdict}"
+        f"  w = {_fmt(t.w0)}, b = {_fmt(t.b0)}  →  "
+        f"w = {_fmt(t.w)}, b = {_fmt(t.b)}  (accuracy {t.accuracy:.4f}, "
+        f"log-loss {t.loss:.4f})\n"
+        f"  under them the lesson's person gets ŷ = {_prob(t.y_hat)}: {verdict}"
     )

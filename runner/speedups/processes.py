@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import weakref
 
-# Set in a forked child when Ctrl-C reaches it: loops stop at their next clean point, so
-# no MLflow call is cut off half-way and the runs can still be marked FAILED.
-interrupted = False
+# This process's ends of the pipes to the children it has forked and not closed yet. A child
+# forked later closes its copies of them: else a child would hold a pipe to an older sibling
+# open, and that sibling would never see end-of-file when this process closes its end.
+_open_ends: weakref.WeakSet = weakref.WeakSet()
 
 
 def can_fork() -> bool:
@@ -36,23 +39,39 @@ class Forked:
 
         ctx = multiprocessing.get_context("fork")
         self.conn, theirs = ctx.Pipe()
-        self.process = ctx.Process(target=_child, args=(target, theirs, self.conn, os.getpid(),
-                                                        args), name=name)
+        _open_ends.add(self.conn)  # the child closes its copy of this end too
+        self.process = ctx.Process(target=_child, args=(target, theirs, os.getpid(), args),
+                                   name=name)
         self.process.start()
         theirs.close()
 
     def close(self) -> None:
+        _open_ends.discard(self.conn)
         self.conn.close()
         self.process.join(10)
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
 
+    def receive(self, what: str):
+        """The child's next message; RuntimeError naming `what` if it ended instead."""
+        try:
+            return self.conn.recv()
+        except (EOFError, OSError):
+            self.process.join(5)
+            raise ChildEnded(f"{what} ended unexpectedly (exit code "
+                             f"{self.process.exitcode})") from None
 
-def _child(target, conn, parents_end, parent: int, args) -> None:
-    import signal
 
-    parents_end.close()  # else this process would never see end-of-file on its own end
+class ChildEnded(RuntimeError):
+    """A forked child ended before it answered."""
+
+
+def _child(target, conn, parent: int, args) -> None:
+    for end in list(_open_ends):  # this process's copies of the parent's ends, all of them
+        with contextlib.suppress(OSError):
+            end.close()
+    _open_ends.clear()
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -65,5 +84,8 @@ def _child(target, conn, parents_end, parent: int, args) -> None:
 
 
 def _note_interrupt(_signum, _frame):
-    global interrupted
-    interrupted = True
+    # Loops that log runs stop at their next clean point, so no MLflow call is cut off
+    # half-way and the runs can still be marked FAILED.
+    from runner.tracking import tracker
+
+    tracker.interrupted = True

@@ -6,12 +6,15 @@ import logging
 import re
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict
 
 from runner.errors import UserError
+from runner.multirun import report as sweep_report
+from runner.plan import LuckSettings
 
 log = logging.getLogger(__name__)
 
@@ -35,42 +38,66 @@ def sweep_id_override(sweep_id: str) -> str:
     return f"sweep_id={_quoted(sweep_id)}"
 
 
+@dataclass(frozen=True)
+class SweepSettings:
+    """What the callbacks read of a multirun's config, typed once."""
+
+    sweep_dir: Path
+    sweep_id: str | None
+    tracking: bool
+    uri: str | None
+    experiment: str
+    luck: LuckSettings
+
+    @classmethod
+    def of(cls, config: DictConfig) -> SweepSettings:
+        t, lk = config.tracking, config.luck
+        return cls(
+            sweep_dir=Path(str(config.hydra.sweep.dir)), sweep_id=config.get("sweep_id"),
+            tracking=bool(t.enabled), uri=t.get("uri"), experiment=str(t.experiment),
+            luck=LuckSettings(int(lk.bootstrap_seed), int(lk.n_resamples),
+                              float(lk.confidence), bool(lk.plots)),
+        )
+
+
 class SweepCallback(Callback):
     """Before the jobs: one sweep id, an absolute tracking URI, a reachable server or a
     created store and experiment, and an absolute sweep folder, handed to every job as
     overrides (so launchers in other processes or on other nodes get them too).
-    After the jobs: the sweep-level report."""
+    After the jobs: the sweep report."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        settings = SweepSettings.of(config)
         task = config.hydra.overrides.task
         given = {o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1] for o in task if "=" in o}
         if "sweep_id" in given:  # the user's own, as their override made it for the jobs
-            sweep_id, extra = str(config.get("sweep_id") or given["sweep_id"]), []
+            sweep_id, extra = str(settings.sweep_id or given["sweep_id"]), []
         else:
             sweep_id = uuid.uuid4().hex[:12]
             extra = [sweep_id_override(sweep_id)]
-        if config.tracking.enabled:
-            from runner import tracking
+        if settings.tracking:
+            from runner.tracking import store
+            from runner.tracking.tracker import Tracker
 
             try:
-                uri = tracking.resolve_uri(config.tracking.uri)
-                tracking.check_reachable(uri)
-                tracking.prepare_store(uri)
+                uri = store.resolve_uri(settings.uri)
+                store.check_reachable(uri)
+                store.prepare(uri)
             except UserError as e:  # before any job starts: one line, as a job would say it
                 print(f"Error: {e}", file=sys.stderr)
                 raise SystemExit(2) from None
             try:
                 # The experiment too, once, here: parallel jobs that each find it missing
                 # would each create it, and all but one fail with RESOURCE_ALREADY_EXISTS.
-                tracking.Tracker(uri, config.tracking.experiment)
+                Tracker(uri, settings.experiment)
             except Exception as e:  # each job meets the same problem and reports it
                 log.warning("could not create MLflow experiment %r: %s",
-                            config.tracking.experiment, tracking.scrub(str(e), uri))
-            if uri != config.tracking.uri:
+                            settings.experiment, store.scrub(str(e), uri))
+            if uri != settings.uri:
                 extra.append(f"tracking.uri={_quoted(uri)}")
         # The sweep folder, absolute: a job runs in its launcher's working directory (a Ray
         # worker's is where `ray start` ran), where a relative one would land elsewhere.
-        sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
+        sweep_dir = settings.sweep_dir.absolute()
         with open_dict(config):
             config.hydra.overrides.task.extend(extra)
             config.hydra.sweep.dir = str(sweep_dir)
@@ -79,13 +106,36 @@ class SweepCallback(Callback):
         log.info("sweep %s: %s", sweep_id, sweep_dir)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        from runner import compare
-
-        sweep_dir = Path(config.hydra.sweep.dir)
+        settings = SweepSettings.of(config)
         try:
-            text = compare.report_sweep(config, sweep_dir)
+            text = report_sweep(settings)
         except Exception as e:  # the jobs' own results stand; say why the report is missing
             log.error("no sweep report: %s", e)
             return
         if text:
             print("\n" + text)
+
+
+def report_sweep(settings: SweepSettings) -> str | None:
+    """Build, write and log the report of the sweep; its terminal text."""
+    jobs = sweep_report.jobs_from_folder(settings.sweep_dir)
+    client = exp_id = None
+    if settings.tracking:
+        from runner.tracking.store import resolve_uri
+        from runner.tracking.tracker import Tracker
+
+        tracker = Tracker(resolve_uri(settings.uri), settings.experiment)
+        client, exp_id = tracker.client, tracker.experiment_id
+        # Jobs on other nodes may have left no folder here; the store has them all.
+        from_store = sweep_report.jobs_from_mlflow(client, exp_id, settings.sweep_id)
+        if len(from_store) >= len(jobs):
+            jobs = from_store
+    if len(jobs) < 2:
+        return None
+    report = sweep_report.build(jobs, settings.luck, sweep_id=settings.sweep_id)
+    files = sweep_report.write(report, settings.sweep_dir)
+    text = sweep_report.table(report)
+    if client is not None:
+        rid = sweep_report.log_to_mlflow(client, exp_id, report, files)
+        text += f"\n  MLflow: sweep report run {rid} (tag neuron_luck.sweep_id={settings.sweep_id})"
+    return text

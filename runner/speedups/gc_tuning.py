@@ -36,3 +36,4 @@ def heavy_imports(module: str):
 def fast_exit() -> None:
     """At exit, spare the interpreter a last trace through every object (call via atexit)."""
     gc.freeze()
+

@@ -1,0 +1,44 @@
+"""Every size threshold of the runner, named once, with the reason for its value."""
+
+# Seeds per job: a job holds every seed's weights and metrics in memory until it is logged.
+# Past this, split the range across the jobs of a multirun (python -m runner.split).
+MAX_SEEDS_PER_JOB = 10_000_000
+# Seeds are held as int64.
+MAX_SEED = 2**63 - 1
+# Jobs that `python -m runner.split` makes of one range: past this the override is unwieldy.
+MAX_SPLIT_JOBS = 100_000
+
+# Every seed's per-row outputs (z, ŷ) are kept, for the predictions tables and child runs,
+# while seeds × rows stays below this (~80 MB for the two arrays).
+MAX_PREDICTION_CELLS = 5_000_000
+
+# The parent run's per-seed accuracy series (step = seed) stops here: past it a job would
+# write millions of metric rows, and the full table is an artifact anyway.
+MAX_SERIES = 10_000
+# MLflow's log_batch takes at most this many metrics at once.
+MLFLOW_BATCH = 1_000
+# A multirun's report reads its jobs' parent runs in pages of this many.
+SEARCH_PAGE = 10_000
+
+# Past this many seeds a metric with many distinct values gets a normal-approximation CI:
+# the index bootstrap would cost n × resamples draws, and at this n both agree to well
+# within the bootstrap's own Monte-Carlo error.
+MAX_INDEX_BOOTSTRAP = 100_000
+# ...where "many" means more distinct values than this.
+MIN_DISTINCT_FOR_NORMAL_CI = 2_048
+
+# Progress bars on an interactive terminal, only for loops at least this long.
+PROGRESS_SEEDS = 100_000
+PROGRESS_CHILD_RUNS = 200
+
+# The weight-plane plot draws at most this many seeds, evenly spaced through the job.
+MAX_PLOT_POINTS = 20_000
+
+# Speed-ups (runner.speedups), each worth its fork only past a size:
+# plots drawn in a forked process while this one logs, from this many child runs;
+PARALLEL_PLOTS_FROM = 20
+# a second process logging every other child run, from this many child runs;
+PARALLEL_CHILDREN_FROM = 40
+# MLflow imported and the runs logged by a forked worker, up to this many seeds (past it the
+# evaluation hides the import anyway, and the results would take a while to copy over).
+WORKER_MAX_SEEDS = 100_000

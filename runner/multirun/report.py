@@ -1,0 +1,244 @@
+"""The report of a Hydra multirun (a sweep): how its jobs compare, and what the seed explains.
+
+Jobs are found by what they left behind, never by process memory: the run folders under the
+sweep folder, or, with MLflow on, the parent runs tagged with the sweep's id. Jobs that differ
+only in their seeds (a huge range split across jobs) are pooled into one seed population.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
+
+from neuron import luck
+from runner import limits
+from runner.plan import LuckSettings
+from runner.report.stats import Summary, prob_greater_ci, summarize
+
+log = logging.getLogger(__name__)
+
+# Override keys that say how or where a job ran, not what it computed.
+NOT_FACTORS = ("seed", "sweep_id", "chunk_size", "tracking", "luck", "hydra")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str  # the run folder or the parent run id
+    overrides: tuple[str, ...]
+    seeds: pd.DataFrame  # the job's seeds.parquet
+
+
+@dataclass(frozen=True)
+class ConfigSummary:
+    """One configuration of the sweep: its jobs pooled into one seed population."""
+
+    config: str  # "activation=tanh, init=normal", or "all jobs"
+    jobs: tuple[str, ...]
+    stats: Summary
+
+
+@dataclass(frozen=True)
+class Pair:
+    """P(A > B): the chance a seed of configuration A beats one of B (rliable)."""
+
+    a: str
+    b: str
+    p_a_beats_b: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    metric: str
+    n_jobs: int
+    configs: tuple[ConfigSummary, ...]
+    pairs: tuple[Pair, ...]
+    variance_split: Mapping[str, float] | None  # None with one configuration only
+    confidence: float
+    sweep_id: str | None = None
+
+    def winners(self) -> list[Pair]:
+        """Each pair once, in the direction where A is at least as likely to win."""
+        return [p for p in self.pairs
+                if p.p_a_beats_b > 0.5 or (p.p_a_beats_b == 0.5 and p.a < p.b)]
+
+    def to_json(self) -> dict:
+        return {
+            "metric": self.metric, "n_jobs": self.n_jobs,
+            "configs": [{"config": c.config, "jobs": list(c.jobs), **asdict(c.stats)}
+                        for c in self.configs],
+            "pairs": [asdict(p) for p in self.pairs],
+            "variance_split": dict(self.variance_split) if self.variance_split else None,
+            "confidence": self.confidence, "sweep_id": self.sweep_id,
+        }
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _is_factor(key: str) -> bool:
+    return not any(key == k or key.startswith(k + ".") for k in NOT_FACTORS)
+
+
+def jobs_from_folder(sweep_dir: Path) -> list[Job]:
+    jobs = []
+    for sub in sorted(Path(sweep_dir).iterdir(), key=lambda p: (len(p.name), p.name)):
+        table, ov = sub / "seeds.parquet", sub / ".hydra" / "overrides.yaml"
+        if table.exists():
+            overrides = OmegaConf.to_container(OmegaConf.load(ov)) if ov.exists() else []
+            jobs.append(Job(sub.name, tuple(overrides), pd.read_parquet(table)))
+    return jobs
+
+
+def jobs_from_mlflow(client, experiment_id: str, sweep_id: str) -> list[Job]:
+    runs, token = [], None
+    while True:
+        page = client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`neuron_luck.sweep_id` = '{sweep_id}' "
+            "and tags.`neuron_luck.kind` = 'sweep'",
+            max_results=limits.SEARCH_PAGE, page_token=token,
+        )
+        runs += page
+        token = page.token
+        if not token:
+            break
+    jobs = []
+    for run in sorted(runs, key=lambda r: r.info.start_time):
+        if run.info.status != "FINISHED":
+            continue
+        path = client.download_artifacts(run.info.run_id, "seeds.parquet")
+        overrides = run.data.tags.get("neuron_luck.overrides", "").split()
+        jobs.append(Job(run.info.run_id, tuple(overrides), pd.read_parquet(path)))
+    return jobs
+
+
+def factors_of(jobs: list[Job]) -> list[dict]:
+    """Each job's levels of the factors that vary across the sweep."""
+    levels = [{_key(o): o.split("=", 1)[1] for o in j.overrides if "=" in o} for j in jobs]
+    keys = sorted({k for lv in levels for k in lv if _is_factor(k)})
+    varying = [k for k in keys if len({lv.get(k, "(default)") for lv in levels}) > 1]
+    return [{k: lv.get(k, "(default)") for k in varying} for lv in levels]
+
+
+def build(jobs: list[Job], settings: LuckSettings, metric: str = "accuracy",
+          sweep_id: str | None = None) -> SweepReport:
+    """Per-configuration statistics, pairwise P(A > B), and the variance split."""
+    if not jobs:
+        raise ValueError("no finished jobs to compare")
+    groups: dict[tuple, list] = {}
+    for job, f in zip(jobs, factors_of(jobs), strict=True):
+        groups.setdefault(tuple(sorted(f.items())), []).append(job)
+    names, scores, levels, configs = [], [], [], []
+    for key, members in groups.items():
+        name = ", ".join(f"{k}={v}" for k, v in key) or "all jobs"
+        s = np.concatenate([j.seeds[metric].to_numpy(float) for j in members])
+        names.append(name)
+        scores.append(s)
+        levels.append(dict(key))
+        configs.append(ConfigSummary(name, tuple(j.name for j in members),
+                                     summarize(s, f"{metric} of {name}", settings)))
+    pairs = []
+    for (i, a), (j, b) in itertools.permutations(enumerate(scores), 2):
+        low, high = prob_greater_ci(a, b, f"P({names[i]} > {names[j]}) on {metric}", settings)
+        pairs.append(Pair(names[i], names[j], luck.prob_greater(a, b), low, high))
+    split = luck.variance_split(scores, levels) if len(scores) > 1 else None
+    return SweepReport(metric, len(jobs), tuple(configs), tuple(pairs), split,
+                       settings.confidence, sweep_id)
+
+
+def variance_sentence(report: SweepReport) -> str:
+    split = report.variance_split
+    if not split:
+        return "One configuration only: the whole spread is the seed's."
+    shares = {k: v for k, v in split.items() if k != "total_ss"}
+    parts = [f"The seed explains {shares.pop('seed'):.0%} of the variance of {report.metric}"]
+    inter = shares.pop("interaction", 0.0)
+    parts += [f"{k} {v:.0%}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1])]
+    if abs(inter) >= 0.005:
+        parts.append(f"their interaction {inter:.0%}")
+    return ", ".join(parts) + "."
+
+
+def markdown(report: SweepReport) -> str:
+    conf = f"{report.confidence:.0%}"
+    lines = [f"## Sweep report: {report.n_jobs} jobs, {report.metric}", "",
+             f"**{variance_sentence(report)}**", "",
+             f"| configuration | seeds | mean | std | min | max | IQM | {conf} CI of the mean |",
+             "|---|---|---|---|---|---|---|---|"]
+    for c in report.configs:
+        t = c.stats
+        lines.append(f"| {c.config} | {t.n:.0f} | {t.mean:.4f} | {t.std:.4f} | "
+                     f"{t.min:.4f} | {t.max:.4f} | {t.iqm:.4f} | "
+                     f"[{t.ci_low:.4f}, {t.ci_high:.4f}] |")
+    if report.pairs:
+        lines += ["", f"| A | B | P(A > B) | {conf} CI |", "|---|---|---|---|"]
+        for p in report.winners():
+            lines.append(f"| {p.a} | {p.b} | {p.p_a_beats_b:.3f} | "
+                         f"[{p.ci_low:.3f}, {p.ci_high:.3f}] |")
+    return "\n".join(lines)
+
+
+def table(report: SweepReport) -> str:
+    lines = [f"Sweep report over {report.n_jobs} jobs ({report.metric})"]
+    head = "configuration"
+    width = max(len(head), *(len(c.config) for c in report.configs)) + 2
+    lines.append(f"  {head:<{width}}{'seeds':>8}{'mean':>8}{'std':>8}{'min':>8}{'max':>8}")
+    for c in report.configs:
+        t = c.stats
+        lines.append(f"  {c.config:<{width}}{t.n:>8.0f}{t.mean:>8.4f}{t.std:>8.4f}"
+                     f"{t.min:>8.4f}{t.max:>8.4f}")
+    for p in report.winners():
+        lines.append(f"  P({p.a} > {p.b}) = {p.p_a_beats_b:.3f} "
+                     f"[{p.ci_low:.3f}, {p.ci_high:.3f}]")
+    lines.append("  " + variance_sentence(report))
+    return "\n".join(lines)
+
+
+def write(report: SweepReport, folder: Path) -> list[Path]:
+    folder = Path(folder)
+    (folder / "sweep_report.json").write_text(json.dumps(report.to_json(), indent=1))
+    (folder / "sweep_report.md").write_text(markdown(report) + "\n")
+    rows = pd.DataFrame([{"config": c.config, **asdict(c.stats)} for c in report.configs])
+    buf = io.StringIO()
+    rows.to_csv(buf, index=False)
+    (folder / "sweep_configs.csv").write_text(buf.getvalue())
+    return [folder / n for n in ("sweep_report.json", "sweep_report.md", "sweep_configs.csv")]
+
+
+def log_to_mlflow(client, experiment_id: str, report: SweepReport, files) -> str:
+    """The report as its own run, tagged with the sweep id."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    run = client.create_run(
+        experiment_id, run_name=f"sweep report · {report.n_jobs} jobs",
+        tags={"neuron_luck.sweep_id": report.sweep_id, "neuron_luck.kind": "sweep_report"},
+    )
+    rid = run.info.run_id
+    try:
+        split = report.variance_split or {}
+        metrics = [Metric(f"variance_share_{k}", float(v), 0, 0) for k, v in split.items()
+                   if k != "total_ss"]
+        client.log_batch(
+            rid, metrics=metrics,
+            params=[Param("n_jobs", str(report.n_jobs)), Param("metric", report.metric)],
+            tags=[RunTag("mlflow.note.content", markdown(report))],
+        )
+        for f in files:
+            client.log_artifact(rid, str(f))
+    except BaseException:
+        client.set_terminated(rid, "FAILED")
+        raise
+    client.set_terminated(rid, "FINISHED")
+    return rid

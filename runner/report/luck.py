@@ -1,0 +1,224 @@
+"""The luck report of one job: how much of its result the seed decided, as frozen values.
+
+Built from a job's results (two seeds or more); `to_json()` is what `luck.json` holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from neuron import luck
+from runner.report.stats import Summary, summarize
+from runner.results import JobResult
+
+# Metrics whose spread across seeds is worth a row; the confusion counts are in the tables.
+SUMMARIZED = ("accuracy", "log_loss", "brier", "mean_output")
+# Rows whose share of positive calls lies in this band are "decided by luck".
+CONTESTED = (0.25, 0.75)
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    name: str
+    stats: Summary
+
+
+@dataclass(frozen=True)
+class ExpectedBest:
+    """Expected best accuracy of k seeds (Dodge et al. 2019), and the spread of that best."""
+
+    k: tuple[int, ...]
+    accuracy: tuple[float, ...]
+    sd: tuple[float, ...]
+
+    def at(self, k: int) -> float | None:
+        return self.accuracy[self.k.index(k)] if k in self.k else None
+
+    def picks(self) -> list[int]:
+        """The k worth quoting: 1, 2, 5, 10, … as far as the curve goes."""
+        return [k for k in (1, 2, 5, 10, 20, 50, 100, 1000) if k in self.k]
+
+
+@dataclass(frozen=True)
+class RowAgreement:
+    """Per data row, the share of seeds that call it positive and that get it right."""
+
+    share_positive: tuple[float, ...]
+    share_correct: tuple[float, ...]
+    contested: int  # rows whose share of positive calls lies in CONTESTED
+    unanimous: int  # rows every seed calls the same way
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """One row the report speaks of by name (the lesson's person)."""
+
+    row: int
+    label: str
+    positive: int  # seeds that call it positive
+    n_seeds: int
+    truth: str
+    sentence: str
+
+
+@dataclass(frozen=True)
+class Spread:
+    mean: float
+    std: float
+    min: float
+    max: float
+    range: float
+    best_of_5: float | None
+
+
+@dataclass(frozen=True)
+class LossRange:
+    min: float
+    median: float
+    max: float
+
+
+@dataclass(frozen=True)
+class TrainingSummary:
+    """mode=train: how much of the seed's influence on accuracy training removed."""
+
+    lr: float
+    epochs: int
+    l2: float
+    standardize: bool
+    before: Spread
+    after: Spread
+    std_removed: float | None  # 1 − std after / std before; None when there was none
+    trained_median_accuracy: float
+    share_of_random_seeds_beaten: float
+    final_loss: LossRange
+    sentence: str
+
+
+@dataclass(frozen=True)
+class LuckReport:
+    activation: str
+    dataset: str
+    n_rows: int
+    n_seeds: int
+    seeds: str
+    confidence: float
+    metrics: tuple[MetricSummary, ...]
+    expected_best: ExpectedBest
+    baseline_accuracy: float  # the constant guess: always the majority class
+    share_beating_baseline: float
+    rows: RowAgreement
+    highlight: Highlight | None
+    verdict: str
+    training: TrainingSummary | None
+
+    def metric(self, name: str) -> Summary:
+        return next(m.stats for m in self.metrics if m.name == name)
+
+    def to_json(self) -> dict:
+        """The report as JSON-able values (luck.json)."""
+        out = {
+            "activation": self.activation, "dataset": self.dataset, "n_rows": self.n_rows,
+            "n_seeds": self.n_seeds, "seeds": self.seeds, "confidence": self.confidence,
+            "metrics": {m.name: asdict(m.stats) for m in self.metrics},
+            "expected_best": {k: list(v) for k, v in asdict(self.expected_best).items()},
+            "baseline_accuracy": self.baseline_accuracy,
+            "share_beating_baseline": self.share_beating_baseline,
+            "rows": {k: list(v) if isinstance(v, tuple) else v
+                     for k, v in asdict(self.rows).items()},
+        }
+        if self.highlight is not None:
+            out["highlight"] = asdict(self.highlight)
+        out["verdict"] = self.verdict
+        if self.training is not None:
+            out["training"] = asdict(self.training)
+        return out
+
+
+def build(result: JobResult) -> LuckReport:
+    """The luck report of a job of two or more seeds."""
+    plan, ev = result.plan, result.evaluation
+    ds, n = plan.dataset, result.n_seeds
+    metrics = tuple(MetricSummary(name, summarize(ev.metrics[name], name, plan.luck))
+                    for name in SUMMARIZED if name in ev.metrics)
+    acc = np.asarray(ev.metrics["accuracy"], float)
+    ks, best, sd = luck.expected_max(acc)
+    baseline = float(luck.majority_baseline(ds.y))
+    share_pos = ev.n_positive / n
+    share_cor = ev.n_correct / n
+    rows = RowAgreement(
+        share_positive=tuple(share_pos.tolist()), share_correct=tuple(share_cor.tolist()),
+        contested=int(((share_pos >= CONTESTED[0]) & (share_pos <= CONTESTED[1])).sum()),
+        unanimous=int(((share_pos == 0) | (share_pos == 1)).sum()),
+    )
+    highlight = None
+    if plan.highlight is not None and 0 <= plan.highlight[0] < len(ds.y):
+        row, label = plan.highlight
+        k = int(ev.n_positive[row])
+        highlight = Highlight(
+            row=row, label=label, positive=k, n_seeds=n,
+            truth=ds.positive if ds.y[row] else ds.negative,
+            sentence=f"Of {n:,} seed{'s' if n != 1 else ''}, {k:,} call {label} {ds.positive}.",
+        )
+    expected_best = ExpectedBest(tuple(ks.tolist()), tuple(best.tolist()), tuple(sd.tolist()))
+    share_beating = float(luck.share_beating(acc, baseline))
+    accuracy = next(m.stats for m in metrics if m.name == "accuracy")
+    return LuckReport(
+        activation=plan.activation.name, dataset=ds.name, n_rows=int(len(ds.y)),
+        n_seeds=int(n), seeds=plan.seed_spec, confidence=plan.luck.confidence,
+        metrics=metrics, expected_best=expected_best, baseline_accuracy=baseline,
+        share_beating_baseline=share_beating, rows=rows, highlight=highlight,
+        verdict=verdict(accuracy, n, expected_best, share_beating, baseline),
+        training=_training(result) if result.training is not None else None,
+    )
+
+
+def verdict(a: Summary, n: int, best: ExpectedBest, share_beating: float,
+            baseline: float) -> str:
+    """One or two plain sentences on how much the seed decided."""
+    if a.max == a.min:
+        return f"No luck involved: all {n:,} seeds give the same accuracy, {a.mean:.4f}."
+    text = (
+        f"The seed moves accuracy from {a.min:.4f} to {a.max:.4f} "
+        f"(mean {a.mean:.4f}, std {a.std:.4f}) over {n:,} seeds; "
+        f"{share_beating:.0%} of seeds beat the constant guess ({baseline:.4f})."
+    )
+    if best.at(5) is not None and best.k[-1] > 5:
+        text += f" Trying 5 seeds and keeping the best is expected to give {best.at(5):.4f}."
+    return text
+
+
+def _spread(v: np.ndarray) -> Spread:
+    ks, best, _ = luck.expected_max(v)
+    return Spread(mean=float(v.mean()), std=float(v.std(ddof=1)), min=float(v.min()),
+                  max=float(v.max()), range=float(v.max() - v.min()),
+                  best_of_5=float(best[list(ks).index(5)]) if 5 in ks else None)
+
+
+def _training(result: JobResult) -> TrainingSummary:
+    """How much of the seed's influence training removes: spreads before and after."""
+    t, trainer = result.training, result.plan.trainer
+    before = np.asarray(t.before.metrics["accuracy"], float)
+    after = np.asarray(result.evaluation.metrics["accuracy"], float)
+    sb, sa = _spread(before), _spread(after)
+    std_removed = None if sb.std == 0 else float(1.0 - sa.std / sb.std)
+    # Where the trained neuron lands among random weights: the share of random seeds it beats.
+    med = float(np.median(after))
+    beaten = float((before < med).mean())
+    loss = t.losses[-1]
+    removed = ("all" if std_removed == 1.0 else f"{std_removed:.0%}") if (
+        std_removed is not None) else "none (there was none to remove)"
+    sentence = (
+        f"Training removed {removed} of the seed's influence on accuracy: std "
+        f"{sb.std:.4f} → {sa.std:.4f}, range {sb.range:.4f} → {sa.range:.4f}. "
+        f"The trained neuron (median accuracy {med:.4f}) beats {beaten:.0%} of the random seeds."
+    )
+    return TrainingSummary(
+        lr=trainer.lr, epochs=trainer.epochs, l2=trainer.l2, standardize=trainer.standardize,
+        before=sb, after=sa, std_removed=std_removed, trained_median_accuracy=med,
+        share_of_random_seeds_beaten=beaten,
+        final_loss=LossRange(float(loss.min()), float(np.median(loss)), float(loss.max())),
+        sentence=sentence,
+    )

@@ -1,0 +1,47 @@
+"""The luck report as markdown: the parent run's description in the MLflow UI."""
+
+from __future__ import annotations
+
+from runner.report.luck import LuckReport
+
+
+def description(s: LuckReport, plots=()) -> str:
+    """The parent run's description; `plots`: artifact paths of the plots, to name them."""
+    a = s.metric("accuracy")
+    conf = f"{s.confidence:.0%}"
+    lines = [
+        f"## How much is luck? {s.activation} neuron on {s.dataset}, "
+        f"{s.n_seeds:,} seeds ({s.seeds})",
+        "",
+        f"**{s.verdict}**",
+        "",
+    ]
+    if s.highlight is not None:
+        lines += [f"**{s.highlight.sentence}**", ""]
+    if s.training is not None:
+        lines += [f"**{s.training.sentence}** (the table below is after training)", ""]
+    lines += [
+        f"| metric | mean | std | min | median | max | IQM | {conf} CI of the mean |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in s.metrics:
+        t = m.stats
+        lines.append(
+            f"| {m.name} | {t.mean:.4f} | {t.std:.4f} | {t.min:.4f} | "
+            f"{t.median:.4f} | {t.max:.4f} | {t.iqm:.4f} | "
+            f"[{t.ci_low:.4f}, {t.ci_high:.4f}] |"
+        )
+    best = s.expected_best
+    lines += [
+        "",
+        "**Expected best accuracy of k seeds** (Dodge et al. 2019): " + ", ".join(
+            f"k={k}: {best.at(k):.4f}" for k in best.picks()),
+        "",
+        f"Constant guess (majority class): {s.baseline_accuracy:.4f}; seeds that beat it: "
+        f"{s.share_beating_baseline:.1%}. Rows decided by luck: {s.rows.contested} of "
+        f"{s.n_rows} ({a.n:.0f} seeds).",
+    ]
+    if plots:
+        lines += ["", "Plots under Artifacts → `plots/`: " + ", ".join(
+            f"`{p}`" for p in plots) + "."]
+    return "\n".join(lines)

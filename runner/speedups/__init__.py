@@ -1,0 +1,79 @@
+"""Speed-ups, behind one seam: the plain path (runner.tracking.publish.Publisher, in the job's
+own process) is the reference, and these must store exactly the same runs.
+
+- `start(argv)`, first thing in `python -m runner`: fork a worker that imports MLflow while
+  Hydra starts here (`worker`), and keep the garbage collector off import-built objects
+  (`gc_tuning`).
+- `publisher(plan)`: the way a job publishes: through that worker (it logs while this
+  process draws the plots), or from this process with helper processes that log a share of
+  the child runs and a forked process that draws the plots (`local`, `helpers`).
+
+`NEURON_LUCK_SPEEDUPS=0` turns all of them off; `NEURON_LUCK_WORKER=0` the worker only.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+
+from runner.speedups import gc_tuning, worker
+
+# Imported first thing by `python -m runner`, before the worker is forked: what this module
+# imports at the top stays light (the publishers are imported when a job asks for one).
+
+
+def enabled() -> bool:
+    return os.environ.get("NEURON_LUCK_SPEEDUPS", "1") != "0"
+
+
+def start(argv: list[str]) -> None:
+    """Before Hydra is imported: fork the MLflow worker if `argv` runs one job that logs."""
+    if not enabled():
+        return
+    atexit.register(gc_tuning.fast_exit)
+    if os.environ.get("NEURON_LUCK_WORKER", "1") != "0":
+        worker.start(argv)
+
+
+def heavy_imports(module: str):
+    """A block that imports `module`: the collector paused, what it built frozen."""
+    return gc_tuning.heavy_imports(module) if enabled() else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def publisher(plan):
+    """The publisher for `plan`'s job (None with tracking off), closed when the block ends.
+
+    Made before the seeds are evaluated: it checks the store, and opens it meanwhile.
+    """
+    t = plan.tracking
+    if t is None:
+        yield None
+        return
+    from runner import limits
+    from runner.speedups.local import LocalPublisher
+    from runner.tracking import store
+    from runner.tracking.publish import Publisher
+
+    if not enabled():
+        chosen = Publisher(t)
+    else:
+        w = worker.claim()
+        if w is not None and plan.n_seeds > limits.WORKER_MAX_SEEDS:
+            w.stop()  # a long evaluation hides the import anyway; spare the copying
+            w = None
+        if w is not None:
+            try:
+                store.check(t.uri)
+            except BaseException:
+                w.stop()
+                raise
+            helpers = t.processes - 1 if t.n_children >= limits.PARALLEL_CHILDREN_FROM else 0
+            chosen = worker.WorkerPublisher(w, t.uri, helpers)
+        else:
+            chosen = LocalPublisher(t)
+    try:
+        yield chosen
+    finally:
+        chosen.close()

@@ -1,0 +1,229 @@
+"""What a job publishes to MLflow: its parent run (params, summary metrics, the luck report as
+its description, the run folder's files, the plots) and a child run per seed.
+
+`publish` is the one way a job's runs are written, whichever process writes them; `Publisher`
+is the plain way to call it, in the job's own process (runner.speedups has faster ones).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from runner import limits
+from runner.config import Mode
+from runner.errors import LoggingFailed
+from runner.plan import TrackingPlan
+from runner.report import markdown
+from runner.report.luck import LuckReport
+from runner.results import JobResult
+from runner.tracking import store
+from runner.tracking.tracker import ChildRuns, Tracker
+
+# Draws the plots and returns their paths (called once the rest is logged).
+DrawPlots = Callable[[], Sequence[Path]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Everything a job hands over to be published, once its run folder is written."""
+
+    result: JobResult
+    report: LuckReport | None  # jobs of two seeds or more
+    files: tuple[Path, ...]  # the run folder's files, logged as the parent's artifacts
+    run_dir: Path
+    overrides: tuple[str, ...]  # the command line's overrides, for the parent's tags
+    plot_names: tuple[str, ...]  # the plots that will follow, named in the description
+
+    @property
+    def tracking(self) -> TrackingPlan:
+        return self.result.plan.tracking
+
+
+@dataclass(frozen=True)
+class Published:
+    parent_run_id: str
+    experiment_id: str
+    processes: int  # that logged child runs
+    plots: tuple[Path, ...] = ()
+
+
+def run_label(result: JobResult) -> str:
+    plan = result.plan
+    trained = " · trained" if plan.mode == Mode.train else ""
+    return f"{plan.activation.name} · {plan.init[0].scheme} · {plan.dataset.name}{trained}"
+
+
+def parent_params(result: JobResult) -> dict:
+    plan = result.plan
+    params = {
+        "mode": plan.mode.value,
+        "activation": plan.activation.name,
+        **{f"activation.{k}": v for k, v in plan.activation.params.items()},
+        "init": plan.init[0].scheme,
+        "init.bias": plan.init[1].scheme,
+        "dataset": plan.dataset.name,
+        "features": ",".join(plan.dataset.features),
+        "standardize": plan.dataset.mean is not None,
+        "seeds": plan.seed_spec,
+        "n_seeds": result.n_seeds,
+    }
+    if plan.mode == Mode.train:
+        params.update({f"trainer.{k}": v for k, v in dataclasses.asdict(plan.trainer).items()})
+    return params
+
+
+def report_metrics(s: LuckReport) -> dict:
+    """The luck report as flat parent-run metrics: accuracy_mean, accuracy_ci_low, …"""
+    out = {}
+    for m in s.metrics:
+        for stat in ("mean", "std", "min", "max", "median", "q1", "q3", "iqm", "ci_low",
+                     "ci_high"):
+            out[f"{m.name}_{stat}"] = getattr(m.stats, stat)
+    out["baseline_accuracy"] = s.baseline_accuracy
+    out["share_beating_baseline"] = s.share_beating_baseline
+    out["rows_contested"] = s.rows.contested
+    out["n_seeds"] = s.n_seeds
+    if s.highlight is not None:
+        out["highlight_share_positive"] = s.highlight.positive / s.n_seeds
+    if s.training is not None:
+        t = s.training
+        for when in ("before", "after"):
+            for stat in ("mean", "std", "range"):
+                out[f"accuracy_{stat}_{when}_training"] = getattr(getattr(t, when), stat)
+        if t.std_removed is not None:
+            out["training_std_removed"] = t.std_removed
+        out["training_beats_random_share"] = t.share_of_random_seeds_beaten
+    return out
+
+
+def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
+    """Write the job's parent run and its child runs; the parent's id.
+
+    A failure marks the parent FAILED and raises LoggingFailed, which says how many child
+    runs were logged and that a re-run logs the rest.
+    """
+    result, report, uri = outcome.result, outcome.report, tracker.uri
+    plan = result.plan
+    n_children = outcome.tracking.n_children
+    label = run_label(result)
+    sweep_id = outcome.tracking.sweep_id
+    parent, done = tracker.start_parent(
+        f"{label} · explicit" if plan.explicit is not None else f"{label} · seeds "
+        f"{plan.seed_spec}",
+        tags={"neuron_luck.kind": "sweep",
+              **({"neuron_luck.sweep_id": sweep_id} if sweep_id else {})},
+        key=plan.key,
+    )
+    try:
+        acc = result.evaluation.metrics["accuracy"]
+        metrics = {"accuracy_mean": acc.mean(), "accuracy_min": acc.min(),
+                   "accuracy_max": acc.max(), "n_seeds": result.n_seeds}
+        tags = {"neuron_luck.overrides": store.scrub(" ".join(outcome.overrides), uri)}
+        if report is not None:
+            metrics.update(report_metrics(report))
+            tags["mlflow.note.content"] = markdown.description(
+                report, [f"plots/{n}" for n in outcome.plot_names])
+        commit = store.git_commit()
+        if commit:
+            tags["mlflow.source.git.commit"] = commit
+        tracker.log_parent(parent, parent_params(result), metrics, tags)
+        tracker.log_dataset(parent, plan.dataset)
+        for path in outcome.files:
+            tracker.client.log_artifact(parent, str(path))
+        if report is not None:
+            if result.n_seeds <= limits.MAX_SERIES:
+                tracker.log_series(parent, "accuracy_by_seed", result.seeds, acc)
+            best = report.expected_best
+            tracker.log_series(parent, "expected_best_accuracy", best.k, best.accuracy)
+        hydra_dir = outcome.run_dir / ".hydra"
+        if hydra_dir.is_dir():
+            _log_scrubbed(tracker, parent, hydra_dir, "hydra")
+        if n_children:
+            child_params = {"activation": plan.activation.name, "init": plan.init[0].scheme,
+                            "mode": plan.mode.value}
+            child_label = plan.activation.name + (" trained" if plan.mode == Mode.train else "")
+            tracker.log_children(parent, ChildRuns(result, child_params, child_label), done)
+        if plots is not None:
+            paths = plots()
+            tracker.client.log_artifacts(parent, str(Path(paths[0]).parent), "plots")
+    except BaseException as e:
+        tracker.finish(parent, "FAILED")
+        if not isinstance(e, Exception):
+            raise
+        have = len(done) + tracker.children_logged
+        raise LoggingFailed(
+            f"MLflow logging failed ({type(e).__name__}: {store.scrub(str(e), uri)}"
+            f"); parent run {parent} is marked FAILED with {have} of {n_children} child runs "
+            f"logged. The results are complete in {outcome.run_dir}; run the same command "
+            "again to log the rest."
+        ) from e
+    tracker.finish(parent, "FINISHED")
+    return parent
+
+
+def _log_scrubbed(tracker: Tracker, run_id, folder: Path, artifact_path: str):
+    """Log a folder of text files with any tracking password replaced by ***."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in folder.iterdir():
+            if f.is_file():
+                (Path(tmp) / f.name).write_text(store.scrub(f.read_text(), tracker.uri))
+        tracker.client.log_artifacts(run_id, tmp, artifact_path)
+
+
+class Publisher:
+    """Publishes a job from its own process: the store is opened when the publisher is made,
+    the plots are drawn when the rest is logged."""
+
+    def __init__(self, tracking: TrackingPlan):
+        store.check_reachable(tracking.uri)
+        store.prepare(tracking.uri)
+
+    def publish(self, outcome: Outcome, draw: DrawPlots | None) -> Published:
+        tracker = self.tracker(outcome)
+        try:
+            drawn: list[Path] = []
+
+            def plots():
+                drawn.extend(draw())
+                return drawn
+
+            parent = publish(outcome, tracker, plots if draw else None)
+            return Published(parent, tracker.experiment_id, tracker.processes, tuple(drawn))
+        finally:
+            tracker.close()
+
+    def tracker(self, outcome: Outcome) -> Tracker:
+        return Tracker(outcome.tracking.uri, outcome.tracking.experiment)
+
+    def close(self) -> None:
+        """Nothing to release here; a publisher with other processes stops them."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def where(tracking: TrackingPlan, published: Published) -> tuple[str, str]:
+    """The summary's MLflow line, and how to open the UI on it."""
+    uri, n_children = tracking.uri, tracking.n_children
+    text = (
+        f"{store.redact(uri)} · experiment {tracking.experiment!r} · parent run "
+        f"{published.parent_run_id} + {n_children} child run(s)"
+        + (f" logged by {published.processes} processes"
+           if published.processes > 1 and n_children else "")
+    )
+    if store.is_http(uri):
+        ui = (f"{store.redact(uri).rstrip('/')}/#/experiments/{published.experiment_id}"
+              f"/runs/{published.parent_run_id}")
+    elif uri == store.resolve_uri(None) and "mlflow.db" in uri:
+        ui = "python -m runner.ui   (or: mlflow ui)"
+    else:
+        ui = f"mlflow ui --backend-store-uri {shlex.quote(store.redact(uri))}"
+    return text, ui

@@ -1,0 +1,174 @@
+"""The tracking store: its URI, the secrets in it, whether it is there, and its creation."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import sqlite3
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from runner.errors import UserError
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+
+
+def resolve_uri(uri: str | None) -> str:
+    """The tracking URI to use, with a relative SQLite path made absolute.
+
+    Absolute, because jobs may run in other folders or processes and a relative path
+    would change meaning with the working directory.
+    """
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        uri = "sqlite:///" + str(Path(uri[len("sqlite:///"):]).resolve())
+    return uri
+
+
+def redact(uri: str) -> str:
+    """`uri` with any password replaced by ***, for messages and tags."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def secrets(uri: str) -> list[str]:
+    """The parts of `uri` that must never be logged or printed."""
+    password = urlsplit(uri).password
+    return [password] if password else []
+
+
+def scrub(text: str, uri: str) -> str:
+    for s in secrets(uri):
+        text = text.replace(s, "***")
+    return text
+
+
+def is_http(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def is_sql(uri: str) -> bool:
+    return urlsplit(uri).scheme.split("+")[0] in ("sqlite", "postgresql", "mysql")
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast, before any seed is evaluated, when an HTTP tracking server is not there."""
+    if not is_http(uri):
+        return
+    import urllib.error
+    import urllib.request
+
+    parts = urlsplit(uri)
+    # Credentials go in a header, not the URL, and the message shows the URL redacted.
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    url = urlunsplit(parts._replace(netloc=netloc)).rstrip("/") + "/health"
+    try:
+        urllib.request.urlopen(url, timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return  # something answered: a server that lacks /health, or wants auth
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise UserError(
+            f"tracking.uri={redact(uri)}: cannot reach the MLflow server ({reason}); start it, "
+            "fix the address, or run with tracking=off"
+        ) from None
+
+
+def sqlite_path(uri: str) -> Path | None:
+    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+
+
+def check_store(uri: str) -> None:
+    """What can be told about a SQLite store without opening it: its folder, its rights."""
+    path = sqlite_path(uri)
+    if path is None:
+        return
+    if not path.parent.exists():
+        raise UserError(f"tracking.uri={redact(uri)}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserError(
+            f"tracking.uri={redact(uri)}: {path} is read-only; "
+            "point tracking.uri at a writable place or use tracking=off"
+        )
+
+
+def check(uri: str) -> None:
+    """Everything that can be checked about the store before a seed is evaluated."""
+    check_reachable(uri)
+    check_store(uri)
+
+
+def import_mlflow(uri: str) -> None:
+    """Import MLflow's client, and its SQL store for a database URI (else imported on first
+    use), then quiet its loggers and set the store's connections up."""
+    import mlflow.tracking  # noqa: F401
+
+    if not uri.startswith(("http://", "https://", "file:")):
+        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+    # MLflow sets its loggers to INFO on import; its store-migration chatter is not ours.
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # MLflow prints a "View run" line with the full URI, password included, for every run it
+    # ends on a server; our summary prints one redacted link instead.
+    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+    _install_sqlite_pragmas()
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    # WAL lets the UI and parallel jobs read while a job writes; with WAL, NORMAL sync
+    # stays safe against corruption and roughly halves MLflow's per-run cost.
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+def _install_sqlite_pragmas():
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "connect", _sqlite_pragmas):
+        event.listen(Engine, "connect", _sqlite_pragmas)
+
+
+def prepare(uri: str) -> None:
+    """Create a SQLite store once, before any job opens it, and switch it to WAL.
+
+    MLflow creates and migrates a new SQLite store without a lock, so parallel jobs that
+    each create it collide; WAL lets the UI and other jobs read while a job writes.
+    """
+    check_store(uri)
+    path = sqlite_path(uri)
+    if path is None:
+        return
+    import_mlflow(uri)
+    from mlflow.tracking import MlflowClient
+
+    # Processes that find the store missing at once would each create and migrate it; a
+    # lock on the folder lets the first create it and the others find it done.
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        MlflowClient(uri).search_experiments(max_results=1)  # creates and migrates the tables
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def git_commit() -> str | None:
+    import subprocess
+
+    from runner.data import PROJECT_ROOT
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None

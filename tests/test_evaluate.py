@@ -1,0 +1,88 @@
+"""Plan → results, in-process: the typed results of runner.evaluate, against the math."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from neuron import initializers, metrics
+from neuron.neuron import forward
+from runner import evaluate, limits
+from runner.plan import make_plan
+from runner.results import JobResult
+
+
+def plan_of(make_cfg, *overrides):
+    return make_plan(make_cfg("tracking=off", *overrides), seed_given=True)
+
+
+def test_every_seed_is_its_own_draw_evaluated(make_cfg):
+    plan = plan_of(make_cfg, "seed=[4,2,9]", "activation=tanh")
+    result = evaluate.run(plan)
+    ev, ds = result.evaluation, plan.dataset
+    W, b = initializers.draw([4, 2, 9], 2, *plan.init)
+    np.testing.assert_array_equal(ev.W, W)
+    np.testing.assert_array_equal(ev.b, b)
+    z, y_hat = forward(ds.X, W, b, plan.activation)
+    np.testing.assert_array_equal(ev.z, z)
+    np.testing.assert_array_equal(ev.y_hat, y_hat)
+    pred = z >= 0
+    np.testing.assert_array_equal(result.pred, pred)
+    expected = metrics.per_seed(y_hat, pred, ds.y, probability=False)
+    assert set(ev.metrics) == set(expected)
+    for k, v in expected.items():
+        np.testing.assert_array_equal(ev.metrics[k], v)
+    np.testing.assert_array_equal(ev.n_positive, pred.sum(axis=0))
+    np.testing.assert_array_equal(ev.n_correct, (pred == ds.y.astype(bool)).sum(axis=0))
+    assert result.training is None and result.seconds > 0
+
+
+@pytest.mark.parametrize("mode", ["evaluate", "train"])
+def test_results_do_not_depend_on_the_chunk_size(make_cfg, mode):
+    common = (f"mode={mode}", "seed=1..23", "trainer.epochs=30")
+    one = evaluate.run(plan_of(make_cfg, *common, "chunk_size=10000"))
+    for chunk in (1, 4, 7):
+        other = evaluate.run(plan_of(make_cfg, *common, f"chunk_size={chunk}"))
+        for field in ("W", "b", "z", "y_hat", "n_positive", "n_correct"):
+            np.testing.assert_array_equal(getattr(one.evaluation, field),
+                                          getattr(other.evaluation, field))
+        for k in one.evaluation.metrics:
+            np.testing.assert_array_equal(one.evaluation.metrics[k], other.evaluation.metrics[k])
+        if mode == "train":
+            np.testing.assert_array_equal(one.training.losses, other.training.losses)
+
+
+def test_training_starts_from_the_draw_and_lowers_the_loss(make_cfg):
+    result = evaluate.run(plan_of(make_cfg, "mode=train", "seed=1..5", "trainer.epochs=200"))
+    t = result.training
+    W, b = initializers.draw(np.arange(1, 6), 2, *result.plan.init)
+    np.testing.assert_array_equal(t.before.W, W)
+    assert t.losses.shape == (t.loss_epochs.size, 5) and t.loss_epochs[-1] == 200
+    assert (t.losses[-1] < t.losses[0]).all()
+    assert not np.array_equal(result.evaluation.W, W)
+
+
+def test_outputs_are_kept_only_while_small(make_cfg, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_PREDICTION_CELLS", 400 * 3 - 1)
+    result = evaluate.run(plan_of(make_cfg, "seed=1..3"))
+    assert result.evaluation.z is None and result.pred is None
+    assert result.evaluation.metrics["accuracy"].shape == (3,)
+
+
+def test_results_are_frozen_and_outputs_can_be_dropped(make_cfg):
+    result = evaluate.run(plan_of(make_cfg, "seed=1..3"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.seconds = 0.0
+    lean = result.without_outputs()
+    assert isinstance(lean, JobResult) and lean.evaluation.z is None
+    assert lean.evaluation.W is result.evaluation.W and lean.plan is result.plan
+
+
+def test_explicit_weights_and_the_lesson(make_cfg):
+    plan = make_plan(make_cfg("+experiment=lesson", "tracking=off"))
+    result = evaluate.run(plan)
+    assert result.n_seeds == 1 and result.seeds.tolist() == [-1]
+    assert result.evaluation.z[0, 0] == pytest.approx(0.2 * 4 + 0.00001 * 80 + 1, abs=1e-15)
+    lesson = evaluate.train_lesson(plan, result)
+    assert lesson.w0 == (0.2, 0.00001) and lesson.b0 == 1.0
+    assert lesson.accuracy > 0.95 and lesson.positive

@@ -1,0 +1,97 @@
+"""The import graph: neuron/ is numpy and scipy math only, runner/ has no import cycle, and the
+speed-ups are reached through their one seam."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imports(path: Path, package: str) -> list[str]:
+    """Every module `path` imports (at the top or inside a function), absolute."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            out += [f"{base}.{a.name}" for a in node.names] + [base]
+    return out
+
+
+def modules(folder: str) -> dict[str, Path]:
+    root = ROOT / folder
+    return {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+            for p in root.rglob("*.py")}
+
+
+def graph(folder: str) -> dict[str, set[str]]:
+    mods = modules(folder)
+    edges = {}
+    for name, path in mods.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        edges[name] = {m for m in imports(path, package) if m in mods and m != name}
+    return edges
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    state, stack = {}, []
+
+    def visit(u):
+        state[u] = "open"
+        stack.append(u)
+        for v in sorted(edges[u]):
+            if state.get(v) == "open":
+                return stack[stack.index(v):] + [v]
+            if v not in state and (cycle := visit(v)):
+                return cycle
+        stack.pop()
+        state[u] = "done"
+        return None
+
+    for u in sorted(edges):
+        if u not in state and (cycle := visit(u)):
+            return cycle
+    return None
+
+
+def test_runner_has_no_import_cycle():
+    assert find_cycle(graph("runner")) is None
+
+
+def test_the_cycle_finder_finds_one():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "neuron").glob("*.py")), ids=lambda p: p.name)
+def test_neuron_is_numpy_and_scipy_math(path):
+    allowed = {"numpy", "scipy", "math", "inspect", "dataclasses", "typing", "__future__",
+               "neuron", "zlib"}
+    for name in imports(path, "neuron"):
+        assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
+
+
+def test_speedups_are_reached_through_their_seam():
+    # Outside runner/speedups, only the package itself is imported: its factory picks the
+    # publisher, and the plain path never needs it.
+    for name, path in modules("runner").items():
+        if name.startswith("runner.speedups"):
+            continue
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for imported in imports(path, package):
+            assert not imported.startswith("runner.speedups."), f"{name} imports {imported}"
+
+
+def test_nothing_reaches_into_another_modules_private_names():
+    mods = modules("runner") | modules("neuron")
+    for name, path in mods.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in mods:
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{name} imports {private} from {node.module}"

@@ -1,0 +1,72 @@
+"""runner.data.load: every way a CSV can be wrong is refused with one clear message, in-process.
+
+(tests/test_bad_input.py checks a few of these once more through the command line.)
+"""
+
+import pytest
+
+from runner.config import DatasetConfig
+from runner.data import columns_hint, load
+from runner.errors import UserError
+
+CSV_OK = "a,b,label\n1,2,yes\n3,4,no\n5,6,yes\n"
+
+
+def cfg(path, **kw):
+    values = dict(name="t", path=str(path), features=["a", "b"], target="label",
+                  positive="yes")
+    values.update(kw)
+    return DatasetConfig(**values)
+
+
+@pytest.mark.parametrize("text, overrides, message", [
+    ("", {}, "the file is empty; it needs a header and data rows"),
+    ("a,b,label\n", {}, "header only, no data rows"),
+    ("a,b,label\n1,2,yes\n3,x,no\n", {}, "column 'b', line 3: 'x' is not a finite number"),
+    ("a,b,label\n1,2,yes\n3,,no\n", {}, "column 'b', line 3: missing"),
+    ("a,b,label\n1,2,yes\n3,inf,no\n", {}, "column 'b', line 3: 'inf' is not a finite number"),
+    ("a,b,label\n1,2,yes\n3,nan,no\n", {}, "column 'b', line 3: missing"),
+    ("a,b,label\n1,2,yes\n3,4,yes\n", {}, "has one class only ('yes')"),
+    ("a,b,label\n1,2,yes\n3,4,no\n5,6,maybe\n", {}, "has 3 classes ('maybe', 'no', 'yes')"),
+    ("a,b,label\n1,2,yes\n3,4,\n", {}, "column 'label', line 3: missing label"),
+    (CSV_OK, {"features": ["a", "c"]}, "no column 'c'; the file has 'a', 'b', 'label'"),
+    (CSV_OK, {"target": "y"}, "no column 'y'"),
+    (CSV_OK, {"features": []}, "dataset.features is empty"),
+    (CSV_OK, {"positive": "maybe"}, "dataset.positive=maybe: not a value of column 'label'"),
+    (CSV_OK, {"negative": "nope"}, "has 'no', neither dataset.positive='yes' nor "),
+    ('a,b,label\n1,2,"yes\n', {}, "not a readable CSV"),
+])
+def test_refusals(tmp_path, text, overrides, message):
+    path = tmp_path / "f.csv"
+    path.write_text(text)
+    with pytest.raises(UserError) as e:
+        load(cfg(path, **overrides))
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_binary_and_missing_files(tmp_path):
+    (tmp_path / "bin.csv").write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(UserError, match="not a text CSV file"):
+        load(cfg(tmp_path / "bin.csv"))
+    with pytest.raises(UserError, match="no such file"):
+        load(cfg(tmp_path / "nowhere.csv"))
+    with pytest.raises(UserError, match="is a folder, not a CSV file"):
+        load(cfg(tmp_path))
+
+
+def test_a_good_file(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text(CSV_OK)
+    ds = load(cfg(path))
+    assert ds.X.tolist() == [[1, 2], [3, 4], [5, 6]] and ds.y.tolist() == [1, 0, 1]
+    assert ds.negative == "no" and ds.mean is None
+    z = load(cfg(path, standardize=True))
+    assert abs(z.X.mean(axis=0)).max() < 1e-12 and z.mean.tolist() == [3, 4]
+
+
+def test_columns_hint(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text(CSV_OK)
+    assert columns_hint(str(path)) == "the file has columns 'a', 'b', 'label'"
+    assert "cannot read the columns" in columns_hint(str(tmp_path / "missing.csv"))

@@ -1,0 +1,88 @@
+"""The report of a multirun, from hand-made jobs."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neuron import luck
+from runner.multirun import report as sweep_report
+from runner.plan import LuckSettings
+
+
+def settings(n_resamples=10_000, confidence=0.95, bootstrap_seed=0):
+    return LuckSettings(bootstrap_seed, n_resamples, confidence, plots=False)
+
+
+def _job(name, overrides, acc):
+    table = pd.DataFrame({"accuracy": np.asarray(acc, float)})
+    return sweep_report.Job(name, tuple(overrides), table)
+
+
+def test_factors_are_the_overrides_that_vary():
+    jobs = [_job("0", ["activation=sigmoid", "seed=1..3", "tracking.uri=x"], [0.1]),
+            _job("1", ["activation=tanh", "seed=1..3", "tracking.uri=x"], [0.2])]
+    assert sweep_report.factors_of(jobs) == [{"activation": "sigmoid"}, {"activation": "tanh"}]
+
+
+def test_split_seed_ranges_pool_into_one_population():
+    jobs = [_job("0", ["activation=tanh", "seed=1..2"], [0.1, 0.2]),
+            _job("1", ["activation=tanh", "seed=3..4"], [0.3, 0.4])]
+    report = sweep_report.build(jobs, settings(n_resamples=200))
+    assert len(report.configs) == 1
+    assert report.configs[0].stats.n == 4
+    assert report.configs[0].stats.mean == pytest.approx(0.25)
+    assert report.variance_split is None
+
+
+def test_two_by_two_sweep():
+    rng = np.random.default_rng(0)
+    jobs, scores = [], {}
+    for act in ("sigmoid", "tanh"):
+        for init in ("uniform", "normal"):
+            acc = rng.uniform(size=20) + (0.5 if act == "tanh" else 0.0)
+            scores[(act, init)] = acc
+            jobs.append(_job(f"{act}-{init}", [f"activation={act}", f"init={init}"], acc))
+    report = sweep_report.build(jobs, settings(n_resamples=300))
+    split = report.variance_split
+    shares = sum(v for k, v in split.items() if k != "total_ss")
+    assert shares == pytest.approx(1.0)
+    assert split["activation"] > split["init"]
+    pair = next(p for p in report.pairs if p.a == "activation=tanh, init=normal"
+                and p.b == "activation=sigmoid, init=normal")
+    expected = luck.prob_greater(scores[("tanh", "normal")], scores[("sigmoid", "normal")])
+    assert pair.p_a_beats_b == pytest.approx(expected)
+    assert pair.ci_low <= expected <= pair.ci_high
+    assert len(report.pairs) == 4 * 3
+    text = sweep_report.table(report)
+    assert "The seed explains" in text and "activation" in text
+
+
+def test_luck_settings_are_honoured_and_streams_are_per_statistic():
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(size=30), rng.uniform(size=30) + 0.1
+    jobs = [_job("0", ["activation=sigmoid"], a), _job("1", ["activation=tanh"], b)]
+    wide = sweep_report.build(jobs, settings(confidence=0.99, n_resamples=4000))
+    narrow = sweep_report.build(jobs, settings(confidence=0.5, n_resamples=4000))
+    for w, n in zip(wide.configs, narrow.configs, strict=True):
+        assert w.stats.ci_high - w.stats.ci_low > n.stats.ci_high - n.stats.ci_low
+    assert wide.confidence == 0.99
+    # The same seed gives the same intervals; one configuration's CI does not move when
+    # another configuration joins the sweep (one stream per statistic).
+    again = sweep_report.build(jobs, settings(confidence=0.99, n_resamples=4000))
+    assert again == wide
+    third = jobs + [_job("2", ["activation=relu"], rng.uniform(size=30))]
+    bigger = sweep_report.build(third, settings(confidence=0.99, n_resamples=4000))
+    same = {c.config: c.stats for c in bigger.configs}
+    for c in wide.configs:
+        assert same[c.config] == c.stats
+
+
+def test_the_table_lines_up_with_a_short_configuration_name():
+    jobs = [_job("0", ["seed=1..2"], [0.1, 0.2]), _job("1", ["seed=3..4"], [0.3, 0.4])]
+    lines = sweep_report.table(sweep_report.build(jobs, settings(n_resamples=100))).splitlines()
+    head, row = lines[1], lines[2]
+    assert row.lstrip().startswith("all jobs")
+    # Every number ends under the end of its column's header.
+    for name in head.split()[1:]:
+        end = head.index(name) + len(name)
+        assert row[end - 1].isdigit() and (end == len(row) or row[end] == " "), (head, row)

@@ -1,0 +1,64 @@
+"""runner.speedups.processes: forked children that talk through a pipe, and end cleanly."""
+
+import os
+import threading
+import time
+
+import pytest
+
+from runner.speedups.processes import ChildEnded, Forked, can_fork
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+
+
+def echo(conn):
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        conn.send(("echo", message))
+
+
+def die(conn):
+    os._exit(7)
+
+
+def test_a_child_answers_and_ends_when_its_pipe_closes():
+    child = Forked(echo, name="echo")
+    child.conn.send(41)
+    assert child.receive("echo") == ("echo", 41)
+    start = time.monotonic()
+    child.close()
+    assert child.process.exitcode == 0 and time.monotonic() - start < 5
+
+
+def test_a_child_that_dies_is_reported_with_its_exit_code():
+    child = Forked(die, name="die")
+    with pytest.raises(ChildEnded, match=r"the dying child ended unexpectedly \(exit code 7\)"):
+        child.receive("the dying child")
+    child.close()
+
+
+def test_a_child_does_not_hold_its_older_siblings_pipes_open():
+    # Each child closes its copies of the pipes to the children forked before it: else
+    # closing the first child's pipe would not reach it while the later ones live, and
+    # every close would wait out its timeout (tracking.processes=100 hung for minutes).
+    children = [Forked(echo, name=f"echo-{i}") for i in range(6)]
+    start = time.monotonic()
+    for child in children:
+        child.close()
+    assert time.monotonic() - start < 5
+    assert [c.process.exitcode for c in children] == [0] * 6
+
+
+def test_no_fork_while_another_thread_runs():
+    assert can_fork()
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert not can_fork()
+    finally:
+        stop.set()
+        thread.join()

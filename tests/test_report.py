@@ -1,0 +1,102 @@
+"""The luck report from hand-made results: exact values, its JSON form, and its text."""
+
+import json
+
+import numpy as np
+import pytest
+
+from neuron import luck as L
+from runner.plan import LuckSettings, make_plan
+from runner.report import luck, markdown, stats, text
+from runner.results import Evaluation, JobResult
+from tests.golden import GOLDEN
+
+
+@pytest.fixture
+def result(make_cfg, tmp_path):
+    csv = tmp_path / "four.csv"
+    csv.write_text("a,b,label\n1,0,yes\n2,0,no\n3,0,yes\n4,0,no\n")
+    plan = make_plan(make_cfg(
+        "dataset=csv", f"dataset.path={csv}", "dataset.features=[a,b]", "dataset.target=label",
+        "dataset.positive=yes", "dataset.highlight_row=0", "dataset.highlight_label=the first",
+        "seed=1..4", "tracking=off", "luck.n_resamples=500"))
+    pred = np.array([[1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 1, 1], [0, 0, 0, 0]], bool)
+    y = np.array([1, 0, 1, 0], bool)
+    acc = (pred == y).mean(axis=1)  # 0.5, 0.5, 0.75, 0.5
+    ev = Evaluation(W=np.zeros((4, 2)), b=np.zeros(4),
+                    metrics={"accuracy": acc, "mean_output": np.array([0.0, 0.1, 0.2, 0.3])},
+                    n_positive=pred.sum(axis=0), n_correct=(pred == y).sum(axis=0))
+    return JobResult(plan, ev, None, 0.01)
+
+
+def test_exact_values(result):
+    r = luck.build(result)
+    a = r.metric("accuracy")
+    assert (a.n, a.mean, a.min, a.max, a.median) == (4, 0.5625, 0.5, 0.75, 0.5)
+    assert a.std == pytest.approx(0.125)
+    assert a.iqm == pytest.approx(0.5)  # drops one from each end: mean(0.5, 0.5)
+    assert a.ci_low <= a.mean <= a.ci_high and a.ci_method == "bootstrap"
+    assert [m.name for m in r.metrics] == ["accuracy", "mean_output"]
+    assert r.baseline_accuracy == 0.5 and r.share_beating_baseline == 0.25
+    # Expected best of k (Dodge et al.): k=1 is the mean, k=4 with 3 of 4 at 0.5:
+    # P(all four draws at 0.5) = (3/4)^4, so 0.5·0.3164 + 0.75·0.6836.
+    assert r.expected_best.k == (1, 2, 3, 4)
+    assert r.expected_best.at(1) == pytest.approx(0.5625)
+    assert r.expected_best.at(4) == pytest.approx(0.5 * 0.75**4 + 0.75 * (1 - 0.75**4))
+    assert r.rows.share_positive == (0.75, 0.5, 0.5, 0.5)
+    assert r.rows.share_correct == (0.75, 0.5, 0.5, 0.5)
+    assert (r.rows.contested, r.rows.unanimous) == (4, 0)
+    assert r.highlight.sentence == "Of 4 seeds, 3 call the first yes."
+    assert r.highlight.truth == "yes"
+    assert r.verdict.startswith("The seed moves accuracy from 0.5000 to 0.7500")
+    assert "25% of seeds beat the constant guess (0.5000)" in r.verdict
+
+
+def test_json_has_the_shape_of_luck_json_before(result, tmp_path):
+    data = json.loads(json.dumps(luck.build(result).to_json()))
+    golden = json.loads((GOLDEN / "five_seeds.json").read_text())
+    before = next(v for k, v in golden.items() if "/" not in k)["artifacts"]["luck.json"]
+
+    def shape(d):
+        return {k: shape(v) if isinstance(v, dict) and k != "metrics" else None
+                for k, v in d.items()}
+
+    assert shape(data) == shape(before)
+    assert set(data["metrics"]["accuracy"]) == set(before["metrics"]["accuracy"])
+
+
+def test_text_and_markdown(result):
+    r = luck.build(result)
+    table = text.luck_table(r)
+    lines = table.splitlines()
+    assert lines[0] == "Luck across 4 seeds (1..4)"
+    assert lines[2].split()[:6] == ["accuracy", "0.5625", "0.1250", "0.5000", "0.5000", "0.5000"]
+    assert "expected best accuracy of k seeds: k=1 0.5625 · k=2 " in table
+    assert "rows decided by luck (25%–75% of seeds call them positive): 4 of 4" in table
+    md = markdown.description(r, ["plots/accuracy.png"])
+    assert md.startswith("## How much is luck? sigmoid neuron on csv, 4 seeds (1..4)")
+    assert "| accuracy | 0.5625 | 0.1250 | 0.5000 | 0.5000 | 0.7500 | 0.5000 |" in md
+    assert "`plots/accuracy.png`" in md
+
+
+def test_one_stream_per_statistic():
+    s = LuckSettings(bootstrap_seed=3, n_resamples=2000, confidence=0.9, plots=False)
+    x = np.random.default_rng(0).uniform(size=50)
+    a = stats.summarize(x, "accuracy", s)
+    assert stats.summarize(x, "accuracy", s) == a
+    assert stats.summarize(x, "brier", s).ci_low != a.ci_low  # another stream
+    low, high = L.bootstrap_ci(x, stats.rng_for(3, "accuracy"), 0.9, 2000)
+    assert (a.ci_low, a.ci_high) == (low, high)
+
+
+def test_the_normal_interval_honours_the_confidence(monkeypatch):
+    from runner import limits
+
+    monkeypatch.setattr(limits, "MAX_INDEX_BOOTSTRAP", 10)
+    monkeypatch.setattr(limits, "MIN_DISTINCT_FOR_NORMAL_CI", 5)
+    x = np.random.default_rng(1).normal(size=400)
+    for confidence, z in ((0.95, 1.959963984540054), (0.5, 0.6744897501960817)):
+        s = stats.summarize(x, "m", LuckSettings(0, 100, confidence, False))
+        half = z * x.std(ddof=1) / np.sqrt(x.size)
+        assert s.ci_method == "normal"
+        assert s.ci_high - s.mean == pytest.approx(half, rel=1e-12)
