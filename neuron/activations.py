@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from scipy.special import erfc
 
 
 def sigmoid(z):
@@ -62,6 +61,8 @@ def silu(z):
 def gelu(z):
     """GELU (Hendrycks & Gimpel 2016), z·Φ(z) with Φ the standard normal CDF,
     Φ(z) = erfc(−z/√2)/2: erfc rather than 1 + erf keeps Φ's small values for z ≪ 0."""
+    from scipy.special import erfc  # ~0.2 s to import: only when GELU is used
+
     z = np.asarray(z, dtype=float)
     return z * 0.5 * erfc(-z / math.sqrt(2.0))
 

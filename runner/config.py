@@ -15,7 +15,6 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from runner.errors import UserError
@@ -163,6 +162,9 @@ class Config:
 
 
 def register_configs() -> None:
+    # Hydra on first use: a forked MLflow worker unpickles these enums without needing it.
+    from hydra.core.config_store import ConfigStore
+
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
     cs.store(group="dataset", name="base_dataset", node=DatasetConfig)
