@@ -67,6 +67,50 @@ def gelu(z):
     return z * 0.5 * erfc(-z / math.sqrt(2.0))
 
 
+# Derivatives f'(z), given z and a = f(z) (whichever is cheaper to use), for backpropagation.
+# At a kink the derivative of the branch that f uses there: relu'(0) = 0, leaky_relu'(0) = 1.
+
+
+def _d_sigmoid(z, a):
+    return a * (1.0 - a)
+
+
+def _d_tanh(z, a):
+    return 1.0 - a * a
+
+
+def _d_relu(z, a):
+    return (np.asarray(z) > 0).astype(float)
+
+
+def _d_leaky_relu(z, a, slope=0.01):
+    return np.where(np.asarray(z) >= 0, 1.0, slope)
+
+
+def _d_elu(z, a, alpha=1.0):
+    return np.where(np.asarray(z) >= 0, 1.0, a + alpha)
+
+
+def _d_softplus(z, a):
+    return sigmoid(z)
+
+
+def _d_linear(z, a):
+    return np.ones_like(np.asarray(z, dtype=float))
+
+
+def _d_silu(z, a):
+    s = sigmoid(z)
+    return s * (1.0 + np.asarray(z) * (1.0 - s))
+
+
+def _d_gelu(z, a):
+    from scipy.special import erfc  # as in gelu
+
+    z = np.asarray(z, dtype=float)
+    return 0.5 * erfc(-z / math.sqrt(2.0)) + z * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
 @dataclass(frozen=True)
 class Activation:
     """An activation f, what it outputs and how its output becomes a class.
@@ -85,9 +129,17 @@ class Activation:
     probability: bool = False
     inclusive: bool = True
     params: dict = field(default_factory=dict)
+    d: Callable[..., np.ndarray] | None = None  # f'(z) from (z, f(z)); None: not trainable
 
     def __call__(self, z):
         return self.fn(z, **self.params)
+
+    def derivative(self, z, a):
+        """f'(z), given z and a = f(z); ValueError for an activation gradient descent cannot
+        train (step: its derivative is 0 wherever it exists)."""
+        if self.d is None:
+            raise ValueError(UNTRAINABLE[self.name])
+        return self.d(z, a, **self.params)
 
     def classify(self, z):
         """The positive class where f(z) >= threshold, decided on z itself.
@@ -103,16 +155,24 @@ class Activation:
 # Thresholds sit at f(0) (step: between its two values), so every activation splits the
 # inputs on the same hyperplane z = 0 as the lesson's sigmoid does at 0.5.
 _TABLE = {
-    "sigmoid": dict(fn=sigmoid, low=0.0, high=1.0, threshold=0.5, probability=True),
-    "tanh": dict(fn=tanh, low=-1.0, high=1.0, threshold=0.0),
-    "relu": dict(fn=relu, low=0.0, high=math.inf, threshold=0.0, inclusive=False),
-    "leaky_relu": dict(fn=leaky_relu, low=-math.inf, high=math.inf, threshold=0.0),
-    "elu": dict(fn=elu, low=-math.inf, high=math.inf, threshold=0.0),
-    "softplus": dict(fn=softplus, low=0.0, high=math.inf, threshold=math.log(2.0)),
+    "sigmoid": dict(fn=sigmoid, d=_d_sigmoid, low=0.0, high=1.0, threshold=0.5,
+                    probability=True),
+    "tanh": dict(fn=tanh, d=_d_tanh, low=-1.0, high=1.0, threshold=0.0),
+    "relu": dict(fn=relu, d=_d_relu, low=0.0, high=math.inf, threshold=0.0, inclusive=False),
+    "leaky_relu": dict(fn=leaky_relu, d=_d_leaky_relu, low=-math.inf, high=math.inf,
+                       threshold=0.0),
+    "elu": dict(fn=elu, d=_d_elu, low=-math.inf, high=math.inf, threshold=0.0),
+    "softplus": dict(fn=softplus, d=_d_softplus, low=0.0, high=math.inf,
+                     threshold=math.log(2.0)),
     "step": dict(fn=step, low=0.0, high=1.0, threshold=0.5),
-    "linear": dict(fn=linear, low=-math.inf, high=math.inf, threshold=0.0),
-    "silu": dict(fn=silu, low=-0.2784645427610738, high=math.inf, threshold=0.0),
-    "gelu": dict(fn=gelu, low=-0.17004021211213567, high=math.inf, threshold=0.0),
+    "linear": dict(fn=linear, d=_d_linear, low=-math.inf, high=math.inf, threshold=0.0),
+    "silu": dict(fn=silu, d=_d_silu, low=-0.2784645427610738, high=math.inf, threshold=0.0),
+    "gelu": dict(fn=gelu, d=_d_gelu, low=-0.17004021211213567, high=math.inf, threshold=0.0),
+}
+# Why an activation cannot be trained by gradient descent.
+UNTRAINABLE = {
+    "step": "step has derivative 0 wherever it has one, so gradient descent never moves its "
+            "weights; choose another activation (sigmoid, tanh, relu, …) or mode=evaluate",
 }
 
 NAMES = tuple(_TABLE)

@@ -1,7 +1,19 @@
 """Random initial weights and biases, one row per seed.
 
-Each seed gets its own `np.random.Generator` built from `SeedSequence(seed)`, so seed s
-draws the same weights whatever other seeds share the job, and in whatever chunk.
+Each seed gets its own generator, `np.random.default_rng(seed)` (PCG64 from
+`SeedSequence(seed)`), so seed s draws the same weights whatever other seeds share the job,
+and in whatever chunk. What it draws, in order:
+
+- one neuron (`draw`): its n_features weights, then its bias;
+- a network (`draw_layers`): layer by layer, from the first hidden layer to the output unit,
+  a (units, inputs) matrix (each unit's incoming weights, unit by unit), then the layer's
+  biases (one per unit). A one-neuron network draws exactly what `draw` draws.
+
+So seed 7 of `model.hidden=[8]` with the uniform scheme on two features is
+    rng = np.random.default_rng(7)
+    W1 = rng.uniform(-1, 1, (8, 2)).T; b1 = rng.uniform(-1, 1, 8)
+    W2 = rng.uniform(-1, 1, (1, 8)).T; b2 = rng.uniform(-1, 1, 1)
+(`low + (high − low)·rng.random(size)` is what rng.uniform computes, number for number).
 """
 
 from __future__ import annotations
@@ -11,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Fan-based schemes for one neuron: fan_in = n_features, fan_out = 1.
+# The fan-based schemes take a layer's fan_in (its inputs) and fan_out (its units); for one
+# neuron, fan_in = n_features and fan_out = 1.
 SCHEMES = (
     "uniform",
     "normal",
@@ -32,7 +45,7 @@ ALIASES = {
 }
 
 
-def _sample(rng, scheme, size, fan_in, low, high, mean, std, value):
+def _sample(rng, scheme, size, fan_in, fan_out, low, high, mean, std, value):
     # random()/standard_normal() scaled by hand give the same numbers as uniform()/normal(),
     # without the argument checks that cost a third of a million-seed draw.
     if scheme == "uniform":
@@ -44,7 +57,8 @@ def _sample(rng, scheme, size, fan_in, low, high, mean, std, value):
     if scheme == "constant":
         return np.full(size, float(value))
     family, dist = scheme.split("_")
-    var = {"xavier": 2.0 / (fan_in + 1), "he": 2.0 / fan_in, "lecun": 1.0 / fan_in}[family]
+    # Glorot & Bengio 2010; He et al. 2015; LeCun et al. 1998.
+    var = {"xavier": 2.0 / (fan_in + fan_out), "he": 2.0 / fan_in, "lecun": 1.0 / fan_in}[family]
     if dist == "uniform":
         # U(-a, a) has variance a²/3.
         a = math.sqrt(3.0 * var)
@@ -91,6 +105,27 @@ def draw(seeds, n_features, weights: Draw, bias: Draw):
     # at ~7 µs a seed it is a small share of a job's time.
     for i, s in enumerate(seeds.tolist()):
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(s)))
-        W[i] = _sample(rng, w_scheme, n_features, n_features, *w_args)
-        b[i] = _sample(rng, b_scheme, 1, n_features, *b_args)[0]
+        W[i] = _sample(rng, w_scheme, n_features, n_features, 1, *w_args)
+        b[i] = _sample(rng, b_scheme, 1, n_features, 1, *b_args)[0]
     return W, b
+
+
+def draw_layers(seeds, sizes, weights: Draw, bias: Draw):
+    """Initial parameters of a network for every seed.
+
+    sizes: [(fan_in, fan_out), ...] per layer, the output unit last. Returns a list of
+    (W (n_seeds, fan_in, fan_out), b (n_seeds, fan_out)), one pair per layer.
+    """
+    seeds = np.asarray(seeds, dtype=np.int64)
+    w_scheme, b_scheme = check_scheme(weights.scheme), check_scheme(bias.scheme)
+    w_args = (weights.low, weights.high, weights.mean, weights.std, weights.value)
+    b_args = (bias.low, bias.high, bias.mean, bias.std, bias.value)
+    out = [(np.empty((len(seeds), fan_in, fan_out)), np.empty((len(seeds), fan_out)))
+           for fan_in, fan_out in sizes]
+    for i, s in enumerate(seeds.tolist()):
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(s)))
+        for (W, b), (fan_in, fan_out) in zip(out, sizes, strict=True):
+            # Drawn (units, inputs), stored (inputs, units): x @ W is the layer's z.
+            W[i] = _sample(rng, w_scheme, (fan_out, fan_in), fan_in, fan_out, *w_args).T
+            b[i] = _sample(rng, b_scheme, fan_out, fan_in, fan_out, *b_args)
+    return out

@@ -1,0 +1,271 @@
+"""A small network for many seeds at once: hidden layers of one activation f, then one sigmoid
+output unit, read by the lesson's rule (ŷ = σ(z) ≥ 0.5, i.e. z ≥ 0, is the positive class).
+
+Shapes: X (n_rows, n_features), y (n_rows,) of 0/1. A network is a tuple of Layers, the hidden
+layers first and the output unit last; layer l holds W (n_seeds, fan_in, fan_out) and
+b (n_seeds, fan_out) (per seed, scikit-learn's coefs_[l] and intercepts_[l]). Activations are
+(n_seeds, n_rows, width). Each seed's numbers go through their own matrix products (numpy's
+matmul calls BLAS once per seed, on the same shapes whatever the number of seeds) and
+element-wise operations, so a seed's results are bit-identical whichever seeds it is computed
+beside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from neuron.activations import Activation, get, sigmoid
+
+_SIGMOID = get("sigmoid")
+
+
+@dataclass(frozen=True)
+class Layer:
+    W: np.ndarray  # (n_seeds, fan_in, fan_out)
+    b: np.ndarray  # (n_seeds, fan_out)
+
+
+def sizes(n_features: int, hidden) -> list[tuple[int, int]]:
+    """(fan_in, fan_out) of each layer, the output unit last."""
+    widths = [n_features, *hidden, 1]
+    return list(zip(widths[:-1], widths[1:], strict=True))
+
+
+def n_params(n_features: int, hidden) -> int:
+    """Weights and biases of one seed's network."""
+    return sum(fan_in * fan_out + fan_out for fan_in, fan_out in sizes(n_features, hidden))
+
+
+def take(layers, rows) -> tuple[Layer, ...]:
+    """The same network for the seeds `rows` (a slice or index array) only."""
+    return tuple(Layer(layer.W[rows], layer.b[rows]) for layer in layers)
+
+
+class Forward(NamedTuple):
+    """Pre-activations Z and activations A of each hidden layer, each (n_seeds, n_rows, width),
+    and the output unit's z (n_seeds, n_rows)."""
+
+    Z: list
+    A: list
+    z: np.ndarray
+
+
+def activate(f: Activation, Z, out):
+    """out = f(Z), in place where a kernel for f exists (the common activations, in training's
+    inner loop), else through f itself."""
+    if f.name == "relu":
+        return np.maximum(Z, 0.0, out=out)
+    if f.name == "tanh":
+        return np.tanh(Z, out=out)
+    if f.name == "sigmoid":
+        # 1/(1 + e^−z): e^−z overflowing to inf for z ≪ 0 gives the right 0.
+        np.negative(Z, out=out)
+        np.exp(out, out=out)
+        out += 1.0
+        return np.reciprocal(out, out=out)
+    out[...] = f(Z)
+    return out
+
+
+def derive(f: Activation, Z, A, out):
+    """out = f'(Z), given A = f(Z); in place for the common activations."""
+    if f.name == "relu":
+        return np.sign(A, out=out)  # A ≥ 0: 1 where Z > 0, else 0
+    if f.name == "tanh":
+        np.multiply(A, A, out=out)
+        return np.subtract(1.0, out, out=out)
+    if f.name == "sigmoid":
+        np.multiply(A, A, out=out)
+        return np.subtract(A, out, out=out)
+    out[...] = f.derivative(Z, A)
+    return out
+
+
+def forward(X, layers, f: Activation) -> Forward:
+    X = np.asarray(X, dtype=float)
+    Zs, As = [], []
+    A = X
+    with np.errstate(over="ignore", invalid="ignore"):
+        for layer in layers[:-1]:
+            # (n_rows, fan_in) @ (n_seeds, fan_in, fan_out): X is shared by every seed.
+            Z = np.matmul(A, layer.W)
+            Z += layer.b[:, None, :]
+            A = activate(f, Z, np.empty_like(Z))
+            Zs.append(Z)
+            As.append(A)
+        out = layers[-1]
+        z = np.matmul(A, out.W)[..., 0]
+        z += out.b
+    return Forward(Zs, As, z)
+
+
+def dead_units(fwd: Forward) -> np.ndarray:
+    """Hidden units whose output is 0 on every row, per seed: (n_seeds,) int.
+
+    A ReLU unit whose input is negative on every row is dead: its gradient is 0 too, so
+    gradient descent never brings it back.
+    """
+    if not fwd.A:
+        return np.zeros(fwd.z.shape[0], dtype=np.int64)
+    return sum((A == 0).all(axis=1).sum(axis=1) for A in fwd.A)
+
+
+def _log_loss(z, y):
+    """Mean log-loss of p = σ(z) per seed: (n_seeds,), finite for any z.
+
+    −[y log p + (1−y) log(1−p)] is softplus(v) with v = z where y = 0 and v = −z where y = 1.
+    """
+    v = z * (1.0 - 2.0 * y)
+    return (np.maximum(v, 0.0) + np.log1p(np.exp(-np.abs(v)))).mean(axis=1)
+
+
+def loss(X, y, layers, f: Activation, l2: float = 0.0, fwd: Forward | None = None):
+    """Mean log-loss + (l2/2)·Σ‖W‖² over every layer's weights (biases not penalised):
+    (n_seeds,). The penalty is scikit-learn's MLPClassifier alpha/(2·n_rows)·Σ‖W‖², so
+    alpha = l2·n_rows."""
+    y = np.asarray(y, dtype=float)
+    fwd = fwd or forward(X, layers, f)
+    penalty = sum((layer.W ** 2).sum(axis=(1, 2)) for layer in layers)
+    return _log_loss(fwd.z, y) + 0.5 * l2 * penalty
+
+
+def grad(X, y, layers, f: Activation, l2: float = 0.0, fwd: Forward | None = None):
+    """Gradient of `loss` in every layer's W and b, as Layers of the same shapes."""
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    fwd = fwd or forward(X, layers, f)
+    # dL/dz of the output unit: (σ(z) − y)/n_rows, for the mean log-loss.
+    G = ((sigmoid(fwd.z) - y) / X.shape[0])[..., None]
+    grads = []
+    for i in range(len(layers) - 1, -1, -1):
+        layer = layers[i]
+        inputs = fwd.A[i - 1] if i > 0 else X
+        # Σ over rows of inputsᵀ·G: (n_seeds, fan_in, fan_out).
+        dW = np.matmul(np.swapaxes(inputs, -1, -2), G)
+        dW += l2 * layer.W
+        grads.append(Layer(dW, G.sum(axis=1)))
+        if i > 0:
+            dA = np.matmul(G, np.swapaxes(layer.W, -1, -2))
+            G = dA * derive(f, fwd.Z[i - 1], fwd.A[i - 1], np.empty_like(dA))
+    return tuple(reversed(grads))
+
+
+class TrainResult(NamedTuple):
+    """The trained network; losses (n_recorded, n_seeds) at the epochs in loss_epochs
+    (n_recorded,), epoch e meaning after e updates."""
+
+    layers: tuple
+    losses: np.ndarray
+    loss_epochs: np.ndarray
+
+
+def recorded_epochs(epochs: int, record_every: int | None) -> np.ndarray:
+    """0, record_every, 2·record_every, …, and `epochs`; record_every defaults to
+    max(1, epochs // 200)."""
+    if record_every is None:
+        record_every = max(1, epochs // 200)
+    if record_every < 1:
+        raise ValueError(f"record_every={record_every}: must be >= 1")
+    at = np.arange(0, epochs + 1, record_every)
+    return at if at[-1] == epochs else np.append(at, epochs)
+
+
+def train(X, y, layers, f: Activation, lr=0.5, epochs=1000, l2=0.0, record_every=None):
+    """Full-batch gradient descent W ← W − lr·dW, b ← b − lr·db, every seed at once.
+
+    X is used as given: z-score it first if its columns have different scales. Returns a
+    TrainResult; a seed whose numbers overflow goes on as NaN (the caller reports it).
+    One hidden layer goes through `_train_one_hidden` (the common case, kept fast), deeper
+    networks through `forward` and `grad`.
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    f.derivative(np.zeros(1), np.zeros(1))  # refuses an activation it cannot train
+    epochs = int(epochs)
+    if epochs < 0:
+        raise ValueError(f"epochs={epochs}: must be >= 0")
+    loss_epochs = recorded_epochs(epochs, record_every)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        if len(layers) == 2:
+            return _train_one_hidden(X, y, layers, f, lr, epochs, l2, loss_epochs)
+        return _train_any(X, y, layers, f, lr, epochs, l2, loss_epochs)
+
+
+def _train_any(X, y, layers, f, lr, epochs, l2, loss_epochs):
+    layers = tuple(Layer(layer.W.copy(), layer.b.copy()) for layer in layers)
+    losses = np.empty((loss_epochs.size, layers[0].W.shape[0]))
+    k = 0
+    for epoch in range(epochs + 1):
+        fwd = forward(X, layers, f)
+        if epoch == loss_epochs[k]:
+            losses[k] = loss(X, y, layers, f, l2, fwd)
+            k += 1
+        if epoch == epochs:
+            break
+        for layer, g in zip(layers, grad(X, y, layers, f, l2, fwd), strict=True):
+            W, b = layer.W, layer.b  # updated in place: the Layer itself is frozen
+            W -= lr * g.W
+            b -= lr * g.b
+    return TrainResult(layers, losses, loss_epochs)
+
+
+def _train_one_hidden(X, y, layers, f, lr, epochs, l2, loss_epochs):
+    """Gradient descent for one hidden layer of width H, in preallocated buffers.
+
+    The first layer's bias rides as a last row of its weights against a column of ones in X,
+    so one matrix product gives both. With r = (σ(z) − y)/n_rows the output's dL/dz and
+    D = f'(Z), the hidden layer's gradient Σ_rows X_aug·(r·w_out·D) is w_out ⊙ (V·D) with
+    V = r ⊙ X_augᵀ: no (n_seeds, n_rows, H) array for dL/dZ is ever formed.
+    """
+    n_seeds, n_features, width = layers[0].W.shape
+    n_rows = X.shape[0]
+    Xa = np.hstack([X, np.ones((n_rows, 1))])  # (n_rows, n_features + 1)
+    W1 = np.concatenate([layers[0].W, layers[0].b[:, None, :]], axis=1)  # (S, F + 1, H)
+    w2 = layers[1].W.copy()  # (S, H, 1)
+    b2 = layers[1].b[:, 0].copy()  # (S,)
+    Z = np.empty((n_seeds, n_rows, width))
+    A, D = np.empty_like(Z), np.empty_like(Z)
+    zb = np.empty((n_seeds, n_rows, 1))
+    z = zb[..., 0]
+    r = np.empty((n_seeds, n_rows))
+    V = np.empty((n_seeds, n_features + 1, n_rows))
+    losses = np.empty((loss_epochs.size, n_seeds))
+    k = 0
+    relu = f.name == "relu"
+    for epoch in range(epochs + 1):
+        np.matmul(Xa, W1, out=Z)
+        if relu:  # D = 1[Z > 0] and A = Z·D: half the time of maximum() and sign()
+            np.greater(Z, 0.0, out=D, casting="unsafe")
+            np.multiply(Z, D, out=A)
+        else:
+            activate(f, Z, A)
+        np.matmul(A, w2, out=zb)
+        z += b2[:, None]
+        if epoch == loss_epochs[k]:
+            penalty = (W1[:, :n_features] ** 2).sum(axis=(1, 2)) + (w2 ** 2).sum(axis=(1, 2))
+            losses[k] = _log_loss(z, y) + 0.5 * l2 * penalty
+            k += 1
+        if epoch == epochs:
+            break
+        activate(_SIGMOID, z, r)
+        r -= y
+        r *= 1.0 / n_rows
+        dw2 = np.matmul(np.swapaxes(A, 1, 2), r[..., None])  # (S, H, 1)
+        db2 = r.sum(axis=1)
+        if not relu:
+            derive(f, Z, A, D)
+        np.multiply(r[:, None, :], Xa.T[None], out=V)
+        dW1 = np.matmul(V, D)  # (S, F + 1, H)
+        dW1 *= np.swapaxes(w2, 1, 2)
+        if l2:
+            dW1[:, :n_features] += l2 * W1[:, :n_features]
+            dw2 += l2 * w2
+        W1 -= lr * dW1
+        w2 -= lr * dw2
+        b2 -= lr * db2
+    trained = (Layer(np.ascontiguousarray(W1[:, :n_features]), W1[:, n_features].copy()),
+               Layer(w2, b2[:, None]))
+    return TrainResult(trained, losses, loss_epochs)
