@@ -144,12 +144,18 @@ class TrainerConfig:
 
 
 @dataclass
+class ModelConfig:
+    hidden: List[int] = field(default_factory=list)  # hidden-layer widths; []: one neuron
+
+
+@dataclass
 class Config:
     dataset: DatasetConfig = MISSING
     activation: ActivationConfig = MISSING
     init: InitConfig = MISSING
     tracking: TrackingConfig = MISSING
     trainer: TrainerConfig = MISSING
+    model: ModelConfig = field(default_factory=ModelConfig)
     mode: Mode = Mode.evaluate
     lesson_train: Optional[DatasetConfig] = None
     seed: Any = 1

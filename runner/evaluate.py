@@ -4,13 +4,15 @@ the other seeds of the job."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 
-from neuron import initializers, luck, metrics, scaling, training
+from neuron import activations, initializers, luck, metrics, network, scaling, training
+from neuron.network import Layer
 from neuron.neuron import forward
-from runner import limits
+from runner import limits, speedups
 from runner.config import Mode
 from runner.plan import Plan
 from runner.progress import progress
@@ -22,21 +24,49 @@ def run(plan: Plan) -> JobResult:
     start = time.perf_counter()
     evaluation, trained = evaluate(plan), None
     if plan.mode == Mode.train:
-        # With trainer.standardize the descent runs on z-scored features (one learning rate
-        # suits every feature); weights are always reported in the dataset's units.
-        ds, before = plan.dataset, evaluation
-        W, b, losses, epochs = descend(plan, ds.X, ds.y, before.W, before.b)
-        trained = Training(before=before, losses=losses, loss_epochs=epochs)
-        evaluation = evaluate(plan, weights=(W, b))
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging seed is counted
+            evaluation, trained = _train(plan, evaluation)
     return JobResult(plan, evaluation, trained, time.perf_counter() - start)
+
+
+def _train(plan: Plan, before: Evaluation) -> tuple[Evaluation, Training]:
+    """Train every seed from `before`'s weights: the trained evaluation and the training."""
+    # With trainer.standardize the descent runs on z-scored features (one learning rate
+    # suits every feature); weights are always reported in the dataset's units.
+    ds = plan.dataset
+    if plan.is_network:
+        weights, losses, epochs = descend_network(plan, ds.X, ds.y, before.layers)
+        arrays = [a for layer in weights for a in (layer.W, layer.b)]
+    else:
+        W, b, losses, epochs = descend(plan, ds.X, ds.y, before.W, before.b)
+        weights, arrays = (W, b), [W, b[:, None]]
+    # A seed diverged when its loss ended above where it started (too large a step
+    # overshoots further each epoch), or its numbers overflowed to infinity or NaN.
+    with np.errstate(invalid="ignore"):
+        diverged = ~(losses[-1] <= losses[0])
+    for a in arrays:
+        diverged |= ~np.isfinite(a.reshape(len(a), -1)).all(axis=1)
+    trained = Training(before=before, losses=losses, loss_epochs=epochs, diverged=diverged)
+    evaluation = evaluate(plan, weights=weights)
+    if plan.is_network:
+        baseline = luck.majority_baseline(ds.y)
+        evaluation = dataclasses.replace(evaluation, metrics={
+            **evaluation.metrics,
+            # Trained, yet no better than always guessing the majority class.
+            "stuck": (evaluation.metrics["accuracy"] <= baseline).astype(float),
+            "diverged": diverged.astype(float)})
+    return evaluation, trained
 
 
 def evaluate(plan: Plan, weights=None) -> Evaluation:
     """z, ŷ and the metrics for every seed, chunk by chunk.
 
-    `weights`: (W (n_seeds, n_features), b (n_seeds,)), e.g. after training; by default the
-    plan's explicit weights or each seed's draw.
+    `weights`: for every seed, e.g. after training: (W (n_seeds, n_features), b (n_seeds,))
+    for the single neuron, the Layers of a network; by default the plan's explicit weights or
+    each seed's draw.
     """
+    if plan.is_network:
+        return _evaluate_network(plan, weights)
     act, ds, seed_array = plan.activation, plan.dataset, plan.seeds
     n_features = ds.X.shape[1]
     n, n_rows = len(seed_array), ds.X.shape[0]
@@ -48,16 +78,13 @@ def evaluate(plan: Plan, weights=None) -> Evaluation:
     per_seed: dict[str, list] = {}
     pos = np.zeros(n_rows, dtype=np.int64)
     cor = np.zeros(n_rows, dtype=np.int64)
-    chunks = range(0, n, plan.chunk_size)
-    for start in progress(chunks, "evaluating", total_items=n, min_items=limits.PROGRESS_SEEDS,
-                          unit="chunk"):
-        stop = min(start + plan.chunk_size, n)
+    for sl in _chunks(plan):
         if weights is not None:
-            Wc, bc = weights[0][start:stop], weights[1][start:stop]
+            Wc, bc = weights[0][sl], weights[1][sl]
         elif plan.explicit is not None:
             Wc, bc = plan.explicit
         else:
-            Wc, bc = initializers.draw(seed_array[start:stop], n_features, *plan.init)
+            Wc, bc = initializers.draw(seed_array[sl], n_features, *plan.init)
         z, y_hat = forward(ds.X, Wc, bc, act)
         pred = act.classify(z)
         for k, v in metrics.per_seed(y_hat, pred, ds.y, act.probability).items():
@@ -65,12 +92,63 @@ def evaluate(plan: Plan, weights=None) -> Evaluation:
         n_positive, n_correct = luck.per_example_counts(pred, ds.y)
         pos += n_positive
         cor += n_correct
-        all_W[start:stop], all_b[start:stop] = Wc, bc
+        all_W[sl], all_b[sl] = Wc, bc
         if keep:
-            z_keep[start:stop], y_keep[start:stop] = z, y_hat
+            z_keep[sl], y_keep[sl] = z, y_hat
     return Evaluation(
         W=all_W, b=all_b, metrics={k: np.concatenate(v) for k, v in per_seed.items()},
         n_positive=pos, n_correct=cor, z=z_keep, y_hat=y_keep,
+    )
+
+
+def _chunks(plan: Plan):
+    """Slices of plan.chunk_size seeds, with a progress bar on a terminal for long jobs."""
+    n = plan.n_seeds
+    starts = range(0, n, plan.chunk_size)
+    for start in progress(starts, "evaluating", total_items=n, min_items=limits.PROGRESS_SEEDS,
+                          unit="chunk"):
+        yield slice(start, min(start + plan.chunk_size, n))
+
+
+def _evaluate_network(plan: Plan, layers=None) -> Evaluation:
+    """evaluate() for a network: the output unit's z and σ(z), the metrics, dead units."""
+    act, ds = plan.activation, plan.dataset
+    n, (n_rows, n_features) = plan.n_seeds, ds.X.shape
+    sizes = network.sizes(n_features, plan.hidden)
+    keep = n * n_rows <= limits.MAX_PREDICTION_CELLS
+    kept = ([(np.empty((n, fan_in, fan_out)), np.empty((n, fan_out)))
+             for fan_in, fan_out in sizes]
+            if n * plan.n_params <= limits.MAX_KEPT_WEIGHTS else None)
+    z_keep = np.empty((n, n_rows)) if keep else None
+    y_keep = np.empty((n, n_rows)) if keep else None
+    per_seed: dict[str, list] = {}
+    pos = np.zeros(n_rows, dtype=np.int64)
+    cor = np.zeros(n_rows, dtype=np.int64)
+    for sl in _chunks(plan):
+        if layers is not None:
+            chunk = network.take(layers, sl)
+        else:
+            chunk = tuple(Layer(W, b) for W, b in initializers.draw_layers(
+                plan.seeds[sl], sizes, *plan.init))
+        fwd = network.forward(ds.X, chunk, act)
+        y_hat = activations.sigmoid(fwd.z)
+        pred = fwd.z >= 0
+        m = metrics.per_seed(y_hat, pred, ds.y, probability=True)
+        m["dead_units"] = network.dead_units(fwd)
+        for k, v in m.items():
+            per_seed.setdefault(k, []).append(v)
+        n_positive, n_correct = luck.per_example_counts(pred, ds.y)
+        pos += n_positive
+        cor += n_correct
+        if kept is not None:
+            for (W, b), layer in zip(kept, chunk, strict=True):
+                W[sl], b[sl] = layer.W, layer.b
+        if keep:
+            z_keep[sl], y_keep[sl] = fwd.z, y_hat
+    return Evaluation(
+        W=None, b=None, metrics={k: np.concatenate(v) for k, v in per_seed.items()},
+        n_positive=pos, n_correct=cor, z=z_keep, y_hat=y_keep,
+        layers=None if kept is None else tuple(Layer(W, b) for W, b in kept),
     )
 
 
@@ -93,6 +171,36 @@ def descend(plan: Plan, X, y, W0, b0):
         W[sl], b[sl] = scaling.unstandardize(r.W, r.b, mean, std)
         losses.append(r.losses)
     return W, b, np.concatenate(losses, axis=1), r.loss_epochs
+
+
+def descend_network(plan: Plan, X, y, start):
+    """Gradient descent for every seed's network from `start` (Layers), in chunks of
+    limits.TRAIN_CHUNK_SEEDS (which the speed-ups may train side by side).
+
+    Returns the Layers in the units of X, the losses (n_recorded, n_seeds), their epochs.
+    """
+    t, act = plan.trainer, plan.activation
+    if t.standardize:
+        Xs, mean, std = scaling.standardize(X)
+    else:
+        Xs, mean, std = X, np.zeros(X.shape[1]), np.ones(X.shape[1])
+    # The first layer meets the features: its weights change units, the later ones do not.
+    W1, b1 = scaling.standardize_weights(np.swapaxes(start[0].W, 1, 2), start[0].b, mean, std)
+    start = (Layer(np.swapaxes(W1, 1, 2), b1), *start[1:])
+    size = min(limits.TRAIN_CHUNK_SEEDS, plan.chunk_size)
+    slices = [slice(i, i + size) for i in range(0, plan.n_seeds, size)]
+
+    def one(sl):
+        return network.train(Xs, y, network.take(start, sl), act, lr=t.lr, epochs=t.epochs,
+                             l2=t.l2, record_every=t.record_every)
+
+    parts = speedups.map_chunks(one, slices)
+    layers = [Layer(np.concatenate([p.layers[i].W for p in parts]),
+                    np.concatenate([p.layers[i].b for p in parts])) for i in range(len(start))]
+    W1, b1 = scaling.unstandardize(np.swapaxes(layers[0].W, 1, 2), layers[0].b, mean, std)
+    layers[0] = Layer(np.ascontiguousarray(np.swapaxes(W1, 1, 2)), b1)
+    losses = np.concatenate([p.losses for p in parts], axis=1)
+    return tuple(layers), losses, parts[0].loss_epochs
 
 
 def train_lesson(plan: Plan, result: JobResult) -> LessonTraining:

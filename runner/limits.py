@@ -12,6 +12,20 @@ MAX_SPLIT_JOBS = 100_000
 # while seeds × rows stays below this (~80 MB for the two arrays).
 MAX_PREDICTION_CELLS = 5_000_000
 
+# Working memory of one chunk of seeds: a job sizes its chunks (at most chunk_size seeds) so
+# the arrays of a chunk (per-row outputs, hidden activations, training buffers) stay within
+# this, and refuses a job where even one seed would not fit.
+MEMORY_BUDGET = 1 << 30  # 1 GiB
+# A network's weights and biases per seed: past this the network is no small experiment, and
+# one seed's activations alone fill the memory budget on modest data.
+MAX_PARAMS_PER_SEED = 100_000
+# Every seed's network weights are kept (weights.npz, the child runs' weights) while seeds ×
+# parameters stays below this (~160 MB); past it they follow from the seeds anyway.
+MAX_KEPT_WEIGHTS = 20_000_000
+# Seeds trained at once: small enough that a chunk's arrays stay in the processor's caches
+# (the training loop makes ~10 passes over them per epoch); results never depend on it.
+TRAIN_CHUNK_SEEDS = 50
+
 # The parent run's per-seed accuracy series (step = seed) stops here: past it a job would
 # write millions of metric rows, and the full table is an artifact anyway.
 MAX_SERIES = 10_000

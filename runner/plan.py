@@ -13,8 +13,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from neuron import activations, initializers, training
-from runner import data, seeds
+from neuron import activations, initializers, network, training
+from runner import data, limits, seeds
 from runner.config import ChildRuns, Config, Mode, plain, to_yaml
 from runner.errors import UserError
 from runner.tracking.store import redact, resolve_uri
@@ -65,11 +65,12 @@ class Plan:
     explicit: tuple[np.ndarray, np.ndarray] | None  # W (1, n_features), b (1,) if given
     trainer: TrainerSettings
     luck: LuckSettings
-    chunk_size: int
+    chunk_size: int  # seeds evaluated at once: chunk_size, less if the memory budget says so
     highlight: tuple[int, str] | None  # a row the report speaks of by name, and its label
     printed: Mapping[str, Any] | None  # what a source printed (the lesson), to compare
     lesson_train: data.Dataset | None  # the lesson's weights are trained on this
     tracking: TrackingPlan | None  # None: tracking=off
+    hidden: tuple[int, ...]  # hidden-layer widths; (): the single neuron
     key: str  # what makes two jobs the same computation (resume finds a parent by it)
     config_yaml: str  # the resolved config, for the run folder
     notes: tuple[str, ...]
@@ -77,6 +78,20 @@ class Plan:
     @property
     def n_seeds(self) -> int:
         return len(self.seeds)
+
+    @property
+    def is_network(self) -> bool:
+        return bool(self.hidden)
+
+    @property
+    def output(self) -> activations.Activation:
+        """What reads the output unit: the neuron's own activation, or a network's sigmoid
+        output (ŷ ≥ 0.5, i.e. z ≥ 0, is positive: the lesson's rule)."""
+        return activations.get("sigmoid") if self.hidden else self.activation
+
+    @property
+    def n_params(self) -> int:
+        return network.n_params(self.dataset.X.shape[1], self.hidden)
 
 
 def make_plan(config: Config, seed_given: bool = False) -> Plan:
@@ -86,6 +101,11 @@ def make_plan(config: Config, seed_given: bool = False) -> Plan:
     notes = []
     explicit = None
     if config.weights is not None:
+        if config.model.hidden:
+            raise UserError(
+                f"weights={_fmt_list(config.weights)}: explicit weights are the single "
+                f"neuron's; with model.hidden={_fmt_list(config.model.hidden)} drop weights= "
+                "and bias=, or drop model.hidden")
         explicit = _explicit_weights(config, ds.features)
         seed_array = np.asarray([-1], dtype=np.int64)
         spec = "explicit weights"
@@ -99,10 +119,14 @@ def make_plan(config: Config, seed_given: bool = False) -> Plan:
     init = _init(config)
     if config.chunk_size < 1:
         raise UserError(f"chunk_size={config.chunk_size}: must be at least 1")
+    hidden = _hidden(config, ds.X.shape[1])
     t = config.trainer
     if config.mode == Mode.train:
         try:
-            training.check_trainable(act.name)
+            if hidden:
+                act.derivative(np.zeros(1), np.zeros(1))
+            else:
+                training.check_trainable(act.name)
         except ValueError as e:
             raise UserError(f"mode=train activation={act.name}: {e}") from None
         if t.lr <= 0 or t.epochs < 0 or t.l2 < 0:
@@ -126,19 +150,25 @@ def make_plan(config: Config, seed_given: bool = False) -> Plan:
         trainer=TrainerSettings(t.lr, t.epochs, t.l2, t.standardize, t.record_every),
         luck=LuckSettings(config.luck.bootstrap_seed, config.luck.n_resamples,
                           config.luck.confidence, config.luck.plots),
-        chunk_size=config.chunk_size, highlight=highlight,
+        chunk_size=_chunk_size(config, ds, hidden), highlight=highlight,
         printed=plain(config.printed) if config.printed is not None else None,
-        lesson_train=lesson_train, tracking=tracking, key=job_key(config),
+        lesson_train=lesson_train, tracking=tracking, hidden=hidden, key=job_key(config),
         config_yaml=to_yaml(config, redact(config.tracking.uri) if config.tracking.uri else None),
         notes=tuple(notes),
     )
 
 
 def job_key(config: Config) -> str:
-    """What makes two jobs the same computation: the config, less where and how it ran."""
+    """What makes two jobs the same computation: the config, less where and how it ran.
+
+    `model` is left out while it is the single neuron (its default), so a job keeps the key
+    it had before hidden layers existed and a re-run still finds its unfinished parent.
+    """
     c = plain(config)
     for k in ("tracking", "chunk_size", "sweep_id"):
         c.pop(k, None)
+    if not c["model"]["hidden"]:
+        del c["model"]
     return hashlib.sha256(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -162,6 +192,43 @@ def _tracking(config: Config, n_seeds: int) -> TrackingPlan:
         n_children=n_children(t.child_runs, t.max_child_runs, n_seeds),
         processes=t.processes, sweep_id=config.sweep_id,
     )
+
+
+def _hidden(config: Config, n_features: int) -> tuple[int, ...]:
+    widths = list(config.model.hidden)
+    text = _fmt_list(widths)
+    bad = [w for w in widths if w < 1]
+    if bad:
+        raise UserError(f"model.hidden={text}: a layer needs at least 1 unit, got {bad[0]}; "
+                        "give positive widths, e.g. model.hidden=[8], or [] for one neuron")
+    n = network.n_params(n_features, widths)
+    if n > limits.MAX_PARAMS_PER_SEED:
+        layers = " + ".join(f"{a}·{b} + {b}" for a, b in network.sizes(n_features, widths))
+        raise UserError(
+            f"model.hidden={text}: {n:,} weights and biases per seed ({layers}), more than "
+            f"{limits.MAX_PARAMS_PER_SEED:,}; use narrower or fewer layers")
+    return tuple(widths)
+
+
+def bytes_per_seed(n_rows: int, n_features: int, hidden, train: bool) -> int:
+    """Working memory one seed takes in a chunk: its per-row arrays (z and ŷ, each hidden
+    layer's Z and A, the metrics' temporaries, and with train the trainer's buffers)."""
+    per_row = 80 + 16 * sum(hidden)
+    if train:
+        per_row += 8 * (4 + n_features + 3 * sum(hidden)) if hidden else 48
+    return n_rows * per_row
+
+
+def _chunk_size(config: Config, ds, hidden) -> int:
+    """chunk_size seeds at once, fewer where the memory budget needs it."""
+    n_rows, n_features = ds.X.shape
+    need = bytes_per_seed(n_rows, n_features, hidden, config.mode == Mode.train)
+    if need > limits.MEMORY_BUDGET:
+        raise UserError(
+            f"dataset.path={config.dataset.path}: {n_rows:,} rows take {need / 2**30:.1f} GiB "
+            f"of working memory per seed, more than the {limits.MEMORY_BUDGET / 2**30:.0f} GiB "
+            "budget; use fewer rows" + (" or narrower layers" if hidden else ""))
+    return max(1, min(config.chunk_size, limits.MEMORY_BUDGET // need))
 
 
 def _activation(config: Config) -> activations.Activation:

@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 
+from neuron.network import Layer
 from runner.plan import Plan
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The neuron evaluated with every seed's weights over the dataset."""
+    """The neuron (or network) evaluated with every seed's weights over the dataset.
 
-    W: np.ndarray  # (n_seeds, n_features)
-    b: np.ndarray  # (n_seeds,)
+    The single neuron has W and b; a network has `layers` (neuron.network.Layer, the output
+    unit last), kept while seeds × parameters is small enough (limits.MAX_KEPT_WEIGHTS).
+    """
+
+    W: np.ndarray | None  # (n_seeds, n_features): the single neuron
+    b: np.ndarray | None  # (n_seeds,)
     metrics: Mapping[str, np.ndarray]  # metric name → (n_seeds,)
     n_positive: np.ndarray  # (n_rows,) seeds that call each row positive
     n_correct: np.ndarray  # (n_rows,) seeds that get each row right
-    z: np.ndarray | None = None  # (n_seeds, n_rows), kept when small enough
+    z: np.ndarray | None = None  # (n_seeds, n_rows) of the output unit, when small enough
     y_hat: np.ndarray | None = None  # (n_seeds, n_rows)
+    layers: tuple[Layer, ...] | None = None  # a network's weights and biases
 
     def without_outputs(self) -> Evaluation:
         """The same evaluation without the per-row outputs (they serve child runs only)."""
-        return Evaluation(self.W, self.b, self.metrics, self.n_positive, self.n_correct)
+        return dataclasses.replace(self, z=None, y_hat=None)
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class Training:
     before: Evaluation  # the random weights, evaluated
     losses: np.ndarray  # (n_recorded, n_seeds)
     loss_epochs: np.ndarray  # (n_recorded,): epoch e means after e updates
+    diverged: np.ndarray  # (n_seeds,) bool: loss ended above its start, or overflowed
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,7 @@ class JobResult:
     def pred(self) -> np.ndarray | None:
         """(n_seeds, n_rows) bool: the predicted class, when the outputs were kept."""
         z = self.evaluation.z
-        return None if z is None else self.plan.activation.classify(z)
+        return None if z is None else self.plan.output.classify(z)
 
     def without_outputs(self) -> JobResult:
         return JobResult(self.plan, self.evaluation.without_outputs(), self.training,

@@ -135,7 +135,51 @@ def _server_flag(dump):
                     "tracking:\n  enabled: true\n", "tracking:\n  enabled: true\n  server: false\n")
 
 
-INTENDED_CHANGES = [_server_flag]
+def _model_key(dump):
+    # model.hidden (issue 13): the resolved config names the model, [] for the one neuron.
+    for run in dump.values():
+        for name in ("config.yaml", "hydra/config.yaml"):
+            text = run["artifacts"].get(name)
+            if isinstance(text, str):
+                run["artifacts"][name] = text.replace(
+                    "  record_every: null\nmode:",
+                    "  record_every: null\nmodel:\n  hidden: []\nmode:")
+
+
+def _training_counts(dump):
+    # Issue 13/15: the training summary counts the seeds that diverged and that got stuck
+    # (no better than the constant guess; its sentence says so when any did), and
+    # seeds.parquet keeps each metric before training beside it (<metric>_before), for the
+    # sweep report's before/after view.
+    for key, run in dump.items():
+        luck = run["artifacts"].get("luck.json")
+        if not luck or "training" not in luck:
+            continue
+        t = luck["training"]
+        children = {int(r["params"]["seed"]): r for k, r in dump.items()
+                    if k.startswith(key + " / ")}
+        stuck = sum(r["metrics"]["accuracy"][0][1] <= luck["baseline_accuracy"]
+                    for r in children.values())
+        old = t.pop("sentence")
+        t["diverged"], t["stuck"] = 0, stuck
+        t["sentence"] = old + (
+            f" {stuck:,} of {len(children):,} seeds got stuck: no better than the constant "
+            f"guess ({luck['baseline_accuracy']:.4f}) after training." if stuck else "")
+        run["tags"]["mlflow.note.content"] = run["tags"]["mlflow.note.content"].replace(
+            old, t["sentence"])
+        table = run["artifacts"]["seeds.parquet"]
+        metrics = [c for c in table["columns"] if c not in ("seed", "bias")
+                   and not c.startswith("w.")]
+        table["columns"] += [f"{c}_before" for c in metrics]
+        for m in metrics:
+            values = [children[s]["metrics"][f"{m}_before"][0][1] for s in sorted(children)]
+            table["columns_summary"][f"{m}_before"] = [float(sum(values)),
+                                                       float(sum(abs(v) for v in values))]
+        for row in table["head"]:
+            row += [children[row[0]]["metrics"][f"{m}_before"][0][1] for m in metrics]
+
+
+INTENDED_CHANGES = [_server_flag, _model_key, _training_counts]
 
 
 def expected(name: str) -> dict:

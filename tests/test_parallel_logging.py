@@ -71,13 +71,13 @@ def test_a_broken_artifact_store_is_one_line_and_leaves_nothing_running(tmp_path
 FLAKY = """
 import runpy, sys
 from runner.speedups.helpers import FastTracker
-real, calls = FastTracker.write_text, [0]
+real, calls = FastTracker.write_artifact, [0]
 def flaky(self, *args):
     calls[0] += 1
     if calls[0] == 10:
         raise OSError("disk full")
     return real(self, *args)
-FastTracker.write_text = flaky
+FastTracker.write_artifact = flaky
 sys.argv = ["runner", *sys.argv[1:]]
 runpy.run_module("runner", run_name="__main__")
 """

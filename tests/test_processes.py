@@ -53,7 +53,8 @@ def test_a_child_does_not_hold_its_older_siblings_pipes_open():
 
 
 def test_no_fork_while_another_thread_runs():
-    assert can_fork()
+    # Earlier tests in this process may have left threads (MLflow's, for one).
+    assert can_fork() == (threading.active_count() == 1)
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()

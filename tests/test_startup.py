@@ -72,9 +72,11 @@ def test_the_job_key_is_the_one_the_code_before_typed_configs_made(compose_cfg, 
     c = OmegaConf.to_container(compose_cfg(*overrides), resolve=True, enum_to_str=True)
     for k in ("tracking", "chunk_size", "sweep_id"):
         c.pop(k)
+    assert c.pop("model") == {"hidden": []}  # the code before had no model key
     before = hashlib.sha256(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()
     assert job_key(make_cfg(*overrides)) == before[:16]
     assert job_key(make_cfg(*overrides)) != job_key(make_cfg(*overrides, "init.low=-2"))
+    assert job_key(make_cfg(*overrides)) != job_key(make_cfg(*overrides, "model.hidden=[2]"))
 
 
 def test_a_job_imports_scipy_only_where_it_needs_it():

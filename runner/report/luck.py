@@ -81,8 +81,28 @@ class LossRange:
 
 
 @dataclass(frozen=True)
+class DeadUnits:
+    """Hidden units that output 0 on every row: a dead ReLU unit never learns again."""
+
+    seeds_with_dead: int  # seeds with at least one dead hidden unit
+    seeds_all_dead: int  # seeds whose every hidden unit is dead: their output is a constant
+    mean_dead: float  # dead hidden units per seed, on average
+
+
+@dataclass(frozen=True)
+class NetworkSummary:
+    hidden: tuple[int, ...]
+    n_params: int  # weights and biases per seed
+    dead: DeadUnits  # with the weights evaluated (after training, with mode=train)
+    dead_before: DeadUnits | None  # mode=train: with the random weights
+
+
+@dataclass(frozen=True)
 class TrainingSummary:
-    """mode=train: how much of the seed's influence on accuracy training removed."""
+    """mode=train: how much of the seed's influence on accuracy training removed.
+
+    Spreads and shares are over the seeds that did not diverge (all seeds if every one did).
+    """
 
     lr: float
     epochs: int
@@ -94,6 +114,8 @@ class TrainingSummary:
     trained_median_accuracy: float
     share_of_random_seeds_beaten: float
     final_loss: LossRange
+    diverged: int  # seeds whose loss ended above its start, or overflowed
+    stuck: int  # seeds no better than the constant guess after training
     sentence: str
 
 
@@ -113,6 +135,7 @@ class LuckReport:
     highlight: Highlight | None
     verdict: str
     training: TrainingSummary | None
+    network: NetworkSummary | None = None
 
     def metric(self, name: str) -> Summary:
         return next(m.stats for m in self.metrics if m.name == name)
@@ -134,6 +157,8 @@ class LuckReport:
         out["verdict"] = self.verdict
         if self.training is not None:
             out["training"] = asdict(self.training)
+        if self.network is not None:
+            out["network"] = {**asdict(self.network), "hidden": list(self.network.hidden)}
         return out
 
 
@@ -141,8 +166,15 @@ def build(result: JobResult) -> LuckReport:
     """The luck report of a job of two or more seeds."""
     plan, ev = result.plan, result.evaluation
     ds, n = plan.dataset, result.n_seeds
-    metrics = tuple(MetricSummary(name, summarize(ev.metrics[name], name, plan.luck))
-                    for name in SUMMARIZED if name in ev.metrics)
+    metrics = []
+    for name in SUMMARIZED:
+        if name in ev.metrics:
+            # A diverged seed's probabilities are NaN: the statistics are over the rest.
+            values = np.asarray(ev.metrics[name], float)
+            values = values[np.isfinite(values)]
+            if values.size:
+                metrics.append(MetricSummary(name, summarize(values, name, plan.luck)))
+    metrics = tuple(metrics)
     acc = np.asarray(ev.metrics["accuracy"], float)
     ks, best, sd = luck.expected_max(acc)
     baseline = float(luck.majority_baseline(ds.y))
@@ -171,8 +203,23 @@ def build(result: JobResult) -> LuckReport:
         metrics=metrics, expected_best=expected_best, baseline_accuracy=baseline,
         share_beating_baseline=share_beating, rows=rows, highlight=highlight,
         verdict=verdict(accuracy, n, expected_best, share_beating, baseline),
-        training=_training(result) if result.training is not None else None,
+        training=_training(result, baseline) if result.training is not None else None,
+        network=_network(result) if plan.is_network else None,
     )
+
+
+def _dead(counts: np.ndarray, total: int) -> DeadUnits:
+    return DeadUnits(int((counts > 0).sum()), int((counts == total).sum()),
+                     float(counts.mean()))
+
+
+def _network(result: JobResult) -> NetworkSummary:
+    plan, total = result.plan, sum(result.plan.hidden)
+    before = (_dead(result.training.before.metrics["dead_units"], total)
+              if result.training is not None else None)
+    return NetworkSummary(hidden=plan.hidden, n_params=plan.n_params,
+                          dead=_dead(result.evaluation.metrics["dead_units"], total),
+                          dead_before=before)
 
 
 def verdict(a: Summary, n: int, best: ExpectedBest, share_beating: float,
@@ -192,33 +239,52 @@ def verdict(a: Summary, n: int, best: ExpectedBest, share_beating: float,
 
 def _spread(v: np.ndarray) -> Spread:
     ks, best, _ = luck.expected_max(v)
-    return Spread(mean=float(v.mean()), std=float(v.std(ddof=1)), min=float(v.min()),
+    return Spread(mean=float(v.mean()), std=float(v.std(ddof=1)) if v.size > 1 else 0.0,
+                  min=float(v.min()),
                   max=float(v.max()), range=float(v.max() - v.min()),
                   best_of_5=float(best[list(ks).index(5)]) if 5 in ks else None)
 
 
-def _training(result: JobResult) -> TrainingSummary:
+def _training(result: JobResult, baseline: float) -> TrainingSummary:
     """How much of the seed's influence training removes: spreads before and after."""
-    t, trainer = result.training, result.plan.trainer
-    before = np.asarray(t.before.metrics["accuracy"], float)
-    after = np.asarray(result.evaluation.metrics["accuracy"], float)
+    t, plan = result.training, result.plan
+    trainer = plan.trainer
+    n = result.n_seeds
+    kept = ~t.diverged if not t.diverged.all() else np.ones(n, bool)
+    before = np.asarray(t.before.metrics["accuracy"], float)[kept]
+    after = np.asarray(result.evaluation.metrics["accuracy"], float)[kept]
     sb, sa = _spread(before), _spread(after)
-    std_removed = None if sb.std == 0 else float(1.0 - sa.std / sb.std)
-    # Where the trained neuron lands among random weights: the share of random seeds it beats.
+    diverged = int(t.diverged.sum())
+    std_removed = None if sb.std == 0 or diverged == n else float(1.0 - sa.std / sb.std)
+    # Where the trained model lands among random weights: the share of random seeds it beats.
     med = float(np.median(after))
     beaten = float((before < med).mean())
-    loss = t.losses[-1]
+    loss = t.losses[-1][kept]
+    stuck = int((after <= baseline).sum())
+    what = "network" if plan.is_network else "neuron"
     removed = ("all" if std_removed == 1.0 else f"{std_removed:.0%}") if (
         std_removed is not None) else "none (there was none to remove)"
     sentence = (
         f"Training removed {removed} of the seed's influence on accuracy: std "
         f"{sb.std:.4f} → {sa.std:.4f}, range {sb.range:.4f} → {sa.range:.4f}. "
-        f"The trained neuron (median accuracy {med:.4f}) beats {beaten:.0%} of the random seeds."
+        f"The trained {what} (median accuracy {med:.4f}) beats {beaten:.0%} of the random "
+        "seeds."
     )
+    if stuck:
+        sentence += (f" {stuck:,} of {kept.sum():,} seeds got stuck: no better than the "
+                     f"constant guess ({baseline:.4f}) after training.")
+    why = ("their loss ended higher than it started, or overflowed (lower trainer.lr, or set "
+           "trainer.standardize=true)")
+    if diverged == n:
+        sentence = (f"All {n:,} seeds diverged: {why}. Training failed, so it tells nothing "
+                    "about how much of the result is the seed's.")
+    elif diverged:
+        sentence = (f"{diverged:,} of {n:,} seeds diverged: {why}; they are left out of the "
+                    "figures below. ") + sentence
     return TrainingSummary(
         lr=trainer.lr, epochs=trainer.epochs, l2=trainer.l2, standardize=trainer.standardize,
         before=sb, after=sa, std_removed=std_removed, trained_median_accuracy=med,
         share_of_random_seeds_beaten=beaten,
         final_loss=LossRange(float(loss.min()), float(np.median(loss)), float(loss.max())),
-        sentence=sentence,
+        diverged=diverged, stuck=stuck, sentence=sentence,
     )

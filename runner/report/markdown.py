@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runner.report.luck import LuckReport
+from runner.report.text import network_sentence
 
 
 def description(s: LuckReport, plots=()) -> str:
@@ -10,7 +11,8 @@ def description(s: LuckReport, plots=()) -> str:
     a = s.metric("accuracy")
     conf = f"{s.confidence:.0%}"
     lines = [
-        f"## How much is luck? {s.activation} neuron on {s.dataset}, "
+        f"## How much is luck? {s.activation} "
+        f"{'network' if s.network is not None else 'neuron'} on {s.dataset}, "
         f"{s.n_seeds:,} seeds ({s.seeds})",
         "",
         f"**{s.verdict}**",
@@ -18,6 +20,8 @@ def description(s: LuckReport, plots=()) -> str:
     ]
     if s.highlight is not None:
         lines += [f"**{s.highlight.sentence}**", ""]
+    if s.network is not None:
+        lines += [network_sentence(s.network, s.n_seeds), ""]
     if s.training is not None:
         lines += [f"**{s.training.sentence}** (the table below is after training)", ""]
     lines += [

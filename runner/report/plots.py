@@ -384,6 +384,59 @@ def decision_boundaries(X, y, W0, b0, W1, b1, path, feature_names, seeds) -> Pat
     return _save(plt, fig, path)
 
 
+def decision_regions(X, y, grid0, grid1, regions, path, feature_names) -> Path:
+    """Two-feature data over each listed seed's predicted class, side by side.
+
+    X: (n_rows, 2) raw features, y: (n_rows,); grid0 (n0,), grid1 (n1,): the grid's axes;
+    regions: [(title, positive (n1, n0) bool), ...], e.g. the luckiest and unluckiest seed.
+    """
+    X = np.asarray(X, float)
+    y = np.asarray(y).astype(bool)
+    plt, fig = _figure()
+    axes = fig.subplots(1, len(regions), sharey=True, squeeze=False)[0]
+    from matplotlib.colors import ListedColormap
+
+    for ax, (title, positive) in zip(axes, regions, strict=True):
+        ax.pcolormesh(grid0, grid1, np.asarray(positive, float), shading="nearest",
+                      cmap=ListedColormap(["#dde6f0", "#f6d5cf"]), vmin=0, vmax=1,
+                      rasterized=True)
+        ax.scatter(X[~y, 0], X[~y, 1], s=6, color=GREY, alpha=0.7, label="negative")
+        ax.scatter(X[y, 0], X[y, 1], s=6, color=RED, alpha=0.7, marker="^", label="positive")
+        ax.set_title(title, fontsize="medium")
+        ax.set_xlabel(feature_names[0])
+    axes[0].set_ylabel(feature_names[1])
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2,
+               frameon=False, fontsize="small")
+    fig.suptitle("Where each seed says positive (shaded red)", fontsize="medium")
+    return _save(plt, fig, path)
+
+
+def _regions(result: JobResult) -> dict | None:
+    """decision_regions' inputs for the job's luckiest and unluckiest seed (a network of two
+    features whose weights were kept), on a 150 × 150 grid over the data."""
+    from neuron import network
+
+    plan, ev = result.plan, result.evaluation
+    X = plan.dataset.X
+    if not plan.is_network or ev.layers is None or X.shape[1] != 2 or result.n_seeds < 2:
+        return None
+    acc = ev.metrics["accuracy"]
+    pad = 0.05 * (X.max(axis=0) - X.min(axis=0))
+    lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
+    g0, g1 = np.linspace(lo[0], hi[0], 150), np.linspace(lo[1], hi[1], 150)
+    grid = np.column_stack([np.tile(g0, 150), np.repeat(g1, 150)])  # row i: g1[i], every g0
+    regions = []
+    for what, i in (("luckiest", int(np.argmax(acc))), ("unluckiest", int(np.argmin(acc)))):
+        z = network.forward(grid, network.take(ev.layers, [i]), plan.activation).z[0]
+        regions.append((f"{what}: seed {int(result.seeds[i])}, accuracy {acc[i]:.4f}",
+                        (z >= 0).reshape(150, 150)))
+    names = plan.dataset.features
+    if plan.dataset.mean is not None:
+        names = [f"{f} (z-score)" for f in names]
+    return {"X": X, "y": plan.dataset.y, "grid0": g0, "grid1": g1, "regions": regions,
+            "feature_names": names}
+
+
 @dataclass(frozen=True)
 class Plot:
     """One PNG of the report: its file name, the function that draws it, and its inputs."""
@@ -398,7 +451,9 @@ def spec(result: JobResult, report: LuckReport) -> tuple[Plot, ...]:
     plan, ev = result.plan, result.evaluation
     ds, acc = plan.dataset, ev.metrics["accuracy"]
     best, hl = report.expected_best, report.highlight
-    two_features = ev.W.shape[1] == 2
+    # The weight plane and the boundary lines are the single neuron's; a network gets the
+    # decision regions of its luckiest and unluckiest seed.
+    two_features = ev.W is not None and ev.W.shape[1] == 2
     plots = [
         Plot("accuracy.png", accuracy_distribution,
              {"acc": acc, "baseline": report.baseline_accuracy}),
@@ -423,6 +478,9 @@ def spec(result: JobResult, report: LuckReport) -> tuple[Plot, ...]:
                 "X": ds.X, "y": ds.y, "W0": before.W[:k], "b0": before.b[:k],
                 "W1": ev.W[:k], "b1": ev.b[:k], "feature_names": names,
                 "seeds": result.seeds[:k].tolist()}))
+    regions = _regions(result)
+    if regions is not None:
+        plots.append(Plot("regions.png", decision_regions, regions))
     return tuple(plots)
 
 

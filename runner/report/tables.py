@@ -12,14 +12,40 @@ from runner.results import JobResult
 
 
 def seeds_table(result: JobResult) -> pd.DataFrame:
-    """One row per seed: seed, weights (w.<feature>), bias and every metric."""
+    """One row per seed: seed, the single neuron's weights (w.<feature>) and bias, every
+    metric, and with mode=train the metrics before training (<metric>_before). A network's
+    weights are in weights.npz."""
     ev = result.evaluation
     cols = {"seed": result.seeds}
-    for j, f in enumerate(result.plan.dataset.features):
-        cols[f"w.{f}"] = ev.W[:, j]
-    cols["bias"] = ev.b
+    if ev.W is not None:
+        for j, f in enumerate(result.plan.dataset.features):
+            cols[f"w.{f}"] = ev.W[:, j]
+        cols["bias"] = ev.b
     cols.update(ev.metrics)
+    if result.training is not None:
+        cols.update({f"{k}_before": v for k, v in result.training.before.metrics.items()})
     return pd.DataFrame(cols)
+
+
+def layer_arrays(layers, suffix: str = "") -> dict:
+    """A network's Layers as named arrays: W1, b1, W2, b2, … (the output unit last)."""
+    out = {}
+    for i, layer in enumerate(layers, start=1):
+        out[f"W{i}{suffix}"], out[f"b{i}{suffix}"] = layer.W, layer.b
+    return out
+
+
+def weights_file(result: JobResult) -> dict | None:
+    """What weights.npz holds for a network: the seeds, then W1, b1, … with a seeds axis
+    (W_l: (n_seeds, fan_in, fan_out), b_l: (n_seeds, fan_out), in the data's units), and with
+    mode=train the starting weights as W1_start, b1_start, …; None when not kept."""
+    ev = result.evaluation
+    if ev.layers is None:
+        return None
+    out = {"seeds": result.seeds, **layer_arrays(ev.layers)}
+    if result.training is not None:
+        out.update(layer_arrays(result.training.before.layers, "_start"))
+    return out
 
 
 def predictions_table(result: JobResult) -> pd.DataFrame | None:
@@ -45,8 +71,8 @@ def predictions_table(result: JobResult) -> pd.DataFrame | None:
 
 
 def write(result: JobResult, folder: Path) -> list[Path]:
-    """Write seeds.parquet, predictions.parquet (when the outputs were kept) and the
-    resolved config.yaml; return their paths."""
+    """Write seeds.parquet, predictions.parquet (when the outputs were kept), a network's
+    weights.npz and the resolved config.yaml; return their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / "seeds.parquet"]
     seeds_table(result).to_parquet(paths[0], index=False)
@@ -54,6 +80,10 @@ def write(result: JobResult, folder: Path) -> list[Path]:
     if preds is not None:
         paths.append(folder / "predictions.parquet")
         preds.to_parquet(paths[-1], index=False)
+    weights = weights_file(result)
+    if weights is not None:
+        paths.append(folder / "weights.npz")
+        np.savez(paths[-1], **weights)
     paths.append(folder / "config.yaml")
     paths[-1].write_text(result.plan.config_yaml)
     return paths

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from runner.report.luck import CONTESTED, LuckReport, TrainingSummary
+from runner.report.luck import CONTESTED, LuckReport, NetworkSummary, TrainingSummary
 from runner.results import JobResult, LessonTraining
 
 
@@ -36,9 +36,25 @@ def luck_table(s: LuckReport) -> str:
     if s.highlight is not None:
         lines.append("  " + s.highlight.sentence)
     lines.append("  " + s.verdict)
+    if s.network is not None:
+        lines.append("  " + network_sentence(s.network, s.n_seeds))
     if s.training is not None:
         lines += ["", training_table(s.training)]
     return "\n".join(lines)
+
+
+def network_sentence(net: NetworkSummary, n_seeds: int) -> str:
+    """The network's shape, and its dead hidden units (zero output on every row)."""
+    def dead(d):
+        return (f"{d.seeds_with_dead:,} of {n_seeds:,} seeds have a dead hidden unit "
+                f"({d.seeds_all_dead:,} all dead; {d.mean_dead:.2f} dead units per seed)")
+
+    text = (f"Network: hidden layers {list(net.hidden)} and a sigmoid output, {net.n_params:,} "
+            "weights and biases per seed. ")
+    if net.dead_before is not None:
+        return text + f"Dead units: at the start {dead(net.dead_before)}; after training " + (
+            dead(net.dead) + ".")
+    return text + f"Dead units: {dead(net.dead)}."
 
 
 def training_table(t: TrainingSummary) -> str:

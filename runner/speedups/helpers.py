@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
-from pathlib import Path
 
 from runner import limits
 from runner.speedups.gc_tuning import heavy_imports
@@ -61,19 +59,16 @@ class FastTracker(Tracker):
         if errors:
             raise RuntimeError("; ".join(errors))
 
-    def write_text(self, run_info, name: str, text: str) -> None:
+    def write_artifact(self, run_info, name: str, data: bytes) -> None:
         """Straight into the run's artifact location: create_run has told us where it is, so
-        no get_run and no temporary file, as MlflowClient.log_text needs."""
+        no get_run and no temporary file, as MlflowClient.log_artifact needs."""
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
         repo = get_artifact_repository(run_info.artifact_uri, tracking_uri=self.uri)
         if hasattr(repo, "log_artifact_from_stream"):  # MLflow ≥ 3.x local stores
-            repo.log_artifact_from_stream(io.BytesIO(text.encode()), name)
+            repo.log_artifact_from_stream(io.BytesIO(data), name)
             return
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / name
-            path.write_text(text)
-            repo.log_artifact(str(path))
+        super().write_artifact(run_info, name, data)
 
     def close(self) -> None:
         """Stop the helper processes (they end when their pipe closes)."""

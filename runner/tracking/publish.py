@@ -55,7 +55,15 @@ class Published:
 def run_label(result: JobResult) -> str:
     plan = result.plan
     trained = " · trained" if plan.mode == Mode.train else ""
-    return f"{plan.activation.name} · {plan.init[0].scheme} · {plan.dataset.name}{trained}"
+    shape = f" · hidden {list(plan.hidden)}" if plan.is_network else ""
+    return (f"{plan.activation.name}{shape} · {plan.init[0].scheme} · {plan.dataset.name}"
+            f"{trained}")
+
+
+def network_params(result: JobResult) -> dict:
+    """A network's shape, for parent and child runs alike (the single neuron has none)."""
+    plan = result.plan
+    return {"hidden": str(list(plan.hidden)), "n_params": plan.n_params} if plan.is_network else {}
 
 
 def parent_params(result: JobResult) -> dict:
@@ -71,6 +79,7 @@ def parent_params(result: JobResult) -> dict:
         "standardize": plan.dataset.mean is not None,
         "seeds": plan.seed_spec,
         "n_seeds": result.n_seeds,
+        **network_params(result),
     }
     if plan.mode == Mode.train:
         params.update({f"trainer.{k}": v for k, v in dataclasses.asdict(plan.trainer).items()})
@@ -98,6 +107,14 @@ def report_metrics(s: LuckReport) -> dict:
         if t.std_removed is not None:
             out["training_std_removed"] = t.std_removed
         out["training_beats_random_share"] = t.share_of_random_seeds_beaten
+        if s.network is not None:  # the single neuron's parent keeps its metrics as they were
+            out["seeds_stuck"] = t.stuck
+            out["seeds_diverged"] = t.diverged
+    if s.network is not None:
+        out["seeds_with_dead_units"] = s.network.dead.seeds_with_dead
+        out["dead_units_mean"] = s.network.dead.mean_dead
+        if s.network.dead_before is not None:
+            out["seeds_with_dead_units_before_training"] = s.network.dead_before.seeds_with_dead
     return out
 
 
@@ -145,7 +162,7 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
             _log_scrubbed(tracker, parent, hydra_dir, "hydra")
         if n_children:
             child_params = {"activation": plan.activation.name, "init": plan.init[0].scheme,
-                            "mode": plan.mode.value}
+                            "mode": plan.mode.value, **network_params(result)}
             child_label = plan.activation.name + (" trained" if plan.mode == Mode.train else "")
             tracker.log_children(parent, ChildRuns(result, child_params, child_label), done)
         if plots is not None:

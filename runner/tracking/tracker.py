@@ -4,16 +4,21 @@ MLflow client calls per run as its public API allows."""
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import re
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, Sequence
+
+import numpy as np
 
 from runner import limits
 from runner.progress import progress
-from runner.report.tables import PredictionsCsv
+from runner.report.tables import PredictionsCsv, layer_arrays
 from runner.results import JobResult
 from runner.tracking.store import import_mlflow
 
@@ -39,6 +44,20 @@ def short(x) -> str:
 def safe_key(name: str) -> str:
     """`name` as an MLflow key: letters, digits, _ - . space / only."""
     return re.sub(r"[^\w\-. /]", "_", name)
+
+
+def weights_npz(result: JobResult, i: int) -> bytes:
+    """Seed i's network as an .npz file (np.load reads it): W1, b1, … in the data's units,
+    and with mode=train where it started, W1_start, b1_start, …"""
+    from neuron.network import take
+
+    arrays = {k: v[0] for k, v in layer_arrays(take(result.evaluation.layers, [i])).items()}
+    if result.training is not None:
+        start = take(result.training.before.layers, [i])
+        arrays.update({k: v[0] for k, v in layer_arrays(start, "_start").items()})
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
 
 
 @dataclass(frozen=True)
@@ -200,15 +219,17 @@ class Tracker:
                 now = int(time.time() * 1000)
                 params = dict(children.params)
                 params["seed"] = "explicit" if explicit else seed
-                params.update({n: short(w) for n, w in zip(names, ev.W[i], strict=True)})
-                params["bias"] = short(ev.b[i])
+                if ev.W is not None:  # the single neuron: its weights as params
+                    params.update({n: short(w) for n, w in zip(names, ev.W[i], strict=True)})
+                    params["bias"] = short(ev.b[i])
                 metrics = [Metric(k, float(v[i]), now, 0) for k, v in ev.metrics.items()]
                 if training is not None:
                     # mode=train: where the seed started, and its training loss per epoch.
                     before = training.before
-                    params.update({n.replace("w.", "w0.", 1): short(w)
-                                   for n, w in zip(names, before.W[i], strict=True)})
-                    params["bias0"] = short(before.b[i])
+                    if before.W is not None:
+                        params.update({n.replace("w.", "w0.", 1): short(w)
+                                       for n, w in zip(names, before.W[i], strict=True)})
+                        params["bias0"] = short(before.b[i])
                     metrics += [Metric(f"{k}_before", float(v[i]), now, 0)
                                 for k, v in before.metrics.items()]
                     metrics += [Metric("train_loss", float(v), now, int(e)) for e, v in
@@ -218,8 +239,10 @@ class Tracker:
                     params=[Param(k, param_value(v)) for k, v in params.items()],
                 )
                 if table is not None:
-                    self.write_text(run.info, "predictions.csv",
-                                    table.render(ev.z[i], ev.y_hat[i], pred[i]))
+                    self.write_artifact(run.info, "predictions.csv",
+                                        table.render(ev.z[i], ev.y_hat[i], pred[i]).encode())
+                if ev.layers is not None:
+                    self.write_artifact(run.info, "weights.npz", weights_npz(result, i))
                 self.client.set_terminated(rid, "FINISHED")
             except BaseException:
                 # Not left RUNNING: a re-run deletes it and logs the seed again.
@@ -228,9 +251,12 @@ class Tracker:
                 raise
             self.children_logged += 1
 
-    def write_text(self, run_info, name: str, text: str) -> None:
-        """Store `text` as the artifact `name` of the run."""
-        self.client.log_text(run_info.run_id, text, name)
+    def write_artifact(self, run_info, name: str, data: bytes) -> None:
+        """Store `data` as the artifact `name` of the run."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            self.client.log_artifact(run_info.run_id, str(path))
 
     def finish(self, run_id, status="FINISHED"):
         self.client.set_terminated(run_id, status)
