@@ -86,3 +86,25 @@ def test_the_table_lines_up_with_a_short_configuration_name():
     for name in head.split()[1:]:
         end = head.index(name) + len(name)
         assert row[end - 1].isdigit() and (end == len(row) or row[end] == " "), (head, row)
+
+
+def test_trained_networks_get_before_stuck_and_dead_columns(tmp_path):
+    def job(name, overrides, acc, before, stuck, dead):
+        table = pd.DataFrame({"accuracy": acc, "accuracy_before": before, "stuck": stuck,
+                              "dead_units": dead})
+        return sweep_report.Job(name, tuple(overrides), table)
+
+    jobs = [job("0", ["activation=relu"], [0.7, 0.99, 0.99, 0.7], [0.3, 0.5, 0.6, 0.4],
+                [1.0, 0.0, 0.0, 1.0], [1, 0, 0, 1]),
+            job("1", ["activation=tanh"], [0.99, 0.99, 0.98, 0.99], [0.2, 0.5, 0.7, 0.6],
+                [0.0, 0.0, 0.0, 0.0], [0, 0, 0, 0])]
+    report = sweep_report.build(jobs, settings(n_resamples=200))
+    relu, tanh = report.configs
+    assert relu.before.mean == pytest.approx(0.45) and tanh.before.mean == pytest.approx(0.5)
+    assert (relu.stuck, relu.dead, tanh.stuck, tanh.dead) == (0.5, 0.5, 0.0, 0.0)
+    lines = sweep_report.table(report).splitlines()
+    assert lines[1].split()[-3:] == ["before", "stuck", "dead"]
+    assert lines[2].split()[-3:] == ["0.4500", "50%", "50%"]
+    assert "| before | stuck | dead |" in sweep_report.markdown(report)
+    path = sweep_report.plot(report, jobs, tmp_path)
+    assert path.name == "sweep_accuracy.png" and path.read_bytes()[:4] == b"\x89PNG"

@@ -218,3 +218,29 @@ def test_importing_plots_does_not_import_matplotlib():
         env=env, capture_output=True, text=True, check=True, timeout=60,
     )
     assert out.stdout.strip() == "False"
+
+
+# decision_regions, configurations
+
+
+def test_decision_regions(tmp_path, titles):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 2))
+    y = X[:, 0] > 0
+    g0, g1 = np.linspace(-3, 3, 40), np.linspace(-3, 3, 30)
+    lucky = np.broadcast_to(g0 > 0, (30, 40))
+    unlucky = np.broadcast_to(g1[:, None] > 2, (30, 40))
+    check_png(plots.decision_regions(X, y, g0, g1, [("luckiest: seed 3", lucky),
+                                                    ("unluckiest: seed 9", unlucky)],
+                                     tmp_path / "r.png", ["a", "b"]))
+    assert "luckiest: seed 3" in titles and "unluckiest: seed 9" in titles
+
+
+@pytest.mark.parametrize("with_before", [True, False])
+def test_configurations(tmp_path, titles, with_before):
+    rng = np.random.default_rng(1)
+    after = [rng.uniform(0.9, 1, 30), rng.uniform(0.6, 1, 50)]
+    before = [rng.uniform(0, 1, 30), rng.uniform(0, 1, 50)] if with_before else None
+    check_png(plots.configurations(["activation=relu", "activation=tanh"], after,
+                                   tmp_path / "c.png", before=before))
+    assert "Each configuration's seeds: accuracy" in titles

@@ -134,6 +134,8 @@ def report_sweep(settings: SweepSettings) -> str | None:
         return None
     report = sweep_report.build(jobs, settings.luck, sweep_id=settings.sweep_id)
     files = sweep_report.write(report, settings.sweep_dir)
+    if settings.luck.plots:
+        files.append(sweep_report.plot(report, jobs, settings.sweep_dir))
     text = sweep_report.table(report)
     if client is not None:
         rid = sweep_report.log_to_mlflow(client, exp_id, report, files)

@@ -44,6 +44,9 @@ class ConfigSummary:
     config: str  # "activation=tanh, init=normal", or "all jobs"
     jobs: tuple[str, ...]
     stats: Summary
+    before: Summary | None = None  # mode=train: the metric with the random weights
+    stuck: float | None = None  # mode=train, networks: share of seeds stuck after training
+    dead: float | None = None  # networks: share of seeds with a dead hidden unit
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,9 @@ class SweepReport:
     def to_json(self) -> dict:
         return {
             "metric": self.metric, "n_jobs": self.n_jobs,
-            "configs": [{"config": c.config, "jobs": list(c.jobs), **asdict(c.stats)}
+            "configs": [{"config": c.config, "jobs": list(c.jobs), **asdict(c.stats),
+                         "before": asdict(c.before) if c.before else None,
+                         "stuck": c.stuck, "dead": c.dead}
                         for c in self.configs],
             "pairs": [asdict(p) for p in self.pairs],
             "variance_split": dict(self.variance_split) if self.variance_split else None,
@@ -124,6 +129,13 @@ def jobs_from_mlflow(client, experiment_id: str, sweep_id: str) -> list[Job]:
     return jobs
 
 
+def _column(jobs: list[Job], name: str) -> np.ndarray | None:
+    """The column `name` of every job's seeds table, pooled; None unless every job has it."""
+    if not all(name in j.seeds for j in jobs):
+        return None
+    return np.concatenate([j.seeds[name].to_numpy(float) for j in jobs])
+
+
 def factors_of(jobs: list[Job]) -> list[dict]:
     """Each job's levels of the factors that vary across the sweep."""
     levels = [{_key(o): o.split("=", 1)[1] for o in j.overrides if "=" in o} for j in jobs]
@@ -143,12 +155,18 @@ def build(jobs: list[Job], settings: LuckSettings, metric: str = "accuracy",
     names, scores, levels, configs = [], [], [], []
     for key, members in groups.items():
         name = ", ".join(f"{k}={v}" for k, v in key) or "all jobs"
-        s = np.concatenate([j.seeds[metric].to_numpy(float) for j in members])
+        s = _column(members, metric)
         names.append(name)
         scores.append(s)
         levels.append(dict(key))
-        configs.append(ConfigSummary(name, tuple(j.name for j in members),
-                                     summarize(s, f"{metric} of {name}", settings)))
+        before, stuck, dead = (_column(members, c) for c in (f"{metric}_before", "stuck",
+                                                              "dead_units"))
+        configs.append(ConfigSummary(
+            name, tuple(j.name for j in members), summarize(s, f"{metric} of {name}", settings),
+            before=summarize(before, f"{metric} before training of {name}", settings)
+            if before is not None else None,
+            stuck=float(stuck.mean()) if stuck is not None else None,
+            dead=float((dead > 0).mean()) if dead is not None else None))
     pairs = []
     for (i, a), (j, b) in itertools.permutations(enumerate(scores), 2):
         low, high = prob_greater_ci(a, b, f"P({names[i]} > {names[j]}) on {metric}", settings)
@@ -171,17 +189,34 @@ def variance_sentence(report: SweepReport) -> str:
     return ", ".join(parts) + "."
 
 
+def _extra_columns(report: SweepReport) -> list[tuple[str, str]]:
+    """(header, attribute) of the columns some configuration has: before training, stuck
+    seeds, seeds with dead units."""
+    cols = [("before", "before"), ("stuck", "stuck"), ("dead", "dead")]
+    return [(h, a) for h, a in cols if any(getattr(c, a) is not None for c in report.configs)]
+
+
+def _cell(c: ConfigSummary, attr: str) -> str:
+    value = getattr(c, attr)
+    if value is None:
+        return "–"
+    return f"{value.mean:.4f}" if attr == "before" else f"{value:.0%}"
+
+
 def markdown(report: SweepReport) -> str:
     conf = f"{report.confidence:.0%}"
+    extra = _extra_columns(report)
     lines = [f"## Sweep report: {report.n_jobs} jobs, {report.metric}", "",
              f"**{variance_sentence(report)}**", "",
-             f"| configuration | seeds | mean | std | min | max | IQM | {conf} CI of the mean |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"| configuration | seeds | mean | std | min | max | IQM | {conf} CI of the mean |"
+             + "".join(f" {h} |" for h, _ in extra),
+             "|---|---|---|---|---|---|---|---|" + "---|" * len(extra)]
     for c in report.configs:
         t = c.stats
         lines.append(f"| {c.config} | {t.n:.0f} | {t.mean:.4f} | {t.std:.4f} | "
                      f"{t.min:.4f} | {t.max:.4f} | {t.iqm:.4f} | "
-                     f"[{t.ci_low:.4f}, {t.ci_high:.4f}] |")
+                     f"[{t.ci_low:.4f}, {t.ci_high:.4f}] |"
+                     + "".join(f" {_cell(c, a)} |" for _, a in extra))
     if report.pairs:
         lines += ["", f"| A | B | P(A > B) | {conf} CI |", "|---|---|---|---|"]
         for p in report.winners():
@@ -194,11 +229,18 @@ def table(report: SweepReport) -> str:
     lines = [f"Sweep report over {report.n_jobs} jobs ({report.metric})"]
     head = "configuration"
     width = max(len(head), *(len(c.config) for c in report.configs)) + 2
-    lines.append(f"  {head:<{width}}{'seeds':>8}{'mean':>8}{'std':>8}{'min':>8}{'max':>8}")
+    extra = _extra_columns(report)
+    lines.append(f"  {head:<{width}}{'seeds':>8}{'mean':>8}{'std':>8}{'min':>8}{'max':>8}"
+                 + "".join(f"{h:>8}" for h, _ in extra))
     for c in report.configs:
         t = c.stats
         lines.append(f"  {c.config:<{width}}{t.n:>8.0f}{t.mean:>8.4f}{t.std:>8.4f}"
-                     f"{t.min:>8.4f}{t.max:>8.4f}")
+                     f"{t.min:>8.4f}{t.max:>8.4f}"
+                     + "".join(f"{_cell(c, a):>8}" for _, a in extra))
+    if extra:
+        lines.append(f"  before: mean {report.metric} with the random weights; stuck: seeds no "
+                     "better than the constant guess after training; dead: seeds with a "
+                     "hidden unit that outputs 0 on every row")
     for p in report.winners():
         lines.append(f"  P({p.a} > {p.b}) = {p.p_a_beats_b:.3f} "
                      f"[{p.ci_low:.3f}, {p.ci_high:.3f}]")
@@ -210,11 +252,28 @@ def write(report: SweepReport, folder: Path) -> list[Path]:
     folder = Path(folder)
     (folder / "sweep_report.json").write_text(json.dumps(report.to_json(), indent=1))
     (folder / "sweep_report.md").write_text(markdown(report) + "\n")
-    rows = pd.DataFrame([{"config": c.config, **asdict(c.stats)} for c in report.configs])
+    rows = pd.DataFrame([{"config": c.config, **asdict(c.stats),
+                          "before_mean": c.before.mean if c.before else None,
+                          "stuck": c.stuck, "dead": c.dead} for c in report.configs])
     buf = io.StringIO()
     rows.to_csv(buf, index=False)
     (folder / "sweep_configs.csv").write_text(buf.getvalue())
     return [folder / n for n in ("sweep_report.json", "sweep_report.md", "sweep_configs.csv")]
+
+
+def plot(report: SweepReport, jobs: list[Job], folder: Path) -> Path:
+    """sweep_accuracy.png: every configuration's seeds, before and after training."""
+    from runner.report import plots
+
+    groups: dict[str, list[Job]] = {c.config: [] for c in report.configs}
+    for c in report.configs:
+        groups[c.config] = [j for j in jobs if j.name in c.jobs]
+    m = report.metric
+    after = [_column(groups[c.config], m) for c in report.configs]
+    before = [_column(groups[c.config], f"{m}_before") for c in report.configs]
+    return plots.configurations(
+        [c.config for c in report.configs], after, Path(folder) / "sweep_accuracy.png",
+        before=None if any(b is None for b in before) else before, metric=m)
 
 
 def log_to_mlflow(client, experiment_id: str, report: SweepReport, files) -> str:

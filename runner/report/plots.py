@@ -437,6 +437,42 @@ def _regions(result: JobResult) -> dict | None:
             "feature_names": names}
 
 
+def configurations(names, after, path, before=None, metric="accuracy") -> Path:
+    """A sweep's configurations side by side: each one's per-seed `metric` as a box (with
+    its seeds as dots), and with `before` the same seeds with their random weights.
+
+    names: (k,) configuration names; after, before: k arrays of per-seed values.
+    """
+    k = len(names)
+    plt, fig = _figure()
+    ax = fig.add_subplot()
+    rng = np.random.default_rng(0)  # the dots' vertical jitter only
+    rows = np.arange(k)[::-1]
+    series = [(after, BLUE, "after training" if before is not None else "per seed", 0.0)]
+    if before is not None:
+        series = [(before, GREY, "random weights", 0.18), (after, BLUE, "after training", -0.18)]
+    import inspect
+
+    # matplotlib 3.10 names it orientation; vert, before, is deprecated since.
+    sideways = ({"orientation": "horizontal"}
+                if "orientation" in inspect.signature(ax.boxplot).parameters else {"vert": False})
+    for values, colour, label, shift in series:
+        ax.boxplot([np.asarray(v, float) for v in values], positions=rows + shift,
+                   widths=0.28, showfliers=False, patch_artist=True, **sideways,
+                   boxprops={"facecolor": colour, "alpha": 0.35},
+                   medianprops={"color": colour})
+        for row, v in zip(rows, values, strict=True):
+            v = np.asarray(v, float)
+            ax.scatter(v, row + shift + rng.uniform(-0.09, 0.09, v.size), s=5, color=colour,
+                       alpha=0.6, label=label if row == rows[0] else None)
+    ax.set_yticks(rows, names, fontsize="small")
+    ax.set_xlabel(metric)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower left", fontsize="small")
+    ax.set_title(f"Each configuration's seeds: {metric}", fontsize="medium")
+    return _save(plt, fig, path)
+
+
 @dataclass(frozen=True)
 class Plot:
     """One PNG of the report: its file name, the function that draws it, and its inputs."""
