@@ -39,15 +39,17 @@ def run_job(config: Config, run_dir: Path, overrides=(), seed_given: bool = Fals
     published = None
     with speedups.publisher(plan) as publisher:  # opens the store while the seeds evaluate
         result = evaluate.run(plan)
+        report = luck.build(result, speedups.map_chunks) if result.n_seeds >= 2 else None
+        figures = plots.spec(result, report) if report and plan.luck.plots else ()
+        draw = functools.partial(plots.draw, figures, run_dir / "plots") if figures else None
+        # Without a publisher the plots are drawn aside while the run folder is written.
+        drawing = speedups.draw_aside(draw) if draw and publisher is None else None
         files = tables.write(result, run_dir)
-        report = luck.build(result) if result.n_seeds >= 2 else None
         if report is not None:
             files.append(run_dir / "luck.json")
             files[-1].write_text(json.dumps(report.to_json(), indent=1))
-        figures = plots.spec(result, report) if report and plan.luck.plots else ()
-        draw = functools.partial(plots.draw, figures, run_dir / "plots") if figures else None
         if publisher is None:
-            drawn = tuple(draw()) if draw else ()
+            drawn = drawing() if drawing else ()
         else:
             outcome = Outcome(result, report, tuple(files), run_dir, tuple(overrides),
                               tuple(p.file for p in figures))

@@ -65,7 +65,7 @@ class Plan:
     explicit: tuple[np.ndarray, np.ndarray] | None  # W (1, n_features), b (1,) if given
     trainer: TrainerSettings
     luck: LuckSettings
-    chunk_size: int  # seeds evaluated at once: chunk_size, less if the memory budget says so
+    chunk_size: int  # seeds evaluated at once: chunk_size, less for memory (limits.py)
     highlight: tuple[int, str] | None  # a row the report speaks of by name, and its label
     printed: Mapping[str, Any] | None  # what a source printed (the lesson), to compare
     lesson_train: data.Dataset | None  # the lesson's weights are trained on this
@@ -220,7 +220,7 @@ def bytes_per_seed(n_rows: int, n_features: int, hidden, train: bool) -> int:
 
 
 def _chunk_size(config: Config, ds, hidden) -> int:
-    """chunk_size seeds at once, fewer where the memory budget needs it."""
+    """chunk_size seeds at once, fewer where the memory budget or the caches need it."""
     n_rows, n_features = ds.X.shape
     need = bytes_per_seed(n_rows, n_features, hidden, config.mode == Mode.train)
     if need > limits.MEMORY_BUDGET:
@@ -228,7 +228,9 @@ def _chunk_size(config: Config, ds, hidden) -> int:
             f"dataset.path={config.dataset.path}: {n_rows:,} rows take {need / 2**30:.1f} GiB "
             f"of working memory per seed, more than the {limits.MEMORY_BUDGET / 2**30:.0f} GiB "
             "budget; use fewer rows" + (" or narrower layers" if hidden else ""))
-    return max(1, min(config.chunk_size, limits.MEMORY_BUDGET // need))
+    cells = n_rows * max([1, *hidden])
+    return max(1, min(config.chunk_size, limits.MEMORY_BUDGET // need,
+                      limits.CHUNK_CELLS // cells))
 
 
 def _activation(config: Config) -> activations.Activation:

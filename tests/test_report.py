@@ -100,3 +100,12 @@ def test_the_normal_interval_honours_the_confidence(monkeypatch):
         half = z * x.std(ddof=1) / np.sqrt(x.size)
         assert s.ci_method == "normal"
         assert s.ci_high - s.mean == pytest.approx(half, rel=1e-12)
+
+
+def test_metrics_side_by_side_give_the_same_report(make_cfg):
+    # Each metric's bootstrap has its own stream: computing them in threads changes nothing.
+    from runner import evaluate, speedups
+
+    result = evaluate.run(make_plan(make_cfg("seed=1..300", "tracking=off",
+                                             "dataset.standardize=true")))
+    assert luck.build(result, speedups.map_chunks) == luck.build(result)

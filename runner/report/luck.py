@@ -162,19 +162,19 @@ class LuckReport:
         return out
 
 
-def build(result: JobResult) -> LuckReport:
-    """The luck report of a job of two or more seeds."""
+def build(result: JobResult, map_metrics=None) -> LuckReport:
+    """The luck report of a job of two or more seeds.
+
+    `map_metrics(fn, names)`: how to compute each metric's statistics (their bootstraps are
+    independent streams, so runner.speedups.map_chunks may run them side by side); by
+    default one after another.
+    """
     plan, ev = result.plan, result.evaluation
     ds, n = plan.dataset, result.n_seeds
-    metrics = []
-    for name in SUMMARIZED:
-        if name in ev.metrics:
-            # A diverged seed's probabilities are NaN: the statistics are over the rest.
-            values = np.asarray(ev.metrics[name], float)
-            values = values[np.isfinite(values)]
-            if values.size:
-                metrics.append(MetricSummary(name, summarize(values, name, plan.luck)))
-    metrics = tuple(metrics)
+    map_metrics = map_metrics or (lambda fn, names: [fn(name) for name in names])
+    metrics = tuple(m for m in map_metrics(
+        lambda name: _summary(ev.metrics[name], name, plan.luck),
+        [name for name in SUMMARIZED if name in ev.metrics]) if m is not None)
     acc = np.asarray(ev.metrics["accuracy"], float)
     ks, best, sd = luck.expected_max(acc)
     baseline = float(luck.majority_baseline(ds.y))
@@ -220,6 +220,14 @@ def _network(result: JobResult) -> NetworkSummary:
     return NetworkSummary(hidden=plan.hidden, n_params=plan.n_params,
                           dead=_dead(result.evaluation.metrics["dead_units"], total),
                           dead_before=before)
+
+
+def _summary(values, name: str, settings) -> MetricSummary | None:
+    # A diverged seed's probabilities are NaN: the statistics are over the rest. Each
+    # metric's bootstrap has its own random stream, so they may run side by side.
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    return MetricSummary(name, summarize(values, name, settings)) if values.size else None
 
 
 def verdict(a: Summary, n: int, best: ExpectedBest, share_beating: float,

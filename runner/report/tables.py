@@ -62,10 +62,14 @@ def predictions_table(result: JobResult) -> pd.DataFrame | None:
     }
     for f in ds.features:
         cols[f] = np.tile(ds.frame[f].to_numpy(float), n_seeds)
-    cols[ds.target] = np.tile(ds.frame[ds.target].astype(str).to_numpy(), n_seeds)
+    # Labels as categoricals: codes repeated per seed, not millions of strings.
+    labels = pd.Categorical(ds.frame[ds.target].astype(str))
+    cols[ds.target] = pd.Categorical.from_codes(np.tile(labels.codes, n_seeds),
+                                                labels.categories)
     cols["z"] = ev.z.ravel()
     cols["y_hat"] = ev.y_hat.ravel()
-    cols["predicted"] = np.where(pred.ravel(), ds.positive, ds.negative)
+    cols["predicted"] = pd.Categorical.from_codes(pred.ravel().astype(np.int8),
+                                                  [ds.negative, ds.positive])
     cols["correct"] = (pred == ds.y.astype(bool)).ravel()
     return pd.DataFrame(cols)
 

@@ -93,3 +93,24 @@ def map_chunks(fn, items: list) -> list:
 
     with ThreadPoolExecutor(workers, thread_name_prefix="neuron-luck-chunks") as pool:
         return list(pool.map(fn, items))
+
+
+def draw_aside(draw):
+    """Start drawing the plots (`draw()` → paths) in a forked process, so this one can write
+    the run folder meanwhile; returns what gives their paths, waiting if need be. Without the
+    speed-ups, or where forking is unsafe, it draws them now."""
+    from runner.speedups.local import Drawer
+    from runner.speedups.processes import can_fork
+
+    if not enabled() or not can_fork():
+        paths = tuple(draw())
+        return lambda: paths
+    drawer = Drawer(draw)
+
+    def wait():
+        try:
+            return tuple(drawer.wait())
+        finally:
+            drawer.close()
+
+    return wait

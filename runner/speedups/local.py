@@ -25,7 +25,7 @@ class LocalPublisher(Publisher):
         if (draw is None or outcome.tracking.n_children < limits.PARALLEL_PLOTS_FROM
                 or not can_fork()):
             return super().publish(outcome, draw)
-        drawer = _Drawer(draw)
+        drawer = Drawer(draw)
         tracker = self.tracker(outcome)
         try:
             parent = publish(outcome, tracker, drawer.wait)
@@ -36,7 +36,7 @@ class LocalPublisher(Publisher):
             drawer.close()
 
 
-class _Drawer(Forked):
+class Drawer(Forked):
     """The plots, drawn in a forked process; `wait` gives their paths (the same answer each
     time it is asked)."""
 
