@@ -68,6 +68,11 @@ CASES = [
     ("not a csv", [*CSV, "dataset.path=binary.csv"], 2, "not a text CSV file"),
     ("child_runs", ["tracking.child_runs=some"], 1,
      "Invalid value 'some', expected one of [all, none, auto]"),
+    ("hidden zero", ["model.hidden=[4,0]"], 2,
+     "model.hidden=[4,0]: a layer needs at least 1 unit, got 0"),
+    ("hidden huge", ["model.hidden=[400,400]"], 2, "weights and biases per seed"),
+    ("hidden step", ["model.hidden=[4]", "mode=train", "activation=step"], 2,
+     "mode=train activation=step: step has derivative 0 wherever it has one"),
     ("store folder", ["tracking.uri=sqlite:////nonexistent/dir/mlflow.db"], 2,
      "folder /nonexistent/dir does not exist"),
 ]
