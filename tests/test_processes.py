@@ -63,3 +63,40 @@ def test_no_fork_while_another_thread_runs():
     finally:
         stop.set()
         thread.join()
+
+
+SHARED_OUT = """
+import os, sys, numpy as np
+from neuron import activations, initializers, network
+from runner import speedups
+rng = np.random.default_rng(0)
+X, y = rng.normal(size=(60, 2)), (rng.random(60) < 0.4).astype(float)
+layers = tuple(network.Layer(W, b) for W, b in initializers.draw_layers(
+    np.arange(12), network.sizes(2, [4]), initializers.Draw("uniform"),
+    initializers.Draw("uniform")))
+def one(sl):
+    r = network.train(X, y, network.take(layers, sl), activations.get("tanh"), epochs=30)
+    return os.getpid(), r
+slices = [slice(i, i + 3) for i in range(0, 12, 3)]
+shared = speedups.map_chunks(one, slices)
+alone = [one(sl) for sl in slices]
+assert len({pid for pid, _ in shared}) == min(len(slices), os.cpu_count()), "not shared out"
+for (_, a), (_, b) in zip(shared, alone):
+    for la, lb in zip(a.layers, b.layers):
+        assert np.array_equal(la.W, lb.W) and np.array_equal(la.b, lb.b)
+    assert np.array_equal(a.losses, b.losses)
+print("same")
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: nothing is shared out")
+def test_chunks_shared_out_over_processes_give_what_one_process_gives():
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    out = subprocess.run([sys.executable, "-c", SHARED_OUT], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "same"

@@ -80,19 +80,20 @@ def publisher(plan):
 
 
 def map_chunks(fn, items: list) -> list:
-    """[fn(item) for item in items], the items side by side on the machine's cores.
+    """[fn(item) for item in items], the items shared out over the machine's cores.
 
-    For work that releases the GIL (numpy's loops, BLAS) and whose results do not depend on
-    which items run together: the threads are joined before this returns, so a later fork
-    finds one thread again.
+    For work whose results do not depend on which items run together (chunks of seeds, each
+    metric's own bootstrap stream): forked processes, so numpy's Python-side steps run in
+    parallel too; where forking is unsafe (another thread runs), one after another.
     """
     workers = min(len(items), os.cpu_count() or 1)
     if not enabled() or workers < 2:
         return [fn(item) for item in items]
-    from concurrent.futures import ThreadPoolExecutor
+    from runner.speedups.processes import can_fork, fork_map
 
-    with ThreadPoolExecutor(workers, thread_name_prefix="neuron-luck-chunks") as pool:
-        return list(pool.map(fn, items))
+    if not can_fork():
+        return [fn(item) for item in items]
+    return fork_map(fn, items, workers)
 
 
 def draw_aside(draw):

@@ -67,6 +67,35 @@ class ChildEnded(RuntimeError):
     """A forked child ended before it answered."""
 
 
+def fork_map(fn, items: list, workers: int) -> list:
+    """[fn(item) for item in items], the items dealt round-robin to this process and
+    workers − 1 forked ones; the results come back through pipes, in order."""
+    groups = [list(range(k, len(items), workers)) for k in range(workers)]
+    children = [Forked(_map_items, fn, [items[i] for i in g], name="neuron-luck-chunks")
+                for g in groups[1:]]
+    out = [None] * len(items)
+    try:
+        for i in groups[0]:
+            out[i] = fn(items[i])
+        for child, group in zip(children, groups[1:], strict=True):
+            ok, values = child.receive("a process computing a share of the seeds")
+            if not ok:
+                raise RuntimeError(values)
+            for i, value in zip(group, values, strict=True):
+                out[i] = value
+    finally:
+        for child in children:
+            child.close()
+    return out
+
+
+def _map_items(conn, fn, items) -> None:
+    try:
+        conn.send((True, [fn(item) for item in items]))
+    except Exception as e:  # noqa: BLE001 - raised again in the parent
+        conn.send((False, f"{type(e).__name__}: {e}"))
+
+
 def _child(target, conn, parent: int, args) -> None:
     for end in list(_open_ends):  # this process's copies of the parent's ends, all of them
         with contextlib.suppress(OSError):
