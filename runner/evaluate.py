@@ -67,38 +67,48 @@ def evaluate(plan: Plan, weights=None) -> Evaluation:
     """
     if plan.is_network:
         return _evaluate_network(plan, weights)
-    act, ds, seed_array = plan.activation, plan.dataset, plan.seeds
+    act, ds = plan.activation, plan.dataset
     n_features = ds.X.shape[1]
-    n, n_rows = len(seed_array), ds.X.shape[0]
-    keep = n * n_rows <= limits.MAX_PREDICTION_CELLS
-    all_W = np.empty((n, n_features))
-    all_b = np.empty(n)
-    z_keep = np.empty((n, n_rows)) if keep else None
-    y_keep = np.empty((n, n_rows)) if keep else None
-    per_seed: dict[str, list] = {}
-    pos = np.zeros(n_rows, dtype=np.int64)
-    cor = np.zeros(n_rows, dtype=np.int64)
+    all_W, all_b = np.empty((plan.n_seeds, n_features)), np.empty(plan.n_seeds)
+    tally = _Tally(plan)
     for sl in _chunks(plan):
         if weights is not None:
             Wc, bc = weights[0][sl], weights[1][sl]
         elif plan.explicit is not None:
             Wc, bc = plan.explicit
         else:
-            Wc, bc = initializers.draw(seed_array[sl], n_features, *plan.init)
+            Wc, bc = initializers.draw(plan.seeds[sl], n_features, *plan.init)
         z, y_hat = forward(ds.X, Wc, bc, act)
         pred = act.classify(z)
-        for k, v in metrics.per_seed(y_hat, pred, ds.y, act.probability).items():
-            per_seed.setdefault(k, []).append(v)
-        n_positive, n_correct = luck.per_example_counts(pred, ds.y)
-        pos += n_positive
-        cor += n_correct
+        tally.add(sl, z, y_hat, pred, metrics.per_seed(y_hat, pred, ds.y, act.probability))
         all_W[sl], all_b[sl] = Wc, bc
-        if keep:
-            z_keep[sl], y_keep[sl] = z, y_hat
-    return Evaluation(
-        W=all_W, b=all_b, metrics={k: np.concatenate(v) for k, v in per_seed.items()},
-        n_positive=pos, n_correct=cor, z=z_keep, y_hat=y_keep,
-    )
+    return tally.evaluation(W=all_W, b=all_b)
+
+
+def _evaluate_network(plan: Plan, layers=None) -> Evaluation:
+    """evaluate() for a network: the output unit's z and σ(z), the metrics, dead units."""
+    act, ds, n = plan.activation, plan.dataset, plan.n_seeds
+    sizes = network.sizes(ds.X.shape[1], plan.hidden)
+    kept = ([(np.empty((n, fan_in, fan_out)), np.empty((n, fan_out)))
+             for fan_in, fan_out in sizes]
+            if n * plan.n_params <= limits.MAX_KEPT_WEIGHTS else None)
+    tally = _Tally(plan)
+    for sl in _chunks(plan):
+        if layers is not None:
+            chunk = network.take(layers, sl)
+        else:
+            chunk = tuple(Layer(W, b) for W, b in initializers.draw_layers(
+                plan.seeds[sl], sizes, *plan.init))
+        fwd = network.forward(ds.X, chunk, act)
+        y_hat, pred = activations.sigmoid(fwd.z), fwd.z >= 0
+        m = metrics.per_seed(y_hat, pred, ds.y, probability=True)
+        m["dead_units"] = network.dead_units(fwd)
+        tally.add(sl, fwd.z, y_hat, pred, m)
+        if kept is not None:
+            for (W, b), layer in zip(kept, chunk, strict=True):
+                W[sl], b[sl] = layer.W, layer.b
+    return tally.evaluation(
+        W=None, b=None, layers=None if kept is None else tuple(Layer(W, b) for W, b in kept))
 
 
 def _chunks(plan: Plan):
@@ -110,46 +120,34 @@ def _chunks(plan: Plan):
         yield slice(start, min(start + plan.chunk_size, n))
 
 
-def _evaluate_network(plan: Plan, layers=None) -> Evaluation:
-    """evaluate() for a network: the output unit's z and σ(z), the metrics, dead units."""
-    act, ds = plan.activation, plan.dataset
-    n, (n_rows, n_features) = plan.n_seeds, ds.X.shape
-    sizes = network.sizes(n_features, plan.hidden)
-    keep = n * n_rows <= limits.MAX_PREDICTION_CELLS
-    kept = ([(np.empty((n, fan_in, fan_out)), np.empty((n, fan_out)))
-             for fan_in, fan_out in sizes]
-            if n * plan.n_params <= limits.MAX_KEPT_WEIGHTS else None)
-    z_keep = np.empty((n, n_rows)) if keep else None
-    y_keep = np.empty((n, n_rows)) if keep else None
-    per_seed: dict[str, list] = {}
-    pos = np.zeros(n_rows, dtype=np.int64)
-    cor = np.zeros(n_rows, dtype=np.int64)
-    for sl in _chunks(plan):
-        if layers is not None:
-            chunk = network.take(layers, sl)
-        else:
-            chunk = tuple(Layer(W, b) for W, b in initializers.draw_layers(
-                plan.seeds[sl], sizes, *plan.init))
-        fwd = network.forward(ds.X, chunk, act)
-        y_hat = activations.sigmoid(fwd.z)
-        pred = fwd.z >= 0
-        m = metrics.per_seed(y_hat, pred, ds.y, probability=True)
-        m["dead_units"] = network.dead_units(fwd)
-        for k, v in m.items():
-            per_seed.setdefault(k, []).append(v)
-        n_positive, n_correct = luck.per_example_counts(pred, ds.y)
-        pos += n_positive
-        cor += n_correct
-        if kept is not None:
-            for (W, b), layer in zip(kept, chunk, strict=True):
-                W[sl], b[sl] = layer.W, layer.b
-        if keep:
-            z_keep[sl], y_keep[sl] = fwd.z, y_hat
-    return Evaluation(
-        W=None, b=None, metrics={k: np.concatenate(v) for k, v in per_seed.items()},
-        n_positive=pos, n_correct=cor, z=z_keep, y_hat=y_keep,
-        layers=None if kept is None else tuple(Layer(W, b) for W, b in kept),
-    )
+class _Tally:
+    """What the chunks of an evaluation add up to: per-seed metrics, per-row counts, and
+    every seed's outputs while seeds × rows is small enough to keep."""
+
+    def __init__(self, plan: Plan):
+        n, n_rows = plan.n_seeds, plan.dataset.X.shape[0]
+        keep = n * n_rows <= limits.MAX_PREDICTION_CELLS
+        self.y = plan.dataset.y
+        self.z = np.empty((n, n_rows)) if keep else None
+        self.y_hat = np.empty((n, n_rows)) if keep else None
+        self.metrics: dict[str, list] = {}
+        self.n_positive = np.zeros(n_rows, dtype=np.int64)
+        self.n_correct = np.zeros(n_rows, dtype=np.int64)
+
+    def add(self, sl: slice, z, y_hat, pred, per_seed: dict) -> None:
+        for k, v in per_seed.items():
+            self.metrics.setdefault(k, []).append(v)
+        n_positive, n_correct = luck.per_example_counts(pred, self.y)
+        self.n_positive += n_positive
+        self.n_correct += n_correct
+        if self.z is not None:
+            self.z[sl], self.y_hat[sl] = z, y_hat
+
+    def evaluation(self, **weights) -> Evaluation:
+        return Evaluation(
+            metrics={k: np.concatenate(v) for k, v in self.metrics.items()},
+            n_positive=self.n_positive, n_correct=self.n_correct, z=self.z, y_hat=self.y_hat,
+            **weights)
 
 
 def descend(plan: Plan, X, y, W0, b0):
