@@ -62,6 +62,7 @@ def columns_hint(path: str) -> str:
 
 def load(cfg) -> Dataset:
     """Read `cfg.path` (a DatasetConfig) and check it before any neuron sees it."""
+    _check_columns(cfg)
     path = resolve_path(cfg.path)
     where = f"dataset.path={cfg.path}"
     if path.is_dir():
@@ -106,6 +107,18 @@ def load(cfg) -> Dataset:
         positive=str(cfg.positive), negative=negative or _other(frame[cfg.target], cfg.positive),
         frame=frame, X=X, y=y, mean=mean, std=std,
     )
+
+
+def _check_columns(cfg) -> None:
+    """What is wrong with the columns asked for, whatever the file holds."""
+    if cfg.target in cfg.features:
+        rest = [f for f in cfg.features if f != cfg.target]
+        fix = (f"drop it: dataset.features=[{','.join(rest)}]" if rest
+               else "name other feature columns")
+        raise UserError(
+            f"dataset.target={cfg.target}: also listed in dataset.features, so the neuron "
+            f"would see the label it is to predict; {fix}"
+        )
 
 
 def _features(frame, features, where) -> np.ndarray:
