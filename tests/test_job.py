@@ -158,3 +158,25 @@ def test_tracking_off_logs_nothing(make_cfg, tmp_path, monkeypatch):
     out = run_job(cfg, tmp_path / "run")
     assert out.parent_run_id is None and not (tmp_path / "mlflow.db").exists()
     assert (tmp_path / "run" / "seeds.parquet").exists()
+
+
+def test_quotes_and_commas_in_names_and_labels_make_a_readable_predictions_csv(
+        make_cfg, store, tmp_path):
+    # Issue 15, item 2: cells were quoted by hand, and a '"' made the CSV unparseable.
+    path = tmp_path / "q.csv"
+    pd.DataFrame({'he said "a"': [1.0, -2.0, 3.0], "b,c": [0.5, 1.5, -1.0],
+                  "label": ['the "big" one', "small, or none", 'the "big" one']}
+                 ).to_csv(path, index=False)
+    cfg = make_cfg("dataset=csv", f"dataset.path={path}",
+                   """dataset.features=['he said "a"','b,c']""", "dataset.target=label",
+                   """dataset.positive='the "big" one'""", "seed=1..2",
+                   f"tracking.uri={store}", "luck.plots=false")
+    run_job(cfg, tmp_path / "run", seed_given=True)
+    client, _, children = _runs(store)
+    preds = pd.read_parquet(tmp_path / "run" / "predictions.parquet")
+    for child in children:
+        seed = int(child.data.params["seed"])
+        csv = pd.read_csv(client.download_artifacts(child.info.run_id, "predictions.csv"))
+        mine = preds[preds.seed == seed].drop(columns="seed").reset_index(drop=True)
+        pd.testing.assert_frame_equal(csv, mine, check_dtype=False)
+        assert set(csv["predicted"]) <= {'the "big" one', "small, or none"}
