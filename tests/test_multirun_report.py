@@ -86,3 +86,13 @@ def test_the_table_lines_up_with_a_short_configuration_name():
     for name in head.split()[1:]:
         end = head.index(name) + len(name)
         assert row[end - 1].isdigit() and (end == len(row) or row[end] == " "), (head, row)
+
+
+def test_user_text_in_the_markdown_is_escaped():
+    # Issue 15, item 7: a configuration's name is the overrides' text, typed by the user.
+    jobs = [_job("0", ["dataset.name=![x](http://127.0.0.1:9/x.png)"], [0.1, 0.2]),
+            _job("1", ["dataset.name=<img src=y>|a"], [0.3, 0.4])]
+    md = sweep_report.markdown(sweep_report.build(jobs, settings(n_resamples=200)))
+    assert "![x](" not in md and "<img" not in md and "http:" not in md
+    assert "| dataset.name=\\!\\[x\\](http&#58;//127.0.0.1&#58;9/x.png) |" in md
+    assert "| dataset.name=&lt;img src=y&gt;\\|a |" in md

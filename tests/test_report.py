@@ -100,3 +100,12 @@ def test_the_normal_interval_honours_the_confidence(monkeypatch):
         half = z * x.std(ddof=1) / np.sqrt(x.size)
         assert s.ci_method == "normal"
         assert s.ci_high - s.mean == pytest.approx(half, rel=1e-12)
+
+
+def test_markdown_escapes_user_text():
+    # Issue 15, item 7: what a user names (labels, datasets) is text, never markdown or HTML.
+    assert markdown.escape("the lesson's person (4 ft, 80 kg)") == (
+        "the lesson's person (4 ft, 80 kg)")
+    assert markdown.escape("![p](http://h/p.png) <b>&x</b> *e* www.a.org | # `c` [l]") == (
+        "\\!\\[p\\](http&#58;//h/p.png) &lt;b&gt;&amp;x&lt;/b&gt; \\*e\\* www\\.a.org \\| \\# "
+        "\\`c\\` \\[l\\]")

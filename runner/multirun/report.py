@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 from neuron import luck
 from runner import limits
 from runner.plan import LuckSettings
+from runner.report.markdown import escape
 from runner.report.stats import Summary, prob_greater_ci, summarize
 
 log = logging.getLogger(__name__)
@@ -174,18 +175,18 @@ def variance_sentence(report: SweepReport) -> str:
 def markdown(report: SweepReport) -> str:
     conf = f"{report.confidence:.0%}"
     lines = [f"## Sweep report: {report.n_jobs} jobs, {report.metric}", "",
-             f"**{variance_sentence(report)}**", "",
+             f"**{escape(variance_sentence(report))}**", "",
              f"| configuration | seeds | mean | std | min | max | IQM | {conf} CI of the mean |",
              "|---|---|---|---|---|---|---|---|"]
     for c in report.configs:
         t = c.stats
-        lines.append(f"| {c.config} | {t.n:.0f} | {t.mean:.4f} | {t.std:.4f} | "
+        lines.append(f"| {escape(c.config)} | {t.n:.0f} | {t.mean:.4f} | {t.std:.4f} | "
                      f"{t.min:.4f} | {t.max:.4f} | {t.iqm:.4f} | "
                      f"[{t.ci_low:.4f}, {t.ci_high:.4f}] |")
     if report.pairs:
         lines += ["", f"| A | B | P(A > B) | {conf} CI |", "|---|---|---|---|"]
         for p in report.winners():
-            lines.append(f"| {p.a} | {p.b} | {p.p_a_beats_b:.3f} | "
+            lines.append(f"| {escape(p.a)} | {escape(p.b)} | {p.p_a_beats_b:.3f} | "
                          f"[{p.ci_low:.3f}, {p.ci_high:.3f}] |")
     return "\n".join(lines)
 
