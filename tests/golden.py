@@ -135,7 +135,15 @@ def _server_flag(dump):
                     "tracking:\n  enabled: true\n", "tracking:\n  enabled: true\n  server: false\n")
 
 
-INTENDED_CHANGES = [_server_flag]
+def _job_kind(dump):
+    # neuron_luck.kind (issue 15): a job's parent run is tagged 'job'; 'sweep' now means a
+    # Hydra multirun only (a resume and a sweep report still accept parents tagged 'sweep').
+    for run in dump.values():
+        if run["tags"].get("neuron_luck.kind") == "sweep":
+            run["tags"]["neuron_luck.kind"] = "job"
+
+
+INTENDED_CHANGES = [_server_flag, _job_kind]
 
 
 def expected(name: str) -> dict:

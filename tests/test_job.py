@@ -180,3 +180,26 @@ def test_quotes_and_commas_in_names_and_labels_make_a_readable_predictions_csv(
         mine = preds[preds.seed == seed].drop(columns="seed").reset_index(drop=True)
         pd.testing.assert_frame_equal(csv, mine, check_dtype=False)
         assert set(csv["predicted"]) <= {'the "big" one', "small, or none"}
+
+
+@pytest.mark.parametrize("old_kind", ["job", "sweep"])
+def test_a_rerun_takes_up_an_unfinished_parent_of_either_kind(make_cfg, store, tmp_path,
+                                                              old_kind):
+    # Issue 15: parents are tagged neuron_luck.kind='job'; those an older version tagged
+    # 'sweep' are still taken up by a re-run.
+    cfg = make_cfg("seed=1..5", f"tracking.uri={store}", "luck.plots=false")
+    first = run_job(cfg, tmp_path / "a", seed_given=True)
+    client, parents, children = _runs(store)
+    assert parents[0].data.tags["neuron_luck.kind"] == "job"
+    parent = first.parent_run_id
+    client.set_tag(parent, "neuron_luck.kind", old_kind)
+    client.update_run(parent, status="RUNNING")  # as a killed run leaves it
+    for child in children:
+        if int(child.data.params["seed"]) >= 4:
+            client.delete_run(child.info.run_id)
+    again = run_job(cfg, tmp_path / "b", seed_given=True)
+    assert again.parent_run_id == parent
+    client, parents, children = _runs(store)
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert parents[0].data.tags["neuron_luck.kind"] == "job"
+    assert sorted(int(c.data.params["seed"]) for c in children) == [1, 2, 3, 4, 5]

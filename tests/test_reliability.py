@@ -44,7 +44,7 @@ def test_kill_9_in_the_middle_then_rerun_completes_without_duplicates(tmp_path):
     out = run_cli(args, tmp_path)
     assert out.returncode == 0, out.stderr
     runs = all_runs(uri)
-    parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep"]
+    parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "job"]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     seeds = [int(c.data.params["seed"]) for c in children]
@@ -62,7 +62,7 @@ def test_parallel_joblib_jobs_on_a_new_sqlite_store_lose_nothing(tmp_path, attem
     assert out.returncode == 0, out.stderr
     assert "database is locked" not in out.stderr
     runs = all_runs(uri)
-    parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep"]
+    parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "job"]
     assert len(parents) == 4
     for p in parents:
         kids = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == p.info.run_id]

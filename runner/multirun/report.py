@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 from neuron import luck
 from runner import limits
 from runner.plan import LuckSettings
+from runner.tracking.tracker import JOB_KINDS
 from runner.report.markdown import escape
 from runner.report.stats import Summary, prob_greater_ci, summarize
 
@@ -107,11 +108,11 @@ def jobs_from_mlflow(client, experiment_id: str, sweep_id: str) -> list[Job]:
     while True:
         page = client.search_runs(
             [experiment_id],
-            filter_string=f"tags.`neuron_luck.sweep_id` = '{sweep_id}' "
-            "and tags.`neuron_luck.kind` = 'sweep'",
+            filter_string=f"tags.`neuron_luck.sweep_id` = '{sweep_id}'",
             max_results=limits.SEARCH_PAGE, page_token=token,
         )
-        runs += page
+        # A job's parent run, tagged 'job' (or 'sweep' by versions before issue 15).
+        runs += [r for r in page if r.data.tags.get("neuron_luck.kind") in JOB_KINDS]
         token = page.token
         if not token:
             break
