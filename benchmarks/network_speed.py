@@ -30,7 +30,6 @@ sys.path.insert(0, str(ROOT))
 
 
 def data():
-    import numpy as np
     import pandas as pd
 
     frame = pd.read_csv(ROOT / "data" / "obesity.csv")

@@ -62,6 +62,7 @@ def columns_hint(path: str) -> str:
 
 def load(cfg) -> Dataset:
     """Read `cfg.path` (a DatasetConfig) and check it before any neuron sees it."""
+    _check_columns(cfg)
     path = resolve_path(cfg.path)
     where = f"dataset.path={cfg.path}"
     if path.is_dir():
@@ -75,7 +76,9 @@ def load(cfg) -> Dataset:
             raise UnicodeDecodeError("utf-8", head, 0, 1, "NUL byte")
         # Incremental, so a character cut at the end of the sample is not an error.
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-        frame = pd.read_csv(path, skipinitialspace=True)
+        header = _header(path)
+        # Only an empty cell is missing: a class may well be called NA, None or null.
+        frame = pd.read_csv(path, skipinitialspace=True, keep_default_na=False, na_values=[""])
     except UnicodeDecodeError:
         raise UserError(
             f"{where}: not a text CSV file (binary or not UTF-8); give a comma-separated "
@@ -86,13 +89,29 @@ def load(cfg) -> Dataset:
     features = list(cfg.features)
     if not features:
         raise UserError(f"dataset.features is empty; name the feature columns of {path.name}")
-    missing = [c for c in features + [cfg.target] if c not in frame.columns]
+    # The file's own header, not pandas' frame: pandas renames a repeated name 'a' to 'a.1'.
+    missing = [c for c in features + [cfg.target] if c not in header]
     if missing:
         raise UserError(
             f"{where}: no column {', '.join(repr(m) for m in missing)}; the file has "
-            f"{', '.join(repr(str(c)) for c in frame.columns)} "
+            f"{', '.join(repr(c) for c in header)} "
             "(set dataset.features / dataset.target)"
         )
+    for c in features + [cfg.target]:
+        at = [i + 1 for i, h in enumerate(header) if h == c]
+        if len(at) > 1:
+            raise UserError(
+                f"{where}: the header names column {c!r} {len(at)} times (columns "
+                f"{', '.join(map(str, at))}); rename them so each name is one column"
+            )
+    if not frame.index.equals(pd.RangeIndex(len(frame))) or len(header) != len(frame.columns):
+        # pandas takes a first column the header does not name as the index, silently
+        # shifting every column by one.
+        raise UserError(f"{where}: the rows have more cells than the header has names (a "
+                        "trailing comma?); give every column a name")
+    frame.columns = header
+    # Repeated names that no setting uses are ambiguous and unused: leave them out.
+    frame = frame.loc[:, ~frame.columns.duplicated(keep=False)]
     if len(frame) == 0:
         raise UserError(f"{where}: header only, no data rows")
     X = _features(frame, features, where)
@@ -106,6 +125,32 @@ def load(cfg) -> Dataset:
         positive=str(cfg.positive), negative=negative or _other(frame[cfg.target], cfg.positive),
         frame=frame, X=X, y=y, mean=mean, std=std,
     )
+
+
+def _header(path: Path) -> list[str]:
+    """The header row as written (pandas' frame renames repeated names)."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        return next(csv.reader(fh, skipinitialspace=True), [])
+
+
+def _check_columns(cfg) -> None:
+    """What is wrong with the columns asked for, whatever the file holds."""
+    seen = set()
+    for f in cfg.features:
+        if f in seen:
+            unique = ",".join(dict.fromkeys(cfg.features))
+            raise UserError(f"dataset.features=[{','.join(cfg.features)}]: {f!r} is listed "
+                            f"twice (one weight per column); list it once: "
+                            f"dataset.features=[{unique}]")
+        seen.add(f)
+    if cfg.target in cfg.features:
+        rest = [f for f in cfg.features if f != cfg.target]
+        fix = (f"drop it: dataset.features=[{','.join(rest)}]" if rest
+               else "name other feature columns")
+        raise UserError(
+            f"dataset.target={cfg.target}: also listed in dataset.features, so the neuron "
+            f"would see the label it is to predict; {fix}"
+        )
 
 
 def _features(frame, features, where) -> np.ndarray:

@@ -45,6 +45,14 @@ MAX_INDEX_BOOTSTRAP = 100_000
 # ...where "many" means more distinct values than this.
 MIN_DISTINCT_FOR_NORMAL_CI = 2_048
 
+# Bootstrap resamples per interval (luck.n_resamples): each costs a draw per seed, so past
+# this a report takes minutes for nothing (the Monte-Carlo error at 1,000,000 resamples is
+# already far below the four decimals the report shows).
+MAX_RESAMPLES = 1_000_000
+# Training epochs (trainer.epochs): the descent costs epochs × seeds × rows; past this a job
+# runs for hours, and the loss has long stopped moving at any learning rate that converges.
+MAX_EPOCHS = 1_000_000
+
 # Progress bars on an interactive terminal, only for loops at least this long.
 PROGRESS_SEEDS = 100_000
 PROGRESS_CHILD_RUNS = 200

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -96,6 +98,7 @@ class Plan:
 
 def make_plan(config: Config, seed_given: bool = False) -> Plan:
     """Check `config` and load its data; UserError on any bad input."""
+    check_values(config)
     act = _activation(config)
     ds = data.load(config.dataset)
     notes = []
@@ -129,11 +132,6 @@ def make_plan(config: Config, seed_given: bool = False) -> Plan:
                 training.check_trainable(act.name)
         except ValueError as e:
             raise UserError(f"mode=train activation={act.name}: {e}") from None
-        if t.lr <= 0 or t.epochs < 0 or t.l2 < 0:
-            raise UserError(
-                f"trainer: lr={t.lr}, epochs={t.epochs}, l2={t.l2}; need lr > 0, "
-                "epochs >= 0 and l2 >= 0"
-            )
     lesson_train = None
     if config.lesson_train is not None and explicit is not None:
         lesson_train = data.load(config.lesson_train)
@@ -142,6 +140,9 @@ def make_plan(config: Config, seed_given: bool = False) -> Plan:
         except ValueError as e:
             raise UserError(f"lesson_train: {e}") from None
     row = config.dataset.highlight_row
+    if row is not None and not 0 <= row < len(ds.y):
+        raise UserError(f"dataset.highlight_row={row}: {ds.name} has rows 0 to {len(ds.y) - 1}; "
+                        "give one of them, or null")
     highlight = None if row is None else (int(row), config.dataset.highlight_label or f"row {row}")
     tracking = _tracking(config, len(seed_array)) if config.tracking.enabled else None
     return Plan(
@@ -156,6 +157,70 @@ def make_plan(config: Config, seed_given: bool = False) -> Plan:
         config_yaml=to_yaml(config, redact(config.tracking.uri) if config.tracking.uri else None),
         notes=tuple(notes),
     )
+
+
+def check_values(config: Config) -> None:
+    """Every config value that has a meaning only within bounds, checked against them."""
+    lk, t, tr = config.luck, config.trainer, config.tracking
+    if not (_finite(lk.confidence) and 0 < lk.confidence < 1):
+        raise UserError(f"luck.confidence={lk.confidence}: must be between 0 and 1 "
+                        "(exclusive), e.g. 0.95")
+    if not 2 <= lk.n_resamples <= limits.MAX_RESAMPLES:
+        raise UserError(f"luck.n_resamples={lk.n_resamples}: must be from 2 to "
+                        f"{limits.MAX_RESAMPLES:,}; the default is 10000")
+    if not 0 <= lk.bootstrap_seed <= limits.MAX_SEED:
+        raise UserError(f"luck.bootstrap_seed={lk.bootstrap_seed}: must be a whole number from "
+                        f"0 to {limits.MAX_SEED}")
+    if not (_finite(t.lr) and t.lr > 0):
+        raise UserError(f"trainer.lr={t.lr}: must be a positive finite number, e.g. 0.5")
+    if not 0 <= t.epochs <= limits.MAX_EPOCHS:
+        raise UserError(f"trainer.epochs={t.epochs}: must be from 0 to {limits.MAX_EPOCHS:,}")
+    if not (_finite(t.l2) and t.l2 >= 0):
+        raise UserError(f"trainer.l2={t.l2}: must be a finite number >= 0 (0: no penalty)")
+    if t.record_every is not None and t.record_every < 1:
+        raise UserError(f"trainer.record_every={t.record_every}: must be at least 1 (epochs "
+                        "between loss points), or null for about 200 points")
+    for where, draw in (("init", config.init), ("init.bias", config.init.bias)):
+        _check_draw(where, draw)
+    for name, value in plain(config.activation).items():
+        if name != "name" and not _finite(value):
+            raise UserError(f"activation.{name}={value}: must be a finite number")
+    if tr.max_child_runs < 0:
+        raise UserError(f"tracking.max_child_runs={tr.max_child_runs}: must be 0 or more "
+                        "(0: no child runs under tracking.child_runs=auto)")
+    if tr.processes < 1:
+        raise UserError(f"tracking.processes={tr.processes}: must be at least 1")
+    if not tr.experiment.strip():
+        raise UserError("tracking.experiment is empty; name the MLflow experiment, e.g. "
+                        "tracking.experiment=neuron-luck")
+    if config.sweep_id is not None and not _SWEEP_ID.fullmatch(str(config.sweep_id)):
+        raise UserError(f"sweep_id={config.sweep_id}: letters, digits, '-', '_' and '.' only "
+                        "(it is set by a multirun; leave it out)")
+    ds = config.dataset
+    if ds.negative is not None and str(ds.negative) == str(ds.positive):
+        raise UserError(f"dataset.negative={ds.negative}: the same label as dataset.positive; "
+                        "name the other class")
+    if ds.highlight_label is not None and ds.highlight_row is None:
+        raise UserError(f"dataset.highlight_label={ds.highlight_label}: names no row; give "
+                        "dataset.highlight_row too")
+
+
+_SWEEP_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _check_draw(where: str, d) -> None:
+    for name in ("low", "high", "mean", "std", "value"):
+        value = getattr(d, name)
+        if not _finite(value):
+            raise UserError(f"{where}.{name}={value}: must be a finite number")
+    if not d.low < d.high:
+        raise UserError(f"{where}.low={d.low}, {where}.high={d.high}: need low < high")
+    if d.std < 0:
+        raise UserError(f"{where}.std={d.std}: must be 0 or more")
 
 
 def job_key(config: Config) -> str:

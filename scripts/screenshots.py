@@ -65,13 +65,13 @@ def _clean_env() -> dict:
     return env
 
 
-def run_sweep(folder: Path) -> Sweep:
+def run_sweep(folder: Path, overrides=SWEEP) -> Sweep:
     """Run the project's CLI into `folder` (its own SQLite store) and read back the run ids."""
     from mlflow.tracking import MlflowClient
 
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     proc = subprocess.run(
-        [sys.executable, "-m", "runner", *SWEEP, f"tracking.uri={uri}"],
+        [sys.executable, "-m", "runner", *overrides, f"tracking.uri={uri}"],
         cwd=folder, env=_clean_env(), capture_output=True, text=True, timeout=300,
     )
     if proc.returncode != 0:

@@ -179,7 +179,15 @@ def _training_counts(dump):
             row += [children[row[0]]["metrics"][f"{m}_before"][0][1] for m in metrics]
 
 
-INTENDED_CHANGES = [_server_flag, _model_key, _training_counts]
+def _job_kind(dump):
+    # neuron_luck.kind (issue 15): a job's parent run is tagged 'job'; 'sweep' now means a
+    # Hydra multirun only (a resume and a sweep report still accept parents tagged 'sweep').
+    for run in dump.values():
+        if run["tags"].get("neuron_luck.kind") == "sweep":
+            run["tags"]["neuron_luck.kind"] = "job"
+
+
+INTENDED_CHANGES = [_server_flag, _model_key, _training_counts, _job_kind]
 
 
 def expected(name: str) -> dict:

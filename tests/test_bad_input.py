@@ -75,6 +75,66 @@ CASES = [
      "mode=train activation=step: step has derivative 0 wherever it has one"),
     ("store folder", ["tracking.uri=sqlite:////nonexistent/dir/mlflow.db"], 2,
      "folder /nonexistent/dir does not exist"),
+    # Issue 15, item 8: values with a meaning only within bounds, refused before evaluating.
+    ("confidence 1.5", ["seed=1..5", "luck.confidence=1.5"], 2,
+     "luck.confidence=1.5: must be between 0 and 1"),
+    ("confidence 0", ["seed=1..5", "luck.confidence=0"], 2,
+     "luck.confidence=0.0: must be between 0 and 1"),
+    ("confidence nan", ["seed=1..5", "luck.confidence=nan"], 2,
+     "luck.confidence=nan: must be between 0 and 1"),
+    ("n_resamples 0", ["seed=1..5", "luck.n_resamples=0"], 2,
+     "luck.n_resamples=0: must be from 2 to 1,000,000"),
+    ("n_resamples 1", ["seed=1..5", "luck.n_resamples=1"], 2,
+     "luck.n_resamples=1: must be from 2 to 1,000,000"),
+    ("n_resamples huge", ["seed=1..5", "luck.n_resamples=1000000000"], 2,
+     "luck.n_resamples=1000000000: must be from 2 to 1,000,000"),
+    ("bootstrap_seed", ["seed=1..5", "luck.bootstrap_seed=-1"], 2,
+     "luck.bootstrap_seed=-1: must be a whole number from 0"),
+    ("record_every 0", ["mode=train", "seed=1..5", "trainer.record_every=0"], 2,
+     "trainer.record_every=0: must be at least 1"),
+    ("record_every -3", ["mode=train", "seed=1..5", "trainer.record_every=-3"], 2,
+     "trainer.record_every=-3: must be at least 1"),
+    ("lr nan", ["mode=train", "seed=1..5", "trainer.lr=nan"], 2,
+     "trainer.lr=nan: must be a positive finite number"),
+    ("l2 inf", ["mode=train", "seed=1..5", "trainer.l2=inf"], 2,
+     "trainer.l2=inf: must be a finite number >= 0"),
+    ("epochs huge", ["mode=train", "seed=1..5", "trainer.epochs=1000000000"], 2,
+     "trainer.epochs=1000000000: must be from 0 to 1,000,000"),
+    ("init value nan", ["seed=1..5", "init=constant", "init.value=nan"], 2,
+     "init.value=nan: must be a finite number"),
+    ("init value inf", ["seed=1..5", "init=constant", "init.value=inf"], 2,
+     "init.value=inf: must be a finite number"),
+    ("init low > high", ["seed=1..5", "init.low=2"], 2,
+     "init.low=2.0, init.high=1.0: need low < high"),
+    ("init mean inf", ["seed=1..5", "init=normal", "init.mean=-inf"], 2,
+     "init.mean=-inf: must be a finite number"),
+    ("init std < 0", ["seed=1..5", "init=normal", "init.std=-1"], 2,
+     "init.std=-1.0: must be 0 or more"),
+    ("bias std < 0", ["seed=1..5", "init.bias.scheme=normal", "init.bias.std=-0.5"], 2,
+     "init.bias.std=-0.5: must be 0 or more"),
+    ("slope nan", ["seed=1..5", "activation=leaky_relu", "activation.slope=nan"], 2,
+     "activation.slope=nan: must be a finite number"),
+    ("alpha nan", ["seed=1..5", "activation=elu", "activation.alpha=nan"], 2,
+     "activation.alpha=nan: must be a finite number"),
+    ("max_child_runs < 0", ["seed=1..5", "tracking.max_child_runs=-1"], 2,
+     "tracking.max_child_runs=-1: must be 0 or more"),
+    ("processes 0", ["seed=1..5", "tracking.processes=0"], 2,
+     "tracking.processes=0: must be at least 1"),
+    ("highlight_row past the end", ["seed=1..5", "dataset.highlight_row=400"], 2,
+     "dataset.highlight_row=400: obesity has rows 0 to 399"),
+    ("highlight_row negative", ["seed=1..5", "dataset.highlight_row=-1"], 2,
+     "dataset.highlight_row=-1: obesity has rows 0 to 399"),
+    ("highlight_label without row", ["seed=1..5", "dataset.highlight_row=null"], 2,
+     "dataset.highlight_label=the lesson's person (4 ft, 80 kg): names no row"),
+    ("label leak", ["seed=1..5", "dataset.features=[weight_kg,condition]"], 2,
+     "dataset.target=condition: also listed in dataset.features, so the neuron would see "
+     "the label it is to predict; drop it: dataset.features=[weight_kg]"),
+    ("positive = negative", ["seed=1..5", "dataset.negative=Obese"], 2,
+     "dataset.negative=Obese: the same label as dataset.positive"),
+    ("empty experiment", ["seed=1..5", "tracking.experiment=''"], 2,
+     "tracking.experiment is empty"),
+    ("sweep_id quote", ["seed=1..5", "sweep_id=\"a'b\""], 2,
+     "sweep_id=a'b: letters, digits"),
 ]
 
 
@@ -119,6 +179,13 @@ def test_no_run_left_running(outcomes):
         exp = client.get_experiment_by_name("neuron-luck")
         runs = client.search_runs([exp.experiment_id]) if exp else []
         assert runs == []  # every case failed before a run was created
+
+
+def test_nothing_half_written(outcomes):
+    """A refused command wrote no table, report or plot into its run folder."""
+    written = [p for p in outcomes[0].glob("outputs/**/*") if p.is_file()
+               and ".hydra" not in p.parts and p.suffix != ".log"]
+    assert written == []
 
 
 def test_full_traceback_only_when_asked(tmp_path):

@@ -43,7 +43,7 @@ def test_multirun_over_two_activations_makes_two_parents(tmp_path):
                   tmp_path)
     assert out.returncode == 0, out.stderr
     runs = all_runs(uri)
-    parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep"]
+    parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "job"]
     assert sorted(p.data.params["activation"] for p in parents) == ["sigmoid", "tanh"]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(children) == 6

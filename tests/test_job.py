@@ -159,3 +159,49 @@ def test_tracking_off_logs_nothing(make_cfg, tmp_path, monkeypatch):
     out = run_job(cfg, tmp_path / "run")
     assert out.parent_run_id is None and not (tmp_path / "mlflow.db").exists()
     assert (tmp_path / "run" / "seeds.parquet").exists()
+
+
+def test_quotes_and_commas_in_names_and_labels_make_a_readable_predictions_csv(
+        make_cfg, store, tmp_path):
+    # Issue 15, item 2: cells were quoted by hand, and a '"' made the CSV unparseable.
+    path = tmp_path / "q.csv"
+    pd.DataFrame({'he said "a"': [1.0, -2.0, 3.0], "b,c": [0.5, 1.5, -1.0],
+                  "label": ['the "big" one', "small, or none", 'the "big" one']}
+                 ).to_csv(path, index=False)
+    cfg = make_cfg("dataset=csv", f"dataset.path={path}",
+                   """dataset.features=['he said "a"','b,c']""", "dataset.target=label",
+                   """dataset.positive='the "big" one'""", "seed=1..2",
+                   f"tracking.uri={store}", "luck.plots=false")
+    run_job(cfg, tmp_path / "run", seed_given=True)
+    client, _, children = _runs(store)
+    preds = pd.read_parquet(tmp_path / "run" / "predictions.parquet")
+    for child in children:
+        seed = int(child.data.params["seed"])
+        csv = pd.read_csv(client.download_artifacts(child.info.run_id, "predictions.csv"))
+        mine = preds[preds.seed == seed].drop(columns="seed").reset_index(drop=True)
+        mine = mine.astype({"label": str, "predicted": str})  # categoricals in the parquet
+        pd.testing.assert_frame_equal(csv, mine, check_dtype=False)
+        assert set(csv["predicted"]) <= {'the "big" one', "small, or none"}
+
+
+@pytest.mark.parametrize("old_kind", ["job", "sweep"])
+def test_a_rerun_takes_up_an_unfinished_parent_of_either_kind(make_cfg, store, tmp_path,
+                                                              old_kind):
+    # Issue 15: parents are tagged neuron_luck.kind='job'; those an older version tagged
+    # 'sweep' are still taken up by a re-run.
+    cfg = make_cfg("seed=1..5", f"tracking.uri={store}", "luck.plots=false")
+    first = run_job(cfg, tmp_path / "a", seed_given=True)
+    client, parents, children = _runs(store)
+    assert parents[0].data.tags["neuron_luck.kind"] == "job"
+    parent = first.parent_run_id
+    client.set_tag(parent, "neuron_luck.kind", old_kind)
+    client.update_run(parent, status="RUNNING")  # as a killed run leaves it
+    for child in children:
+        if int(child.data.params["seed"]) >= 4:
+            client.delete_run(child.info.run_id)
+    again = run_job(cfg, tmp_path / "b", seed_given=True)
+    assert again.parent_run_id == parent
+    client, parents, children = _runs(store)
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert parents[0].data.tags["neuron_luck.kind"] == "job"
+    assert sorted(int(c.data.params["seed"]) for c in children) == [1, 2, 3, 4, 5]

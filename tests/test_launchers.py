@@ -318,7 +318,7 @@ def _sweep(url, db, cwd: Path, launcher_args: list[str], env=None, label=""):
     assert 0 < connections["peak"] <= MAX_CONNECTIONS - 4
 
     runs = _runs_of(url, experiment)
-    parents = [r for r in runs if r["tags"].get("neuron_luck.kind") == "sweep"]
+    parents = [r for r in runs if r["tags"].get("neuron_luck.kind") == "job"]
     reports = [r for r in runs if r["tags"].get("neuron_luck.kind") == "sweep_report"]
     # Every job's parent, finished, in one sweep.
     assert sorted(p["params"]["activation"] for p in parents) == sorted(ACTIVATIONS)

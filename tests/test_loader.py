@@ -25,7 +25,8 @@ def cfg(path, **kw):
     ("a,b,label\n1,2,yes\n3,x,no\n", {}, "column 'b', line 3: 'x' is not a finite number"),
     ("a,b,label\n1,2,yes\n3,,no\n", {}, "column 'b', line 3: missing"),
     ("a,b,label\n1,2,yes\n3,inf,no\n", {}, "column 'b', line 3: 'inf' is not a finite number"),
-    ("a,b,label\n1,2,yes\n3,nan,no\n", {}, "column 'b', line 3: missing"),
+    ("a,b,label\n1,2,yes\n3,nan,no\n", {}, "column 'b', line 3: 'nan' is not a finite"),
+    ("a,b,label\n1,2,yes\n3,NA,no\n", {}, "column 'b', line 3: 'NA' is not a finite"),
     ("a,b,label\n1,2,yes\n3,4,yes\n", {}, "has one class only ('yes')"),
     ("a,b,label\n1,2,yes\n3,4,no\n5,6,maybe\n", {}, "has 3 classes ('maybe', 'no', 'yes')"),
     ("a,b,label\n1,2,yes\n3,4,\n", {}, "column 'label', line 3: missing label"),
@@ -35,6 +36,19 @@ def cfg(path, **kw):
     (CSV_OK, {"positive": "maybe"}, "dataset.positive=maybe: not a value of column 'label'"),
     (CSV_OK, {"negative": "nope"}, "has 'no', neither dataset.positive='yes' nor "),
     ('a,b,label\n1,2,"yes\n', {}, "not a readable CSV"),
+    # Issue 15, item 2: the file's own header names, never pandas' invented 'a.1'.
+    ("a,a,label\n1,2,yes\n3,4,no\n", {"features": ["a"]},
+     "the header names column 'a' 2 times (columns 1, 2); rename them"),
+    ("a,a,label\n1,2,yes\n3,4,no\n", {"features": ["a", "a.1"]},
+     "no column 'a.1'; the file has 'a', 'a', 'label'"),
+    ("a,b,label\n1,2,yes,\n3,4,no,\n", {},
+     "the rows have more cells than the header has names (a trailing comma?)"),
+    (CSV_OK, {"features": ["a", "b", "a"]},
+     "dataset.features=[a,b,a]: 'a' is listed twice (one weight per column); list it once: "
+     "dataset.features=[a,b]"),
+    (CSV_OK, {"features": ["a", "label"]},
+     "dataset.target=label: also listed in dataset.features, so the neuron would see the "
+     "label it is to predict; drop it: dataset.features=[a]"),
 ])
 def test_refusals(tmp_path, text, overrides, message):
     path = tmp_path / "f.csv"
@@ -63,6 +77,24 @@ def test_a_good_file(tmp_path):
     assert ds.negative == "no" and ds.mean is None
     z = load(cfg(path, standardize=True))
     assert abs(z.X.mean(axis=0)).max() < 1e-12 and z.mean.tolist() == [3, 4]
+
+
+def test_classes_named_like_missing_values_are_classes(tmp_path):
+    # Issue 15, item 2: pandas reads NA, N/A, null, None as missing by default.
+    path = tmp_path / "f.csv"
+    path.write_text("a,b,label\n1,2,NA\n3,4,yes\n5,6,NA\n")
+    ds = load(cfg(path))
+    assert ds.y.tolist() == [0, 1, 0] and ds.negative == "NA"
+    ds = load(cfg(path, positive="NA"))
+    assert ds.y.tolist() == [1, 0, 1] and ds.negative == "yes"
+
+
+def test_an_unused_repeated_column_is_left_out(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("a,b,x,x,label\n1,2,7,8,yes\n3,4,7,8,no\n")
+    ds = load(cfg(path))
+    assert ds.X.tolist() == [[1, 2], [3, 4]]
+    assert list(ds.frame.columns) == ["a", "b", "label"]
 
 
 def test_columns_hint(tmp_path):

@@ -108,3 +108,32 @@ def test_trained_networks_get_before_stuck_and_dead_columns(tmp_path):
     assert "| before | stuck | dead |" in sweep_report.markdown(report)
     path = sweep_report.plot(report, jobs, tmp_path)
     assert path.name == "sweep_accuracy.png" and path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_user_text_in_the_markdown_is_escaped():
+    # Issue 15, item 7: a configuration's name is the overrides' text, typed by the user.
+    jobs = [_job("0", ["dataset.name=![x](http://127.0.0.1:9/x.png)"], [0.1, 0.2]),
+            _job("1", ["dataset.name=<img src=y>|a"], [0.3, 0.4])]
+    md = sweep_report.markdown(sweep_report.build(jobs, settings(n_resamples=200)))
+    assert "![x](" not in md and "<img" not in md and "http:" not in md
+    assert "| dataset.name=\\!\\[x\\](http&#58;//127.0.0.1&#58;9/x.png) |" in md
+    assert "| dataset.name=&lt;img src=y&gt;\\|a |" in md
+
+
+def test_jobs_from_mlflow_reads_parents_tagged_job_and_sweep(tmp_path):
+    # Issue 15: a job's parent is tagged neuron_luck.kind='job'; versions before tagged it
+    # 'sweep', and a sweep report must still find those (and never its own report run).
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.create_experiment("neuron-luck", artifact_location=str(tmp_path / "art"))
+    table = tmp_path / "seeds.parquet"
+    for kind, acc in (("job", 0.25), ("sweep", 0.75), ("sweep_report", 0.5)):
+        run = client.create_run(exp, tags={"neuron_luck.kind": kind,
+                                           "neuron_luck.sweep_id": "s1",
+                                           "neuron_luck.overrides": f"activation={kind}"})
+        pd.DataFrame({"accuracy": [acc]}).to_parquet(table)
+        client.log_artifact(run.info.run_id, str(table))
+        client.set_terminated(run.info.run_id)
+    jobs = sweep_report.jobs_from_mlflow(client, exp, "s1")
+    assert sorted(j.overrides for j in jobs) == [("activation=job",), ("activation=sweep",)]

@@ -44,7 +44,7 @@ def test_kill_9_in_the_middle_then_rerun_completes_without_duplicates(tmp_path):
     out = run_cli(args, tmp_path)
     assert out.returncode == 0, out.stderr
     runs = all_runs(uri)
-    parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep"]
+    parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "job"]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     seeds = [int(c.data.params["seed"]) for c in children]
@@ -62,7 +62,7 @@ def test_parallel_joblib_jobs_on_a_new_sqlite_store_lose_nothing(tmp_path, attem
     assert out.returncode == 0, out.stderr
     assert "database is locked" not in out.stderr
     runs = all_runs(uri)
-    parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep"]
+    parents = [r for r in runs if r.data.tags.get("neuron_luck.kind") == "job"]
     assert len(parents) == 4
     for p in parents:
         kids = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == p.info.run_id]
@@ -132,3 +132,24 @@ def test_password_in_uri_is_never_logged_or_printed(tmp_path, mlflow_server):
     texts = [p.read_bytes() for p in dump.rglob("*") if p.is_file()]
     assert len(texts) >= 10
     assert not [t for t in texts if b"s3cret" in t]
+
+
+def test_redaction_touches_only_the_password_field(tmp_path, mlflow_server):
+    # Issue 15, item 6: every occurrence of the password's text was replaced: a password '1'
+    # turned `low: -1.0` into `low: -***.0` and seed=1..3 into seed=***..3.
+    secret_uri = mlflow_server.replace("http://", "http://alice:1@")
+    shown_uri = mlflow_server.replace("http://", "http://alice:***@")
+    out = run_cli(["seed=1..3", f"tracking.uri={secret_uri}", "luck.plots=false"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    client = MlflowClient(mlflow_server)
+    parent = next(r for r in all_runs(mlflow_server) if "mlflow.parentRunId" not in r.data.tags)
+    assert parent.data.tags["neuron_luck.overrides"] == (
+        f"seed=1..3 tracking.uri={shown_uri} luck.plots=false")
+    local = tmp_path / "dump"
+    client.download_artifacts(parent.info.run_id, "", str(local))
+    for name in ("config.yaml", "hydra/config.yaml"):
+        text = (local / name).read_text()
+        assert "low: -1.0" in text and "high: 1.0" in text, name
+        assert f"uri: {shown_uri}" in text and secret_uri not in text, name
+    overrides = (local / "hydra" / "overrides.yaml").read_text()
+    assert f"- seed=1..3\n- tracking.uri={shown_uri}\n" in overrides

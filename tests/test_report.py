@@ -109,3 +109,12 @@ def test_metrics_side_by_side_give_the_same_report(make_cfg):
     result = evaluate.run(make_plan(make_cfg("seed=1..300", "tracking=off",
                                              "dataset.standardize=true")))
     assert luck.build(result, speedups.map_chunks) == luck.build(result)
+
+
+def test_markdown_escapes_user_text():
+    # Issue 15, item 7: what a user names (labels, datasets) is text, never markdown or HTML.
+    assert markdown.escape("the lesson's person (4 ft, 80 kg)") == (
+        "the lesson's person (4 ft, 80 kg)")
+    assert markdown.escape("![p](http://h/p.png) <b>&x</b> *e* www.a.org | # `c` [l]") == (
+        "\\!\\[p\\](http&#58;//h/p.png) &lt;b&gt;&amp;x&lt;/b&gt; \\*e\\* www\\.a.org \\| \\# "
+        "\\`c\\` \\[l\\]")

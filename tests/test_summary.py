@@ -15,7 +15,7 @@ from runner.report import text
 def _parent(store):
     client = MlflowClient(store)
     exp = client.get_experiment_by_name("neuron-luck")
-    runs = client.search_runs([exp.experiment_id], "tags.`neuron_luck.kind` = 'sweep'")
+    runs = client.search_runs([exp.experiment_id], "tags.`neuron_luck.kind` = 'job'")
     assert len(runs) == 1
     return client, runs[0]
 

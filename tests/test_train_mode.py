@@ -34,7 +34,7 @@ def test_training_removes_the_luck_and_is_logged(make_cfg, store, tmp_path):
     client = MlflowClient(store)
     exp = client.get_experiment_by_name("neuron-luck")
     runs = client.search_runs([exp.experiment_id])
-    parent = next(r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep")
+    parent = next(r for r in runs if r.data.tags.get("neuron_luck.kind") == "job")
     assert parent.data.params["mode"] == "train" and parent.data.params["trainer.l2"] == "0.01"
     assert parent.data.metrics["training_std_removed"] == pytest.approx(1.0)
     child = next(r for r in runs if r.data.params.get("seed") == "5")
@@ -71,7 +71,7 @@ def test_bad_mode_and_trainer(make_cfg, tmp_path):
     with pytest.raises(ConfigCompositionException) as e:
         make_cfg("mode=fit", "tracking=off")
     assert "expected one of [evaluate, train]" in str(e.value.__cause__)
-    with pytest.raises(UserError, match="need lr > 0"):
+    with pytest.raises(UserError, match="trainer.lr=0.0: must be a positive finite number"):
         run_job(make_cfg("mode=train", "trainer.lr=0", "tracking=off"), tmp_path)
 
 

@@ -88,6 +88,43 @@ def test_the_mlflow_ui_shows_the_sweep(tmp_path):
     assert {p.name for p in shots.copy_plots(sweep, tmp_path)} >= {"accuracy.png"}
 
 
+HOSTILE = ("![pixel](http://127.0.0.1:9/pixel.png) <img src='http://127.0.0.1:9/i.png'> "
+           "[click](http://127.0.0.1:9/x) www.example.com *bold* | cell ~~no~~ _u_ & &amp; # h")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM} (apt-get install chromium)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("playwright") is None, reason="no playwright (pip install playwright)"
+)
+def test_user_text_in_the_description_is_shown_as_text(tmp_path):
+    # Issue 15, item 7: labels and dataset names went into the markdown unescaped, so the UI
+    # fetched remote images and made links out of them.
+    from playwright.sync_api import expect
+
+    shots = _load_screenshots()
+    quoted = HOSTILE.replace("'", "\\'")
+    sweep = shots.run_sweep(tmp_path, ["seed=1..3",
+                                       f"dataset.highlight_label='{quoted}'",
+                                       f"dataset.name='{quoted}'"])
+    with shots.mlflow_server(sweep) as base, shots.chromium(tmp_path) as browser:
+        page = browser.new_context().new_page()
+        requested = []
+        page.on("request", lambda r: requested.append(r.url))
+        shots.show_description(page, base, sweep)
+        note = page.get_by_text("call", exact=False).filter(has_text="127.0.0.1:9").first
+        expect(note).to_be_visible()
+        body = page.locator("body")
+        assert body.locator("img[src*='127.0.0.1:9']").count() == 0
+        assert body.locator("a[href*='127.0.0.1:9']").count() == 0
+        assert body.locator("a[href*='example.com']").count() == 0
+        text = note.inner_text()
+        assert "![pixel](http://127.0.0.1:9/pixel.png)" in text, text
+        assert "<img src='http://127.0.0.1:9/i.png'>" in text
+        assert "*bold* | cell ~~no~~ _u_ & &amp; # h" in text
+    assert not [u for u in requested if "127.0.0.1:9/" in u]
+
+
 def test_runner_ui_command_is_localhost_on_the_default_store(tmp_path, monkeypatch, capsys):
     from runner import ui
 

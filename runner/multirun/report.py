@@ -22,6 +22,8 @@ from omegaconf import OmegaConf
 from neuron import luck
 from runner import limits
 from runner.plan import LuckSettings
+from runner.tracking.tracker import JOB_KINDS
+from runner.report.markdown import escape
 from runner.report.stats import Summary, prob_greater_ci, summarize
 
 log = logging.getLogger(__name__)
@@ -111,11 +113,11 @@ def jobs_from_mlflow(client, experiment_id: str, sweep_id: str) -> list[Job]:
     while True:
         page = client.search_runs(
             [experiment_id],
-            filter_string=f"tags.`neuron_luck.sweep_id` = '{sweep_id}' "
-            "and tags.`neuron_luck.kind` = 'sweep'",
+            filter_string=f"tags.`neuron_luck.sweep_id` = '{sweep_id}'",
             max_results=limits.SEARCH_PAGE, page_token=token,
         )
-        runs += page
+        # A job's parent run, tagged 'job' (or 'sweep' by versions before issue 15).
+        runs += [r for r in page if r.data.tags.get("neuron_luck.kind") in JOB_KINDS]
         token = page.token
         if not token:
             break
@@ -207,20 +209,20 @@ def markdown(report: SweepReport) -> str:
     conf = f"{report.confidence:.0%}"
     extra = _extra_columns(report)
     lines = [f"## Sweep report: {report.n_jobs} jobs, {report.metric}", "",
-             f"**{variance_sentence(report)}**", "",
+             f"**{escape(variance_sentence(report))}**", "",
              f"| configuration | seeds | mean | std | min | max | IQM | {conf} CI of the mean |"
              + "".join(f" {h} |" for h, _ in extra),
              "|---|---|---|---|---|---|---|---|" + "---|" * len(extra)]
     for c in report.configs:
         t = c.stats
-        lines.append(f"| {c.config} | {t.n:.0f} | {t.mean:.4f} | {t.std:.4f} | "
+        lines.append(f"| {escape(c.config)} | {t.n:.0f} | {t.mean:.4f} | {t.std:.4f} | "
                      f"{t.min:.4f} | {t.max:.4f} | {t.iqm:.4f} | "
                      f"[{t.ci_low:.4f}, {t.ci_high:.4f}] |"
                      + "".join(f" {_cell(c, a)} |" for _, a in extra))
     if report.pairs:
         lines += ["", f"| A | B | P(A > B) | {conf} CI |", "|---|---|---|---|"]
         for p in report.winners():
-            lines.append(f"| {p.a} | {p.b} | {p.p_a_beats_b:.3f} | "
+            lines.append(f"| {escape(p.a)} | {escape(p.b)} | {p.p_a_beats_b:.3f} | "
                          f"[{p.ci_low:.3f}, {p.ci_high:.3f}] |")
     return "\n".join(lines)
 

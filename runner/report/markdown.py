@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 from runner.report.luck import LuckReport
 from runner.report.text import network_sentence
+
+# What makes markdown out of text: emphasis, code, links and images, tables and headings are
+# escaped with a backslash, and so is the '.' of a bare www.host (a link); raw HTML, entities
+# and the ':' of a bare URL (a link too) become entities, as the UI's renderer shows a
+# backslash before them.
+_BACKSLASHED = re.compile(r"([\\`*_{}\[\]!|#~])")
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", ":": "&#58;"}
+_WWW = re.compile(r"(?i)(www)\.")  # a bare www.host is a link too
+
+
+def escape(text: str) -> str:
+    """User text (dataset names, labels) shown as itself in the MLflow UI's markdown: no
+    link, image, HTML or formatting of its own."""
+    text = _BACKSLASHED.sub(r"\\\1", str(text).replace("\n", " "))
+    text = _WWW.sub(r"\1\\.", text)
+    return "".join(_ENTITIES.get(c, c) for c in text)
 
 
 def description(s: LuckReport, plots=()) -> str:
@@ -12,14 +30,14 @@ def description(s: LuckReport, plots=()) -> str:
     conf = f"{s.confidence:.0%}"
     lines = [
         f"## How much is luck? {s.activation} "
-        f"{'network' if s.network is not None else 'neuron'} on {s.dataset}, "
+        f"{'network' if s.network is not None else 'neuron'} on {escape(s.dataset)}, "
         f"{s.n_seeds:,} seeds ({s.seeds})",
         "",
         f"**{s.verdict}**",
         "",
     ]
     if s.highlight is not None:
-        lines += [f"**{s.highlight.sentence}**", ""]
+        lines += [f"**{escape(s.highlight.sentence)}**", ""]
     if s.network is not None:
         lines += [network_sentence(s.network, s.n_seeds), ""]
     if s.training is not None:

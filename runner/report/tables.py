@@ -3,6 +3,8 @@ one seed's predictions as the CSV text its child run holds."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -120,4 +122,8 @@ class PredictionsCsv:
 
 
 def _csv_cell(v: str) -> str:
-    return f'"{v}"' if ("," in v or '"' in v) else v
+    """`v` as one CSV cell, quoted by the csv module when it holds a comma, a quote or a
+    line break (the rest of a row is numbers, joined by hand for speed)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([v])
+    return buf.getvalue()[:-1]

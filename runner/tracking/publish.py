@@ -22,7 +22,7 @@ from runner.report import markdown
 from runner.report.luck import LuckReport
 from runner.results import JobResult
 from runner.tracking import store
-from runner.tracking.tracker import ChildRuns, Tracker
+from runner.tracking.tracker import JOB_KIND, ChildRuns, Tracker
 
 # Draws the plots and returns their paths (called once the rest is logged).
 DrawPlots = Callable[[], Sequence[Path]]
@@ -132,7 +132,7 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
     parent, done = tracker.start_parent(
         f"{label} · explicit" if plan.explicit is not None else f"{label} · seeds "
         f"{plan.seed_spec}",
-        tags={"neuron_luck.kind": "sweep",
+        tags={"neuron_luck.kind": JOB_KIND,
               **({"neuron_luck.sweep_id": sweep_id} if sweep_id else {})},
         key=plan.key,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -35,16 +36,19 @@ def redact(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def secrets(uri: str) -> list[str]:
-    """The parts of `uri` that must never be logged or printed."""
-    password = urlsplit(uri).password
-    return [password] if password else []
+# The password field of any URL in a text: scheme://user:PASSWORD@ (up to the last '@'
+# before the host, as urlsplit reads it, when the password holds an unencoded '@').
+_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]*:)([^\s/'\"]*)(@)")
 
 
 def scrub(text: str, uri: str) -> str:
-    for s in secrets(uri):
-        text = text.replace(s, "***")
-    return text
+    """`text` with the password field of `uri`, and of any other URL in it, replaced by ***.
+
+    Only the URL's password field: a password that happens to be '1' leaves `low: -1.0` be.
+    """
+    if urlsplit(uri).password is not None:
+        text = text.replace(uri, redact(uri))
+    return _PASSWORD.sub(r"\1***\3", text)
 
 
 def is_http(uri: str) -> bool:

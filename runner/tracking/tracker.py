@@ -24,6 +24,11 @@ from runner.tracking.store import import_mlflow
 
 log = logging.getLogger(__name__)
 
+# neuron_luck.kind of a job's parent run; versions before issue 15 tagged them 'sweep', which
+# a resume and a sweep report still accept ("sweep" now means a Hydra multirun only).
+JOB_KIND = "job"
+JOB_KINDS = (JOB_KIND, "sweep")
+
 # Set in a forked logging process when Ctrl-C reaches it: loops stop at their next clean
 # point, so no MLflow call is cut off half-way and the runs can still be marked FAILED.
 interrupted = False
@@ -102,12 +107,12 @@ class Tracker:
         children are kept, the rest deleted, so a re-run completes the job without
         duplicates. A finished parent is never touched: re-running then starts anew.
         """
-        earlier = self.client.search_runs(
+        earlier = [r for r in self.client.search_runs(
             [self.experiment_id],
             filter_string=f"tags.`neuron_luck.job_key` = '{key}' "
-            "and tags.`neuron_luck.kind` = 'sweep' and attributes.status != 'FINISHED'",
-            order_by=["attributes.start_time DESC"], max_results=1,
-        )
+            "and attributes.status != 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+        ) if r.data.tags.get("neuron_luck.kind") in JOB_KINDS][:1]
         if not earlier:
             run = self.client.create_run(
                 self.experiment_id, run_name=name, tags={**tags, "neuron_luck.job_key": key}
