@@ -165,15 +165,17 @@ def register_configs() -> None:
     # Hydra on first use: a forked MLflow worker unpickles these enums without needing it.
     from hydra.core.config_store import ConfigStore
 
+    # The schemas live outside the config groups (each group's YAML files extend theirs with
+    # `- /base_x@_here_`), so they are neither listed nor accepted as choices of a group.
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
-    cs.store(group="dataset", name="base_dataset", node=DatasetConfig)
-    cs.store(group="activation", name="base_activation", node=ActivationConfig)
-    cs.store(group="activation", name="base_leaky_relu", node=LeakyReluConfig)
-    cs.store(group="activation", name="base_elu", node=EluConfig)
-    cs.store(group="init", name="base_init", node=InitConfig)
-    cs.store(group="tracking", name="base_tracking", node=TrackingConfig)
-    cs.store(group="trainer", name="base_trainer", node=TrainerConfig)
+    cs.store(name="base_dataset", node=DatasetConfig)
+    cs.store(name="base_activation", node=ActivationConfig)
+    cs.store(name="base_leaky_relu", node=LeakyReluConfig)
+    cs.store(name="base_elu", node=EluConfig)
+    cs.store(name="base_init", node=InitConfig)
+    cs.store(name="base_tracking", node=TrackingConfig)
+    cs.store(name="base_trainer", node=TrainerConfig)
 
 
 def to_config(cfg: DictConfig) -> Config:
