@@ -178,6 +178,20 @@ def register_configs() -> None:
     cs.store(name="base_trainer", node=TrainerConfig)
 
 
+GROUPS = ("dataset", "activation", "init", "tracking", "trainer", "experiment")
+
+
+def check_overrides(overrides: list[str]) -> None:
+    """What Hydra composes without complaint but a job cannot mean: several choices of one
+    group at once (`activation=[relu,tanh]` merges both files into one)."""
+    for o in overrides:
+        key, _, value = o.partition("=")
+        if key.lstrip("+~") in GROUPS and value.strip().startswith("["):
+            values = value.strip()[1:-1]
+            raise UserError(f"{o}: one {key.lstrip('+~')} per job; to compare them, sweep: "
+                            f"python -m runner -m {key.lstrip('+~')}={values}")
+
+
 def to_config(cfg: DictConfig) -> Config:
     """The composed config as typed objects; UserError if a value is missing or a key unknown."""
     missing = sorted(OmegaConf.missing_keys(cfg))
