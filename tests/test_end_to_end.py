@@ -83,11 +83,28 @@ def test_bad_input_one_line_no_traceback(tmp_path, args, message):
     assert out.stderr.strip().count("\n") == 0
 
 
-def test_unknown_activation_refused_by_hydra(tmp_path):
+def test_unknown_activation_refused_with_the_choices(tmp_path):
     out = run_cli(["activation=sigmod", "tracking=off"], tmp_path)
-    assert out.returncode == 1
-    assert "Could not find 'activation/sigmod'" in out.stderr
-    assert "sigmoid" in out.stderr  # Hydra lists the available options
+    assert out.returncode == 2
+    assert out.stderr.startswith("Error: activation=sigmod: no such choice; did you mean "
+                                 "activation=sigmoid? (choices: elu, gelu, leaky_relu")
+    assert out.stderr.strip().count("\n") == 0
+
+
+def test_help_is_the_apps_own_page(tmp_path):
+    out = run_cli(["--help"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert text.startswith("neuron-luck: how much of one neuron's answer is the luck")
+    assert "seed=1..50      every seed from 1 to 50 inclusive" in text
+    # The groups with their real choices only: no schema.
+    assert "activation: elu, gelu, leaky_relu, linear, relu, sigmoid, silu, softplus, step, tanh"\
+        in text
+    assert "dataset: csv, lesson, obesity" in text and "tracking: mlflow, off, server" in text
+    assert "base_" not in text
+    assert text.count("python -m runner ") >= 3  # examples
+    assert "outputs/<date>/<time>/" in text and "python -m runner.ui" in text
+    assert "powered by Hydra" not in text
 
 
 def test_evaluate_and_train_in_one_multirun(tmp_path):
