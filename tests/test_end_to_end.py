@@ -59,6 +59,8 @@ def test_multirun_over_two_activations_makes_two_parents(tmp_path):
     assert "P(A > B)" in reports[0].data.tags["mlflow.note.content"]
     assert "Sweep report over 2 jobs" in out.stdout
     assert list(tmp_path.glob("outputs/multirun/*/*/sweep_report.json"))
+    # The report reads each job's table back from MLflow without MLflow's progress bars.
+    assert "Downloading artifacts" not in out.stdout + out.stderr
 
 
 def test_lesson(tmp_path):
