@@ -83,6 +83,8 @@ class DatasetConfig:
     standardize: bool = False
     highlight_row: Optional[int] = None
     highlight_label: Optional[str] = None
+    # The row's feature values: a file whose highlight_row differs is not named by the label.
+    highlight_values: Optional[List[float]] = None
 
 
 @dataclass

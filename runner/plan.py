@@ -117,8 +117,7 @@ def make_plan(config: Config, seed_given: bool = False) -> Plan:
             training.check_trainable(act.name)
         except ValueError as e:
             raise UserError(f"lesson_train: {e}") from None
-    row = config.dataset.highlight_row
-    highlight = None if row is None else (int(row), config.dataset.highlight_label or f"row {row}")
+    highlight = _highlight(config, ds)
     tracking = _tracking(config, len(seed_array)) if config.tracking.enabled else None
     return Plan(
         mode=config.mode, activation=act, dataset=ds, seeds=seed_array, seed_spec=spec,
@@ -139,6 +138,8 @@ def job_key(config: Config) -> str:
     c = plain(config)
     for k in ("tracking", "chunk_size", "sweep_id"):
         c.pop(k, None)
+    for d in (c["dataset"], c.get("lesson_train") or {}):
+        d.pop("highlight_values", None)  # how the report names a row, not what it computes
     return hashlib.sha256(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -162,6 +163,22 @@ def _tracking(config: Config, n_seeds: int) -> TrackingPlan:
         n_children=n_children(t.child_runs, t.max_child_runs, n_seeds),
         processes=t.processes, sweep_id=config.sweep_id,
     )
+
+
+def _highlight(config: Config, ds: data.Dataset) -> tuple[int, str] | None:
+    """The row the report names, if the file holds it: obesity.yaml's "the lesson's person"
+    is row 0 of data/obesity.csv, not of another CSV given with dataset.path=."""
+    d = config.dataset
+    if d.highlight_row is None:
+        return None
+    row = int(d.highlight_row)
+    if d.highlight_values is not None:
+        if not 0 <= row < len(ds.frame) or len(d.highlight_values) != len(ds.features):
+            return None
+        values = ds.frame[ds.features].iloc[row].to_numpy(float)
+        if not np.allclose(values, np.asarray(d.highlight_values, float), rtol=1e-9, atol=0):
+            return None
+    return row, d.highlight_label or f"row {row}"
 
 
 def _activation(config: Config) -> activations.Activation:

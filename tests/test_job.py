@@ -7,6 +7,7 @@ from mlflow.tracking import MlflowClient
 
 from runner.errors import LoggingFailed, UserError
 from runner.job import run_job
+from tests.conftest import ROOT
 
 
 def _runs(store):
@@ -158,3 +159,28 @@ def test_tracking_off_logs_nothing(make_cfg, tmp_path, monkeypatch):
     out = run_job(cfg, tmp_path / "run")
     assert out.parent_run_id is None and not (tmp_path / "mlflow.db").exists()
     assert (tmp_path / "run" / "seeds.parquet").exists()
+
+
+def test_the_lessons_person_is_named_only_where_that_row_is(make_cfg, tmp_path):
+    # obesity.yaml names row 0 "the lesson's person (4 ft, 80 kg)": another CSV given with
+    # dataset.path= has another row 0, which the report must not call that person.
+    other = tmp_path / "other.csv"
+    other.write_text("height_ft,weight_kg,condition\n5.5,60,Not Obese\n4,80,Obese\n"
+                     "6,120,Obese\n")
+    copy = tmp_path / "copy.csv"
+    copy.write_text((ROOT / "data" / "obesity.csv").read_text())
+    common = ["seed=1..10", "tracking=off", "luck.plots=false"]
+
+    def report(*overrides):
+        out = run_job(make_cfg(*common, *overrides), tmp_path / str(len(list(tmp_path.iterdir()))))
+        return out.report.highlight, out.text
+
+    highlight, shown = report(f"dataset.path={other}")
+    assert highlight is None and "lesson's person" not in shown
+    highlight, shown = report()  # the obesity data itself
+    assert highlight.row == 0 and "call the lesson's person (4 ft, 80 kg) Obese" in shown
+    assert report(f"dataset.path={copy}")[0].row == 0  # the same rows, elsewhere
+    # A row named by the user, without values to check, is named.
+    highlight, _ = report(f"dataset.path={other}", "dataset.highlight_row=2",
+                          "dataset.highlight_label=the tall one", "dataset.highlight_values=null")
+    assert highlight.label == "the tall one" and highlight.row == 2

@@ -100,3 +100,4 @@ def test_the_normal_interval_honours_the_confidence(monkeypatch):
         half = z * x.std(ddof=1) / np.sqrt(x.size)
         assert s.ci_method == "normal"
         assert s.ci_high - s.mean == pytest.approx(half, rel=1e-12)
+
