@@ -114,7 +114,7 @@ def _missing_config(exc, args: list[str]) -> str:
         pgroup, _, poption = parent.rpartition("/")
         if pgroup == "hydra/launcher" and poption in LAUNCHER_PACKAGES:
             return (f"{_given(args, pgroup, poption)}: needs {LAUNCHER_PACKAGES[poption]}; "
-                    f"install it ({ENGINES_EXTRA}) or leave hydra/launcher at its default")
+                    f"install it ({ENGINES_EXTRA})")
         return f"{parent}: it names {path}, which is not there; the choices: {', '.join(options)}"
     if not group:
         return f"{path}: no such config; {_first_line(text)}"

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import need_module, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -188,10 +188,7 @@ MULTIRUN_CASES = [
 def test_bad_input_in_a_multirun(tmp_path, case):
     _, launcher, overrides, message = case
     if launcher:
-        from importlib.util import find_spec
-
-        if find_spec("hydra_plugins.hydra_joblib_launcher") is None:
-            pytest.skip("hydra-joblib-launcher is not installed (pip install -e '.[engines]')")
+        need_module("hydra_plugins.hydra_joblib_launcher", "hydra-joblib-launcher")
     out = run_cli(["-m", *launcher, "tracking=off", "luck.plots=false", *overrides], tmp_path)
     assert out.returncode == 2, out.stderr
     errors = [line for line in out.stderr.splitlines() if line.startswith("Error: ")]

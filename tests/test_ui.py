@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import engine_missing
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "screenshots.py"
 CHROMIUM = "/usr/bin/chromium"
@@ -39,9 +41,7 @@ def _need_browser():
     if importlib.util.find_spec("playwright") is None:
         missing.append("no playwright (pip install -e '.[ui]')")
     if missing:
-        if os.environ.get("NEURON_LUCK_ENGINES") == "require":
-            pytest.fail("; ".join(missing) + " (NEURON_LUCK_ENGINES=require)")
-        pytest.skip("; ".join(missing))
+        engine_missing("; ".join(missing))
 
 
 def _in_view(page, locator):
