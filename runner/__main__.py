@@ -47,6 +47,12 @@ def main(cfg) -> None:
 
 def run(args: list[str]) -> None:
     """main(), with Hydra's refusals of bad input worded as one line and exit code 2."""
+    from runner.cli_errors import check_args, explain
+
+    refused = check_args(args)
+    if refused is not None:
+        print(f"Error: {refused}", file=sys.stderr)
+        sys.exit(2)
     user_full = full_error()
     os.environ[FULL_ERROR] = "1" if user_full else "0"  # for this job and launched ones
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises what it would print in many lines
@@ -55,7 +61,6 @@ def run(args: list[str]) -> None:
     except Exception as e:
         if user_full:
             raise
-        from runner.cli_errors import explain
 
         message = explain(e, args)
         if message is None:

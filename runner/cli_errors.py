@@ -24,6 +24,70 @@ LAUNCHER_PACKAGES = {
 ENGINES_EXTRA = "pip install -e '.[engines]'"
 
 
+# Hydra's command-line options (hydra/_internal/utils.py get_args_parser), and those that
+# take a value.
+HYDRA_FLAGS = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--resolve",
+               "--package", "-p", "--run", "-r", "--multirun", "-m", "--shell-completion", "-sc",
+               "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
+               "--experimental-rerun", "--info", "-i"}
+TAKES_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+               "--config-dir", "-cd", "--experimental-rerun"}
+INFO_VALUES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+
+
+def check_args(args: list[str]) -> str | None:
+    """What Hydra would take without a word or refuse in many lines: an option it does not
+    have (--seed 5), a setting without a value (activation sigmoid), a key given twice (Hydra
+    keeps the last); one line, or None."""
+    seen: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("-") and not a.startswith("~"):
+            name, eq, given = a.partition("=")
+            if name not in HYDRA_FLAGS:
+                value = given if eq else (
+                    args[i + 1] if i + 1 < len(args) and "=" not in args[i + 1] else "…")
+                return (f"{a}: not an option; a setting is key=value, e.g. "
+                        f"{name.lstrip('-')}={value} (python -m runner --help lists them)")
+            if seen:  # Hydra reads its options only before the settings
+                return (f"{a}: Hydra's options go before the settings; write python -m runner "
+                        f"{' '.join(_options_first(args))}")
+            if "=" not in a and (name in TAKES_VALUE or (
+                    name in ("--info", "-i") and i + 1 < len(args) and args[i + 1] in INFO_VALUES)):
+                i += 1
+            i += 1
+            continue
+        if "=" not in a and not a.startswith("~"):
+            nxt = args[i + 1] if i + 1 < len(args) else None
+            example = f"{a}={nxt}" if nxt is not None and "=" not in nxt else f"{a}=…"
+            return f"{a}: a setting is key=value; write {example} (python -m runner --help)"
+        key = a.split("=", 1)[0].lstrip("+~")
+        if key in seen:
+            several = "several seeds in one job: seed=1..50 or seed=[1,5,9]; " if key == "seed" \
+                else ""
+            return (f"{seen[key]} {a}: {key} is given twice, and only the last would count; "
+                    f"keep one ({several}to compare values, sweep: -m {key}=a,b)")
+        seen[key] = a
+        i += 1
+    return None
+
+
+def _options_first(args: list[str]) -> list[str]:
+    options, settings, i = [], [], 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("-") and not a.startswith("~"):
+            takes = "=" not in a and (a in TAKES_VALUE or (
+                a in ("--info", "-i") and i + 1 < len(args) and args[i + 1] in INFO_VALUES))
+            options += args[i:i + 2] if takes else [a]
+            i += 2 if takes else 1
+        else:
+            settings.append(a)
+            i += 1
+    return options + settings
+
+
 def explain(exc: BaseException, args: list[str]) -> str | None:
     """One line for a bad-input exception raised by Hydra or OmegaConf, else None."""
     from hydra.errors import (

@@ -24,6 +24,12 @@ FILES = {
 }
 CSV = ["dataset=csv", "dataset.features=[a,b]", "dataset.target=label", "dataset.positive=yes"]
 
+
+def csv(*changes):
+    """CSV with `changes` (key=value) in place of its own value of those keys."""
+    keys = {c.split("=", 1)[0] for c in changes}
+    return [o for o in CSV if o.split("=", 1)[0] not in keys] + list(changes)
+
 # (id, overrides, exit code, what the message must say)
 CASES = [
     # Hydra's own refusals, worded like ours: one line, exit 2 (issue 14).
@@ -61,6 +67,10 @@ CASES = [
     ("range() without -m", ["seed=range(1,3)"], 2,
      "seed=range(1,3): a sweep; run it with -m"),
     ("mode", ["mode=fit"], 2, "mode=fit: not a choice; the choices are evaluate, train"),
+    ("key twice", ["seed=1..50", "seed=2"], 2, "seed=1..50 seed=2: seed is given twice"),
+    ("no value", ["activation", "sigmoid"], 2,
+     "activation: a setting is key=value; write activation=sigmoid"),
+    ("an option", ["--seed", "5"], 2, "--seed: not an option; a setting is key=value, e.g. seed=5"),
     ("bool", ["dataset.standardize=yes please"], 2, "is not true or false"),
     ("int", ["chunk_size=1e3x"], 2, "chunk_size=1e3x: '1e3x' is not a whole number"),
     ("seed abc", ["seed=abc"], 2, "seed=abc: 'abc' is not a whole number; give an int"),
@@ -87,9 +97,9 @@ CASES = [
      "dataset.path=nowhere.csv: no such file"),
     ("csv empty", [*CSV, "dataset.path=empty.csv"], 2, "the file is empty"),
     ("csv header only", [*CSV, "dataset.path=header.csv"], 2, "header only, no data rows"),
-    ("csv no feature column", [*CSV, "dataset.path=ok.csv", "dataset.features=[a,c]"], 2,
+    ("csv no feature column", csv("dataset.path=ok.csv", "dataset.features=[a,c]"), 2,
      "no column 'c'; the file has 'a', 'b', 'label'"),
-    ("csv no target column", [*CSV, "dataset.path=ok.csv", "dataset.target=y"], 2,
+    ("csv no target column", csv("dataset.path=ok.csv", "dataset.target=y"), 2,
      "no column 'y'"),
     ("csv non-numeric", [*CSV, "dataset.path=nonnumeric.csv"], 2,
      "column 'b', line 3: 'x' is not a finite number"),
@@ -97,7 +107,7 @@ CASES = [
     ("csv inf", [*CSV, "dataset.path=inf.csv"], 2, "column 'b', line 3: 'inf' is not a finite"),
     ("csv one class", [*CSV, "dataset.path=oneclass.csv"], 2, "has one class only ('yes')"),
     ("csv three classes", [*CSV, "dataset.path=three.csv"], 2, "has 3 classes"),
-    ("csv positive absent", [*CSV, "dataset.path=ok.csv", "dataset.positive=maybe"], 2,
+    ("csv positive absent", csv("dataset.path=ok.csv", "dataset.positive=maybe"), 2,
      "dataset.positive=maybe: not a value of column 'label'"),
     ("not a csv", [*CSV, "dataset.path=binary.csv"], 2, "not a text CSV file"),
     ("child_runs", ["tracking.child_runs=some"], 2,
