@@ -214,6 +214,12 @@ def test_the_ui_lists_a_jobs_seeds_in_seed_order(make_cfg, store, tmp_path):
     assert seeds["searchFilter"] == f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
     assert seeds["orderByKey"] == "metrics.`seed`" and seeds["orderByAsc"] is True
     assert tags["mlflow.experimentKind"] == "custom_model_development"
+    # A view the user changed in the UI is theirs: later jobs leave it alone.
+    client.set_experiment_tag(parent.info.experiment_id, "mlflow.sharedViewState.neuron-luck",
+                              '{"name": "mine", "createdAt": 1, "state": "{}"}')
+    run_job(make_cfg("seed=1..2", f"tracking.uri={store}", "luck.plots=false"), tmp_path / "b")
+    assert client.get_experiment(parent.info.experiment_id).tags[
+        "mlflow.sharedViewState.neuron-luck"] == '{"name": "mine", "createdAt": 1, "state": "{}"}'
     note = parent.data.tags["mlflow.note.content"]
     assert (f"[The 41 seeds, in seed order](#/experiments/{parent.info.experiment_id}/runs?"
             f"viewStateShareKey=seeds-{parent.info.run_id}&workflowType=machine_learning)") in note

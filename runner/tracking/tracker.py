@@ -90,11 +90,10 @@ class Tracker:
             return self.client.get_experiment_by_name(name).experiment_id
 
     def save_views(self, seeds_of: str | None = None, features=(), trained=False) -> None:
-        """The experiment's saved view of its jobs (written once, or when it changed), and,
+        """The experiment's saved view of its jobs (once: a user may edit it in the UI), and,
         for the parent run `seeds_of`, the view of its seeds (runner.tracking.views)."""
         key, value = views.jobs_view()
-        old = self.experiment_tags.get(key)
-        if old is None or json.loads(old).get("state") != json.loads(value)["state"]:
+        if key not in self.experiment_tags:
             envelope = json.loads(value)
             envelope["createdAt"] = int(time.time() * 1000)
             self.client.set_experiment_tag(self.experiment_id, key, json.dumps(envelope))
