@@ -102,8 +102,9 @@ def run_sweep(folder: Path) -> Sweep:
     exp = client.get_experiment_by_name("neuron-luck")
     runs = client.search_runs([exp.experiment_id], max_results=10_000)
     jobs = []
-    for parent in sorted((r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep"),
-                         key=lambda r: r.info.start_time):
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags
+               and r.data.tags.get("neuron_luck.kind") != "sweep_report"]
+    for parent in sorted(parents, key=lambda r: r.info.start_time):
         children = sorted(
             (r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id),
             key=lambda r: int(r.data.params["seed"]),

@@ -180,7 +180,9 @@ def _names(dump):
 
 
 def _is_parent(run) -> bool:
-    return run["tags"].get("neuron_luck.kind") == "sweep"
+    """A job's parent run (whatever its kind tag is called), not a child or a sweep report."""
+    tags = run["tags"]
+    return "mlflow.parentRunId" not in tags and tags.get("neuron_luck.kind") != "sweep_report"
 
 
 def _params(dump):
