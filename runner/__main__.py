@@ -14,8 +14,8 @@ with speedups.heavy_imports("hydra"):
     import hydra
     from hydra.core.hydra_config import HydraConfig
 
-    from runner.config import register_configs, to_config
-    from runner.errors import LoggingFailed, UserError
+    from runner.config import check_overrides, register_configs, to_config
+    from runner.errors import FULL_ERROR, LoggingFailed, UserError, full_error
 
 log = logging.getLogger("runner")
 register_configs()
@@ -29,14 +29,15 @@ def main(cfg) -> None:
     overrides = list(hc.overrides.task)
     seed_given = any(o.split("=", 1)[0].lstrip("+~") == "seed" for o in overrides)
     try:
+        check_overrides(overrides)
         outcome = run_job(to_config(cfg), Path(hc.runtime.output_dir), overrides, seed_given)
     except (UserError, LoggingFailed) as e:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        if full_error():
             raise
         print(f"Error: {e}", file=sys.stderr)
         sys.exit(2 if isinstance(e, UserError) else 3)
     except KeyboardInterrupt:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        if full_error():
             raise
         print("Interrupted: the parent run, if any, is marked FAILED; run the same command "
               "again to log the rest.", file=sys.stderr)
@@ -44,5 +45,29 @@ def main(cfg) -> None:
     print(outcome.text)
 
 
+def run(args: list[str]) -> None:
+    """main(), with Hydra's refusals of bad input worded as one line and exit code 2."""
+    from runner.cli_errors import check_args, explain
+
+    refused = check_args(args)
+    if refused is not None:
+        print(f"Error: {refused}", file=sys.stderr)
+        sys.exit(2)
+    user_full = full_error()
+    os.environ[FULL_ERROR] = "1" if user_full else "0"  # for this job and launched ones
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises what it would print in many lines
+    try:
+        main()
+    except Exception as e:
+        if user_full:
+            raise
+
+        message = explain(e, args)
+        if message is None:
+            raise
+        print(f"Error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    main()
+    run(sys.argv[1:])

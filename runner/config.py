@@ -83,6 +83,8 @@ class DatasetConfig:
     standardize: bool = False
     highlight_row: Optional[int] = None
     highlight_label: Optional[str] = None
+    # The row's feature values: a file whose highlight_row differs is not named by the label.
+    highlight_values: Optional[List[float]] = None
 
 
 @dataclass
@@ -171,15 +173,31 @@ def register_configs() -> None:
     # Hydra on first use: a forked MLflow worker unpickles these enums without needing it.
     from hydra.core.config_store import ConfigStore
 
+    # The schemas live outside the config groups (each group's YAML files extend theirs with
+    # `- /base_x@_here_`), so they are neither listed nor accepted as choices of a group.
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
-    cs.store(group="dataset", name="base_dataset", node=DatasetConfig)
-    cs.store(group="activation", name="base_activation", node=ActivationConfig)
-    cs.store(group="activation", name="base_leaky_relu", node=LeakyReluConfig)
-    cs.store(group="activation", name="base_elu", node=EluConfig)
-    cs.store(group="init", name="base_init", node=InitConfig)
-    cs.store(group="tracking", name="base_tracking", node=TrackingConfig)
-    cs.store(group="trainer", name="base_trainer", node=TrainerConfig)
+    cs.store(name="base_dataset", node=DatasetConfig)
+    cs.store(name="base_activation", node=ActivationConfig)
+    cs.store(name="base_leaky_relu", node=LeakyReluConfig)
+    cs.store(name="base_elu", node=EluConfig)
+    cs.store(name="base_init", node=InitConfig)
+    cs.store(name="base_tracking", node=TrackingConfig)
+    cs.store(name="base_trainer", node=TrainerConfig)
+
+
+GROUPS = ("dataset", "activation", "init", "tracking", "trainer", "experiment")
+
+
+def check_overrides(overrides: list[str]) -> None:
+    """What Hydra composes without complaint but a job cannot mean: several choices of one
+    group at once (`activation=[relu,tanh]` merges both files into one)."""
+    for o in overrides:
+        key, _, value = o.partition("=")
+        if key.lstrip("+~") in GROUPS and value.strip().startswith("["):
+            values = value.strip()[1:-1]
+            raise UserError(f"{o}: one {key.lstrip('+~')} per job; to compare them, sweep: "
+                            f"python -m runner -m {key.lstrip('+~')}={values}")
 
 
 def to_config(cfg: DictConfig) -> Config:

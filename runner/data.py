@@ -41,10 +41,10 @@ def resolve_path(path: str) -> Path:
     q = PROJECT_ROOT / p
     if q.exists():
         return q
-    raise UserError(
-        f"dataset.path={path}: no such file (looked in {Path.cwd()} and {PROJECT_ROOT}); "
-        "give an existing CSV path"
-    )
+    looked = str(Path.cwd()) if Path.cwd().resolve() == PROJECT_ROOT else (
+        f"{Path.cwd()} and {PROJECT_ROOT}")
+    raise UserError(f"dataset.path={path}: no such file (looked in {looked}); give an existing "
+                    "CSV path")
 
 
 def columns_hint(path: str) -> str:

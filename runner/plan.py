@@ -143,7 +143,7 @@ def make_plan(config: Config, seed_given: bool = False) -> Plan:
     if row is not None and not 0 <= row < len(ds.y):
         raise UserError(f"dataset.highlight_row={row}: {ds.name} has rows 0 to {len(ds.y) - 1}; "
                         "give one of them, or null")
-    highlight = None if row is None else (int(row), config.dataset.highlight_label or f"row {row}")
+    highlight = _highlight(config, ds)
     tracking = _tracking(config, len(seed_array)) if config.tracking.enabled else None
     return Plan(
         mode=config.mode, activation=act, dataset=ds, seeds=seed_array, seed_spec=spec,
@@ -234,6 +234,8 @@ def job_key(config: Config) -> str:
         c.pop(k, None)
     if not c["model"]["hidden"]:
         del c["model"]
+    for d in (c["dataset"], c.get("lesson_train") or {}):
+        d.pop("highlight_values", None)  # how the report names a row, not what it computes
     return hashlib.sha256(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -296,6 +298,22 @@ def _chunk_size(config: Config, ds, hidden) -> int:
     cells = n_rows * max([1, *hidden])
     return max(1, min(config.chunk_size, limits.MEMORY_BUDGET // need,
                       limits.CHUNK_CELLS // cells))
+
+
+def _highlight(config: Config, ds: data.Dataset) -> tuple[int, str] | None:
+    """The row the report names, if the file holds it: obesity.yaml's "the lesson's person"
+    is row 0 of data/obesity.csv, not of another CSV given with dataset.path=."""
+    d = config.dataset
+    if d.highlight_row is None:
+        return None
+    row = int(d.highlight_row)
+    if d.highlight_values is not None:
+        if not 0 <= row < len(ds.frame) or len(d.highlight_values) != len(ds.features):
+            return None
+        values = ds.frame[ds.features].iloc[row].to_numpy(float)
+        if not np.allclose(values, np.asarray(d.highlight_values, float), rtol=1e-9, atol=0):
+            return None
+    return row, d.highlight_label or f"row {row}"
 
 
 def _activation(config: Config) -> activations.Activation:

@@ -3,15 +3,19 @@
     python scripts/screenshots.py              # writes docs/*.png
     python scripts/screenshots.py --out DIR    # somewhere else
 
-It runs `python -m runner seed=1..20 dataset.standardize=true` in a temporary folder, starts
-`mlflow server` there on 127.0.0.1, drives Debian's Chromium headless through Playwright, and
-saves the experiment page (parent run expanded into its seeds), the parent's description (the
-luck summary), the compare view of the seeds (parallel coordinates, and a scatter plot of a
-weight against accuracy) and one seed's predictions table, plus the sweep's luck plots.
+It runs the README's sweep (`python -m runner -m activation=sigmoid,tanh
+dataset.standardize=false,true seed=1..40`: four jobs, 160 seeds) in a temporary folder, starts
+`python -m runner.ui` there (MLflow's server on 127.0.0.1), drives Debian's Chromium headless
+through Playwright at 1400×1000, and saves what a user gets by following the README: the UI's
+home page (every job, one row each), the link a job prints (its parent run), the link in its
+description (its seeds in seed order), the compare view of the seeds (parallel coordinates, and
+a scatter plot of a weight against accuracy) and one seed's predictions table, plus the luck
+plots. Nothing is clicked to make a page look better than it opens.
 tests/test_ui.py imports this file and runs the same steps, then asserts on the pages.
 
-Needs `apt-get install chromium` and `pip install playwright` (no `playwright install`: the
-browser is Debian's /usr/bin/chromium, started here and stopped by its process id).
+Needs `apt-get install chromium` and the `ui` extra (pip install -e '.[ui]'; no
+`playwright install`: the browser is Debian's /usr/bin/chromium, started here and stopped by
+its process id).
 """
 
 from __future__ import annotations
@@ -39,64 +43,88 @@ CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-SWEEP = ["seed=1..20", "dataset.standardize=true"]
+N_SEEDS = 40
+# More runs than the UI's first page (100) holds: the sweep the README's pictures show.
+SWEEP = ["-m", "activation=sigmoid,tanh", "dataset.standardize=false,true",
+         f"seed=1..{N_SEEDS}"]
+SHOWN = "sigmoid · uniform · obesity · standardized"  # the job whose pages are shown
 SEED = 7  # the child whose predictions are shown
 PARAMS = ["w.height_ft", "w.weight_kg", "bias"]  # what the compare view plots against accuracy
 METRIC = "accuracy"
 SCATTER_X = "w.weight_kg"
+SIZE = {"width": 1400, "height": 1000}  # the README's pictures
 TIMEOUT_MS = 30_000
 
 
 @dataclass
-class Sweep:
-    folder: Path  # where `python -m runner` ran
-    uri: str
-    experiment_id: str
+class Job:
     parent_id: str
-    parent_name: str
+    name: str
     child_ids: list[str]  # in seed order
     child_names: list[str]
-    run_folder: Path  # Hydra's outputs/<date>/<time>, with plots/
+    link: str  # the address the job printed, after the host: #/experiments/…
+
+
+@dataclass
+class Sweep:
+    folder: Path  # where `python -m runner` ran (its store: mlflow.db there)
+    uri: str
+    experiment_id: str
+    jobs: list[Job]
+    n_runs: int  # every run of the experiment, children included
+    report_name: str  # the sweep report's run
+    run_folder: Path  # the shown job's Hydra folder, with plots/
+
+    @property
+    def shown(self) -> Job:
+        return next(j for j in self.jobs if j.name.startswith(SHOWN))
 
 
 def _clean_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "NEURON_LUCK_"))}
     env["PYTHONPATH"] = str(ROOT)
     return env
 
 
-def run_sweep(folder: Path, overrides=SWEEP) -> Sweep:
-    """Run the project's CLI into `folder` (its own SQLite store) and read back the run ids."""
+def run_sweep(folder: Path) -> Sweep:
+    """Run the README's sweep in `folder`, as a user does (default store), and read it back."""
     from mlflow.tracking import MlflowClient
 
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
     proc = subprocess.run(
-        [sys.executable, "-m", "runner", *overrides, f"tracking.uri={uri}"],
-        cwd=folder, env=_clean_env(), capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "runner", *SWEEP], cwd=folder, env=_clean_env(),
+        capture_output=True, text=True, timeout=600,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"the sweep failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    links = re.findall(r"then this job: http://127\.0\.0\.1:\d+/(#/\S+)", proc.stdout)
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("neuron-luck")
-    runs = client.search_runs([exp.experiment_id], max_results=1000)
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    if len(parents) != 1:
-        raise RuntimeError(f"expected one parent run, found {len(parents)}")
-    parent = parents[0]
-    children = sorted(
-        (r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id),
-        key=lambda r: int(r.data.params["seed"]),
-    )
-    plots = sorted((folder / "outputs").glob("*/*/plots"))
-    if not plots:
-        raise RuntimeError(f"no plots/ folder under {folder / 'outputs'}")
-    return Sweep(
-        folder=folder, uri=uri, experiment_id=exp.experiment_id,
-        parent_id=parent.info.run_id, parent_name=parent.info.run_name,
-        child_ids=[r.info.run_id for r in children],
-        child_names=[r.info.run_name for r in children],
-        run_folder=plots[-1].parent,
-    )
+    runs = client.search_runs([exp.experiment_id], max_results=10_000)
+    jobs = []
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags
+               and r.data.tags.get("neuron_luck.kind") != "sweep_report"]
+    for parent in sorted(parents, key=lambda r: r.info.start_time):
+        children = sorted(
+            (r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id),
+            key=lambda r: int(r.data.params["seed"]),
+        )
+        link = next(k for k in links if f"/runs/{parent.info.run_id}?" in k)
+        jobs.append(Job(parent.info.run_id, parent.info.run_name,
+                        [r.info.run_id for r in children], [r.info.run_name for r in children],
+                        link))
+    report = next(r for r in runs if r.data.tags.get("neuron_luck.kind") == "sweep_report")
+    sweep = Sweep(folder, uri, exp.experiment_id, jobs, len(runs), report.info.run_name,
+                  run_folder=Path())
+    plots = [p.parent for p in folder.glob("outputs/multirun/*/*/*/plots")
+             if (p.parent / ".hydra" / "overrides.yaml").exists()]
+    for run_folder in plots:  # the shown job's folder: its overrides name its settings
+        overrides = (run_folder / ".hydra" / "overrides.yaml").read_text().lower()
+        if "activation=sigmoid" in overrides and "dataset.standardize=true" in overrides:
+            sweep.run_folder = run_folder
+    if not sweep.run_folder.name:
+        raise RuntimeError(f"no plots/ of the shown job under {folder / 'outputs'}")
+    return sweep
 
 
 def free_port() -> int:
@@ -121,7 +149,7 @@ def _stop(proc: subprocess.Popen) -> None:
             continue
 
 
-def _wait_until(ready, proc: subprocess.Popen, what: str, log: Path, timeout: float = 60):
+def _wait_until(ready, proc: subprocess.Popen, what: str, log: Path, timeout: float = 90):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -141,27 +169,27 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-@contextmanager
-def mlflow_server(sweep: Sweep):
-    """A real `mlflow server` on 127.0.0.1 over the sweep's store; yields its base URL.
+@dataclass
+class UI:
+    base: str  # http://127.0.0.1:<port>
+    printed: str  # what `python -m runner.ui` printed when it started
 
-    The runs' artifact URIs are absolute paths under <folder>/mlruns, which the server reads.
-    """
+
+@contextmanager
+def runner_ui(sweep: Sweep):
+    """`python -m runner.ui --port <free port>` in the sweep's folder, as a user starts it
+    (it execs `mlflow ui`, a real MLflow server on 127.0.0.1); stopped by its process id."""
     port = free_port()
-    log = sweep.folder / "mlflow-server.log"
-    env = _clean_env()
-    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # 2 processes instead of ~15
+    log = sweep.folder / "runner-ui.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--workers", "1",
-             "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", sweep.uri],
-            cwd=sweep.folder, env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            [sys.executable, "-m", "runner.ui", "--port", str(port)], cwd=sweep.folder,
+            env=_clean_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait_until(lambda: _http_ok(f"{base}/health"), proc, "mlflow server", log)
-        yield base
+        _wait_until(lambda: _http_ok(f"{base}/health"), proc, "python -m runner.ui", log)
+        yield UI(base, log.read_text())
     finally:
         _stop(proc)
 
@@ -196,78 +224,66 @@ def chromium(folder: Path):
         shutil.rmtree(profile, ignore_errors=True)
 
 
-# --- the pages ---------------------------------------------------------------------------
+def fresh_page(browser, size=SIZE):
+    """A page in a browser context of its own: no stored UI state, as on a first visit."""
+    context = browser.new_context(viewport=size)
+    context.set_default_timeout(TIMEOUT_MS)
+    return context.new_page()
 
-def _close_assistant(page) -> None:
-    """MLflow 3 opens an assistant side panel on first load; it narrows the page."""
-    close = page.locator('button[data-component-id="mlflow.assistant.chat_panel.close"]')
-    if close.count():
-        close.first.click()
 
+# --- the pages, as a user arrives at them ---------------------------------------------------
 
 def _exact(text: str):
     return re.compile(rf"^{re.escape(text)}$")
 
 
-def show_experiment(page, base: str, sweep: Sweep) -> None:
-    """The runs table: the parent expanded into its seeds, with accuracy and the weights shown."""
-    page.set_viewport_size({"width": 1800, "height": 1000})
-    page.goto(f"{base}/#/experiments/{sweep.experiment_id}/runs?workflowType=machine_learning")
-    page.get_by_text(sweep.parent_name, exact=True).wait_for()
-    _close_assistant(page)
-    # the parent's expander: the button in its run-name cell
-    parent_row = page.locator(".ag-row", has=page.get_by_text(sweep.parent_name, exact=True))
-    parent_row.locator('[col-id="attributes.`Run Name`"] button').first.click()
-    page.get_by_text(sweep.child_names[0], exact=True).wait_for()
-    # metric and param columns are hidden by default: pick them as a person would
-    page.get_by_role("button", name="Columns", exact=True).click()
-    search = page.get_by_placeholder("Search columns")
-    for name in ["Source", "Models", METRIC, "seed", *PARAMS]:  # Source, Models: off (empty)
-        search.fill(name)
-        node = page.locator(".du-bois-light-tree-treenode").filter(has_text=_exact(name))
-        node.first.locator(".du-bois-light-tree-checkbox").click()
-    page.keyboard.press("Escape")
-    page.locator(f'.ag-header-cell[col-id="metrics.`{METRIC}`"]').wait_for()
-    # widen the run-name column so the parent's name is not cut off
-    handle = page.locator('.ag-header-cell[col-id="attributes.`Run Name`"] .ag-header-cell-resize')
-    box = handle.bounding_box()
-    x, y = box["x"] + 2, box["y"] + box["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    for dx in range(10, 130, 10):
-        page.mouse.move(x + dx, y)
-    page.mouse.up()
-    page.get_by_role("heading", level=2).first.hover()  # off the plot: no labels, no toolbar
+def _settle(page) -> None:
+    page.wait_for_timeout(500)  # let the grid and plots settle before the picture
+    page.mouse.move(1, page.viewport_size["height"] - 1)  # off the rows and plots: no hover
 
 
-def show_description(page, base: str, sweep: Sweep) -> None:
-    """The parent's run page, its description (the luck summary) expanded."""
-    page.set_viewport_size({"width": 1600, "height": 1000})
-    page.goto(
-        f"{base}/#/experiments/{sweep.experiment_id}/runs/{sweep.parent_id}"
-        "?workflowType=machine_learning"
-    )
-    page.get_by_text("How much is luck?").first.wait_for()
-    _close_assistant(page)
-    toggle = page.get_by_test_id("show-comment-toggle")
-    if toggle.count() and toggle.inner_text().strip() == "Show more":
-        toggle.click()
-        page.get_by_text("Show less").wait_for()
+def open_home(page, ui: UI, sweep: Sweep) -> None:
+    """The README's address, http://127.0.0.1:5000: the UI's home page."""
+    page.goto(ui.base)
+    page.get_by_text(sweep.jobs[0].name, exact=True).wait_for()
+    _settle(page)
+
+
+def open_job(page, ui: UI, sweep: Sweep) -> None:
+    """The address the shown job printed at its end ("then this job: …")."""
+    page.goto(f"{ui.base}/{sweep.shown.link}")
+    page.get_by_role("link", name=seeds_link_name()).wait_for()
+    page.get_by_text(f"{_label(sweep)} · seed 1", exact=True).wait_for()  # child runs box
+    _settle(page)
+
+
+def seeds_link_name() -> str:
+    return f"The {N_SEEDS} seeds, in seed order"
+
+
+def open_seeds(page, ui: UI, sweep: Sweep):
+    """The link in the job's description: its seeds in a table (the UI opens it in a new tab);
+    returns that tab."""
+    open_job(page, ui, sweep)
+    with page.context.expect_page() as new_tab:
+        page.get_by_role("link", name=seeds_link_name()).click()
+    seeds = new_tab.value
+    seeds.get_by_text(sweep.shown.child_names[0], exact=True).wait_for()
+    _settle(seeds)
+    return seeds
 
 
 def _open_compare(page, base: str, sweep: Sweep) -> None:
-    runs = quote(json.dumps(sweep.child_ids))
+    runs = quote(json.dumps(sweep.shown.child_ids))
     exps = quote(json.dumps([sweep.experiment_id]))
     page.goto(f"{base}/#/compare-runs?runs={runs}&experiments={exps}&workflowType=machine_learning")
     page.get_by_role("button", name="Clear All").wait_for()
-    _close_assistant(page)
     page.get_by_role("button", name="Run details").click()  # fold it: the params table moves up
 
 
-def show_compare(page, base: str, sweep: Sweep) -> None:
+def show_compare(page, ui: UI, sweep: Sweep) -> None:
     """Compare the seeds: parallel coordinates of the weights and bias against accuracy."""
-    page.set_viewport_size({"width": 1600, "height": 1100})
-    _open_compare(page, base, sweep)
+    _open_compare(page, ui.base, sweep)
     page.get_by_role("button", name="Clear All").click()
     selects = page.locator(".du-bois-light-select-selector")  # Parameters:, then Metrics:
     for i, names in ((0, PARAMS), (1, [METRIC])):
@@ -278,64 +294,58 @@ def show_compare(page, base: str, sweep: Sweep) -> None:
     for name in [*PARAMS, METRIC]:
         page.locator("text.axis-title", has_text=_exact(name)).wait_for()
     page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.get_by_role("heading", level=2).first.hover()  # off the plot: no labels, no toolbar
+    _settle(page)
 
 
-def show_scatter(page, base: str, sweep: Sweep) -> None:
+def show_scatter(page, ui: UI, sweep: Sweep) -> None:
     """Compare the seeds: a scatter plot of one weight against accuracy."""
-    page.set_viewport_size({"width": 1600, "height": 1000})
-    _open_compare(page, base, sweep)
+    _open_compare(page, ui.base, sweep)
     page.get_by_role("tab", name="Scatter Plot").click()
     for axis, name in (("x", SCATTER_X), ("y", METRIC)):
         page.locator(f"#{axis}-axis-selector").click()
         page.get_by_role("option", name=name, exact=True).click()
         page.locator(f"text.{axis}title", has_text=_exact(name)).wait_for()
     page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.get_by_role("heading", level=2).first.hover()  # off the plot: no labels, no toolbar
+    _settle(page)
 
 
-def show_predictions(page, base: str, sweep: Sweep, seed: int = SEED) -> None:
-    """One seed's predictions.csv in the artifact viewer."""
-    page.set_viewport_size({"width": 1600, "height": 900})
-    run_id = sweep.child_ids[sweep.child_names.index(f"{_label(sweep)} · seed {seed}")]
-    page.goto(
-        f"{base}/#/experiments/{sweep.experiment_id}/runs/{run_id}/artifacts/predictions.csv"
-        "?workflowType=machine_learning"
-    )
+def show_predictions(page, ui: UI, sweep: Sweep, seed: int = SEED) -> None:
+    """One seed's predictions.csv in the artifact viewer, wide enough for all its columns."""
+    page.set_viewport_size({"width": 1700, "height": 900})
+    job = sweep.shown
+    run_id = job.child_ids[job.child_names.index(f"{_label(sweep)} · seed {seed}")]
+    page.goto(f"{ui.base}/#/experiments/{sweep.experiment_id}/runs/{run_id}/artifacts/"
+              "predictions.csv?workflowType=machine_learning")
     page.get_by_role("columnheader", name="y_hat").wait_for()
-    _close_assistant(page)
+    _settle(page)
 
 
 def _label(sweep: Sweep) -> str:
-    return sweep.child_names[0].split(" · ")[0]  # the activation, e.g. "sigmoid"
+    return sweep.shown.child_names[0].split(" · ")[0]  # the activation, e.g. "sigmoid"
 
 
-VIEWS = {
-    "experiment": show_experiment,
-    "description": show_description,
-    "compare": show_compare,
-    "scatter": show_scatter,
-    "predictions": show_predictions,
-}
+ARRIVALS = ("experiment", "description", "seeds")  # the pages a user arrives at by a link
+VIEWS = (*ARRIVALS, "compare", "scatter", "predictions")
 
 
-def capture(browser, base: str, sweep: Sweep, out: Path) -> dict:
-    """Open every view in its own page, screenshot it into `out`; return {name: (page, png)}.
-
-    The pages stay open, so a caller can go on asserting on what they render.
-    """
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    context.set_default_timeout(TIMEOUT_MS)
-    shots = {}
-    for name, show in VIEWS.items():
-        page = context.new_page()
-        show(page, base, sweep)
-        page.wait_for_timeout(500)  # let the grid and plots settle before the picture
-        png = out / f"{name}.png"
+def capture(browser, ui: UI, sweep: Sweep, out: Path, size=SIZE, suffix="",
+            views=VIEWS) -> dict:
+    """Open each of `views` as a user arrives at it, in a fresh browser context each, and save
+    a picture of it into `out`; return {name: page}. The pages stay open for assertions."""
+    shows = {"experiment": open_home, "description": open_job, "compare": show_compare,
+             "scatter": show_scatter, "predictions": show_predictions}
+    pages = {}
+    for name in views:
+        page = fresh_page(browser, size)
+        if name == "seeds":
+            page = open_seeds(page, ui, sweep)
+        else:
+            shows[name](page, ui, sweep)
+        png = out / f"{name}{suffix}.png"
         page.screenshot(path=str(png))
         print(f"screenshot: {png}")
-        shots[name] = (page, png)
-    return shots
+        pages[name] = page
+    return pages
 
 
 def copy_plots(sweep: Sweep, out: Path) -> list[Path]:
@@ -353,8 +363,8 @@ def main(argv=None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="neuron-luck-ui-") as tmp:
         sweep = run_sweep(Path(tmp))
-        with mlflow_server(sweep) as base, chromium(Path(tmp)) as browser:
-            capture(browser, base, sweep, args.out)
+        with runner_ui(sweep) as ui, chromium(Path(tmp)) as browser:
+            capture(browser, ui, sweep, args.out)
         copy_plots(sweep, args.out)
 
 

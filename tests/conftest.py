@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import sqlite3
 import subprocess
@@ -38,6 +39,24 @@ def make_cfg(compose_cfg):
 def store(tmp_path):
     """A fresh SQLite tracking URI in the test's folder."""
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def engine_missing(what: str):
+    """Skip a test whose engine (a launcher, PostgreSQL, a browser) is not installed, saying
+    how to get it; under NEURON_LUCK_ENGINES=require (CI) fail it instead."""
+    if os.environ.get("NEURON_LUCK_ENGINES") == "require":
+        pytest.fail(f"{what} (NEURON_LUCK_ENGINES=require)")
+    pytest.skip(what)
+
+
+def need_module(module: str, package: str, extra: str = "engines"):
+    """engine_missing unless `module` can be imported."""
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing too
+        found = False
+    if not found:
+        engine_missing(f"{package} is not installed (pip install -e '.[{extra}]')")
 
 
 def run_cli(args, cwd, env=None, timeout=300):

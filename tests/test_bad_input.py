@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import need_module, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -24,14 +24,55 @@ FILES = {
 }
 CSV = ["dataset=csv", "dataset.features=[a,b]", "dataset.target=label", "dataset.positive=yes"]
 
+
+def csv(*changes):
+    """CSV with `changes` (key=value) in place of its own value of those keys."""
+    keys = {c.split("=", 1)[0] for c in changes}
+    return [o for o in CSV if o.split("=", 1)[0] not in keys] + list(changes)
+
 # (id, overrides, exit code, what the message must say)
 CASES = [
-    ("activation", ["activation=sigmod"], 1, "Could not find 'activation/sigmod'"),
-    ("init", ["init=unifrom"], 1, "Could not find 'init/unifrom'"),
-    ("dataset", ["dataset=obesty"], 1, "Could not find 'dataset/obesty'"),
-    ("tracking", ["tracking=of"], 1, "Could not find 'tracking/of'"),
-    ("key typo", ["activation.slop=0.1"], 1, "Key 'slop' not in 'ActivationConfig'"),
-    ("top-level typo", ["sed=3"], 1, "Key 'sed' not in 'Config'"),
+    # Hydra's own refusals, worded like ours: one line, exit 2 (issue 14).
+    ("activation", ["activation=sigmod"], 2,
+     "activation=sigmod: no such choice; did you mean activation=sigmoid? (choices: elu, gelu"),
+    ("init", ["init=unifrom"], 2, "init=unifrom: no such choice; did you mean init=uniform?"),
+    ("dataset", ["dataset=obesty"], 2,
+     "dataset=obesty: no such choice; did you mean dataset=obesity? (choices: csv, lesson, "
+     "obesity)"),
+    ("tracking", ["tracking=of"], 2, "tracking=of: no such choice; did you mean tracking=off?"),
+    ("schema as a choice", ["activation=base_activation"], 2,
+     "activation=base_activation: no such choice"),
+    ("a number as a choice", ["activation=1"], 2,
+     "activation=1: no such choice; the choices are elu, gelu"),
+    ("two choices at once", ["activation=[relu,tanh]"], 2,
+     "activation=[relu,tanh]: one activation per job; to compare them, sweep: "
+     "python -m runner -m activation=relu,tanh"),
+    ("key typo", ["activation.slop=0.1"], 2,
+     "activation.slop=0.1: not a setting of the chosen activation; did you mean "
+     "activation.slope? activation=leaky_relu has it, e.g. activation=leaky_relu "
+     "activation.slope=0.1"),
+    ("top-level typo", ["sed=3"], 2, "sed=3: no such setting; did you mean seed?"),
+    ("nested typo", ["init.bias.lo=-2"], 2, "init.bias.lo=-2: no such setting; did you mean "
+     "init.bias.low?"),
+    ("added key typo", ["+activaton=relu"], 2,
+     "activaton: no such setting; did you mean activation?"),
+    ("group with +", ["+activation=relu"], 2,
+     "+activation=relu: activation is already chosen; write activation=relu (without +)"),
+    ("key with +", ["+seed=3"], 2, "+seed=3: seed is already set; write seed=3 (without +)"),
+    ("no such group", ["optimizer/adam=1"], 2, "optimizer/adam=1: no config group"),
+    ("unparsable", ["seed=[1,2"], 2, "seed=[1,2: not an override Hydra can read"),
+    ("sweep without -m", ["activation=sigmoid,tanh"], 2,
+     "activation=sigmoid,tanh: a comma list sweeps, which needs -m (python -m runner -m "
+     "activation=sigmoid,tanh)"),
+    ("range() without -m", ["seed=range(1,3)"], 2,
+     "seed=range(1,3): a sweep; run it with -m"),
+    ("mode", ["mode=fit"], 2, "mode=fit: not a choice; the choices are evaluate, train"),
+    ("key twice", ["seed=1..50", "seed=2"], 2, "seed=1..50 seed=2: seed is given twice"),
+    ("no value", ["activation", "sigmoid"], 2,
+     "activation: a setting is key=value; write activation=sigmoid"),
+    ("an option", ["--seed", "5"], 2, "--seed: not an option; a setting is key=value, e.g. seed=5"),
+    ("bool", ["dataset.standardize=yes please"], 2, "is not true or false"),
+    ("int", ["chunk_size=1e3x"], 2, "chunk_size=1e3x: '1e3x' is not a whole number"),
     ("seed abc", ["seed=abc"], 2, "seed=abc: 'abc' is not a whole number; give an int"),
     ("seed 1..", ["seed=1.."], 2, "seed=1..: a range needs both ends"),
     ("seed ..5", ["seed=..5"], 2, "seed=..5: a range needs both ends"),
@@ -44,18 +85,21 @@ CASES = [
     ("seed dup", ["seed=[1,5,1]"], 2, "seed=[1,5,1]: seed 1 appears more than once"),
     ("weights count", ["weights=[0.2]"], 2,
      "weights=[0.2]: 1 weight(s) for 2 feature(s) (height_ft, weight_kg)"),
-    ("weights text", ["weights=[a,b]"], 1, "Value 'a' of type 'str' could not be converted"),
+    ("weights text", ["weights=[a,b]"], 2, "weights=[a,b]: 'a' is not a number; give a number"),
     ("weights nan", ["weights=[nan,1]"], 2, "every weight must be a finite number"),
     ("weights inf", ["weights=[inf,1]"], 2, "every weight must be a finite number"),
-    ("bias text", ["weights=[1,2]", "bias=abc"], 1, "Value 'abc' of type 'str' could not be"),
+    ("bias text", ["weights=[1,2]", "bias=abc"], 2, "bias=abc: 'abc' is not a number"),
     ("bias alone", ["bias=1"], 2, "bias= is used only with weights="),
+    ("csv columns not given", ["dataset=csv", "dataset.path=ok.csv"], 2,
+     "dataset.features, dataset.positive, dataset.target: not set; give dataset.features=… "
+     "dataset.positive=… dataset.target=… (the file has columns 'a', 'b', 'label')"),
     ("csv missing file", [*CSV, "dataset.path=nowhere.csv"], 2,
      "dataset.path=nowhere.csv: no such file"),
     ("csv empty", [*CSV, "dataset.path=empty.csv"], 2, "the file is empty"),
     ("csv header only", [*CSV, "dataset.path=header.csv"], 2, "header only, no data rows"),
-    ("csv no feature column", [*CSV, "dataset.path=ok.csv", "dataset.features=[a,c]"], 2,
+    ("csv no feature column", csv("dataset.path=ok.csv", "dataset.features=[a,c]"), 2,
      "no column 'c'; the file has 'a', 'b', 'label'"),
-    ("csv no target column", [*CSV, "dataset.path=ok.csv", "dataset.target=y"], 2,
+    ("csv no target column", csv("dataset.path=ok.csv", "dataset.target=y"), 2,
      "no column 'y'"),
     ("csv non-numeric", [*CSV, "dataset.path=nonnumeric.csv"], 2,
      "column 'b', line 3: 'x' is not a finite number"),
@@ -63,16 +107,18 @@ CASES = [
     ("csv inf", [*CSV, "dataset.path=inf.csv"], 2, "column 'b', line 3: 'inf' is not a finite"),
     ("csv one class", [*CSV, "dataset.path=oneclass.csv"], 2, "has one class only ('yes')"),
     ("csv three classes", [*CSV, "dataset.path=three.csv"], 2, "has 3 classes"),
-    ("csv positive absent", [*CSV, "dataset.path=ok.csv", "dataset.positive=maybe"], 2,
+    ("csv positive absent", csv("dataset.path=ok.csv", "dataset.positive=maybe"), 2,
      "dataset.positive=maybe: not a value of column 'label'"),
     ("not a csv", [*CSV, "dataset.path=binary.csv"], 2, "not a text CSV file"),
-    ("child_runs", ["tracking.child_runs=some"], 1,
-     "Invalid value 'some', expected one of [all, none, auto]"),
+    ("child_runs", ["tracking.child_runs=some"], 2,
+     "tracking.child_runs=some: not a choice; the choices are all, none, auto"),
     ("hidden zero", ["model.hidden=[4,0]"], 2,
      "model.hidden=[4,0]: a layer needs at least 1 unit, got 0"),
     ("hidden huge", ["model.hidden=[400,400]"], 2, "weights and biases per seed"),
     ("hidden step", ["model.hidden=[4]", "mode=train", "activation=step"], 2,
      "mode=train activation=step: step has derivative 0 wherever it has one"),
+    ("hidden not integers", ["model.hidden=[1.5]"], 2, "model.hidden"),
+    ("hidden not a list", ["model.hidden=8"], 2, "model.hidden"),
     ("store folder", ["tracking.uri=sqlite:////nonexistent/dir/mlflow.db"], 2,
      "folder /nonexistent/dir does not exist"),
     # Issue 15, item 8: values with a meaning only within bounds, refused before evaluating.
@@ -164,9 +210,8 @@ def test_bad_input(outcomes, case):
     assert out.returncode == code, out.stderr
     assert message in out.stderr
     assert "Traceback" not in out.stderr
-    if code == 2:  # ours: exactly one line
-        assert out.stderr.strip().count("\n") == 0, out.stderr
-        assert out.stderr.startswith("Error: ")
+    assert out.stderr.strip().count("\n") == 0, out.stderr  # exactly one line
+    assert out.stderr.startswith("Error: ")
 
 
 def test_no_run_left_running(outcomes):
@@ -208,3 +253,34 @@ def test_read_only_store_location(tmp_path):
     assert out.returncode == 2
     assert f"{ro / 'mlflow.db'} is read-only" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+# Multiruns: a bad choice or key in a sweep, and a job's own refusal, end the same way.
+MULTIRUN_CASES = [
+    ("choice in a sweep", [], ["activation=sigmod,relu"],
+     "activation=sigmod: no such choice; did you mean activation=sigmoid?"),
+    ("key typo in a sweep", [], ["sed=1,2"], "sed=1,2: no such setting; did you mean seed?"),
+    ("a job's refusal", [], ["seed=abc,1"], "seed=abc: 'abc' is not a whole number"),
+    # The job runs in a joblib worker process, which inherits HYDRA_FULL_ERROR=1 (set for
+    # Hydra) and must still keep the user's choice of no traceback.
+    ("a job's refusal in a launched process", ["hydra/launcher=joblib_small"], ["seed=abc,1"],
+     "seed=abc: 'abc' is not a whole number"),
+]
+
+
+@pytest.mark.parametrize("case", MULTIRUN_CASES, ids=[c[0] for c in MULTIRUN_CASES])
+def test_bad_input_in_a_multirun(tmp_path, case):
+    _, launcher, overrides, message = case
+    if launcher:
+        need_module("hydra_plugins.hydra_joblib_launcher", "hydra-joblib-launcher")
+    out = run_cli(["-m", *launcher, "tracking=off", "luck.plots=false", *overrides], tmp_path)
+    assert out.returncode == 2, out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and message in errors[0], out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_hydras_own_traceback_when_asked(tmp_path):
+    out = run_cli(["activation=sigmod", "tracking=off"], tmp_path, env={"HYDRA_FULL_ERROR": "1"})
+    assert out.returncode == 1
+    assert "Traceback" in out.stderr and "MissingConfigException" in out.stderr

@@ -1,6 +1,8 @@
 from pathlib import Path
 
 import pytest
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigAttributeError, ValidationError
 
@@ -66,6 +68,21 @@ def test_unknown_group_choice_refused(compose_cfg):
         compose_cfg("activation=sigmod")
     with pytest.raises(ConfigCompositionException, match="init/unifrom"):
         compose_cfg("init=unifrom")
+
+
+@pytest.mark.parametrize("group, schema", [
+    ("activation", "base_activation"), ("activation", "base_elu"), ("dataset", "base_dataset"),
+    ("init", "base_init"), ("tracking", "base_tracking"), ("trainer", "base_trainer"),
+])
+def test_schemas_are_not_choices(compose_cfg, group, schema):
+    # Listed as a group's option, a schema showed in --help and ran (tracking=base_tracking)
+    # or crashed (activation=base_activation) when chosen.
+    compose_cfg()  # registers the schemas
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        options = GlobalHydra.instance().config_loader().get_group_options(group)
+    assert options and not any(o.startswith("base_") for o in options), options
+    with pytest.raises(ConfigCompositionException, match=f"{group}/{schema}"):
+        compose_cfg(f"{group}={schema}")
 
 
 def test_key_typo_refused(compose_cfg):

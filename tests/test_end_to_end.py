@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_five_seeds(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = f"sqlite:///{tmp_path / 'runs.db'}"  # not the default store: the UI is told which
     out = run_cli(["activation=sigmoid", "seed=1..5", f"tracking.uri={uri}"], tmp_path)
     assert out.returncode == 0, out.stderr
     runs = all_runs(uri)
@@ -25,7 +25,10 @@ def test_five_seeds(tmp_path):
     hydra_files = {a.path for a in client.list_artifacts(parents[0].info.run_id, "hydra")}
     assert {"hydra/config.yaml", "hydra/overrides.yaml"} <= hydra_files
     assert "seeds evaluated  5 (1..5)" in out.stdout
-    assert "mlflow ui" in out.stdout
+    # Where to see it: the UI on this store, and the job's page in the model-training view.
+    assert (f"open the UI      python -m runner.ui --uri {uri}   then this job: "
+            f"http://127.0.0.1:5000/#/experiments/{parents[0].info.experiment_id}/runs/"
+            f"{parents[0].info.run_id}?workflowType=machine_learning") in out.stdout
     # The run folder went under outputs/ of the working directory.
     assert list(tmp_path.glob("outputs/*/*/seeds.parquet"))
 
@@ -35,6 +38,8 @@ def test_default_store_is_mlflow_db_in_the_working_directory(tmp_path):
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "mlflow.db").exists()
     assert len(all_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")) == 3
+    assert "open the UI      python -m runner.ui   then this job: http://127.0.0.1:5000/#/" \
+        in out.stdout
 
 
 def test_multirun_over_two_activations_makes_two_parents(tmp_path):
@@ -59,6 +64,11 @@ def test_multirun_over_two_activations_makes_two_parents(tmp_path):
     assert "P(A > B)" in reports[0].data.tags["mlflow.note.content"]
     assert "Sweep report over 2 jobs" in out.stdout
     assert list(tmp_path.glob("outputs/multirun/*/*/sweep_report.json"))
+    assert ("open the UI: python -m runner.ui   then every job, one row each: "
+            "http://127.0.0.1:5000/#/experiments/1/runs?viewStateShareKey=neuron-luck&"
+            "workflowType=machine_learning") in out.stdout
+    # The report reads each job's table back from MLflow without MLflow's progress bars.
+    assert "Downloading artifacts" not in out.stdout + out.stderr
 
 
 def test_lesson(tmp_path):
@@ -83,11 +93,28 @@ def test_bad_input_one_line_no_traceback(tmp_path, args, message):
     assert out.stderr.strip().count("\n") == 0
 
 
-def test_unknown_activation_refused_by_hydra(tmp_path):
+def test_unknown_activation_refused_with_the_choices(tmp_path):
     out = run_cli(["activation=sigmod", "tracking=off"], tmp_path)
-    assert out.returncode == 1
-    assert "Could not find 'activation/sigmod'" in out.stderr
-    assert "sigmoid" in out.stderr  # Hydra lists the available options
+    assert out.returncode == 2
+    assert out.stderr.startswith("Error: activation=sigmod: no such choice; did you mean "
+                                 "activation=sigmoid? (choices: elu, gelu, leaky_relu")
+    assert out.stderr.strip().count("\n") == 0
+
+
+def test_help_is_the_apps_own_page(tmp_path):
+    out = run_cli(["--help"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert text.startswith("neuron-luck: how much of one neuron's answer is the luck")
+    assert "seed=1..50      every seed from 1 to 50 inclusive" in text
+    # The groups with their real choices only: no schema.
+    assert "activation: elu, gelu, leaky_relu, linear, relu, sigmoid, silu, softplus, step, tanh"\
+        in text
+    assert "dataset: csv, lesson, obesity" in text and "tracking: mlflow, off, server" in text
+    assert "base_" not in text
+    assert text.count("python -m runner ") >= 3  # examples
+    assert "outputs/<date>/<time>/" in text and "python -m runner.ui" in text
+    assert "powered by Hydra" not in text
 
 
 def test_evaluate_and_train_in_one_multirun(tmp_path):

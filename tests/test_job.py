@@ -7,6 +7,7 @@ from mlflow.tracking import MlflowClient
 
 from runner.errors import LoggingFailed, UserError
 from runner.job import run_job
+from tests.conftest import ROOT
 
 
 def _runs(store):
@@ -205,3 +206,67 @@ def test_a_rerun_takes_up_an_unfinished_parent_of_either_kind(make_cfg, store, t
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     assert parents[0].data.tags["neuron_luck.kind"] == "job"
     assert sorted(int(c.data.params["seed"]) for c in children) == [1, 2, 3, 4, 5]
+
+
+def test_the_lessons_person_is_named_only_where_that_row_is(make_cfg, tmp_path):
+    # obesity.yaml names row 0 "the lesson's person (4 ft, 80 kg)": another CSV given with
+    # dataset.path= has another row 0, which the report must not call that person.
+    other = tmp_path / "other.csv"
+    other.write_text("height_ft,weight_kg,condition\n5.5,60,Not Obese\n4,80,Obese\n"
+                     "6,120,Obese\n")
+    copy = tmp_path / "copy.csv"
+    copy.write_text((ROOT / "data" / "obesity.csv").read_text())
+    common = ["seed=1..10", "tracking=off", "luck.plots=false"]
+
+    def report(*overrides):
+        out = run_job(make_cfg(*common, *overrides), tmp_path / str(len(list(tmp_path.iterdir()))))
+        return out.report.highlight, out.text
+
+    highlight, shown = report(f"dataset.path={other}")
+    assert highlight is None and "lesson's person" not in shown
+    highlight, shown = report()  # the obesity data itself
+    assert highlight.row == 0 and "call the lesson's person (4 ft, 80 kg) Obese" in shown
+    assert report(f"dataset.path={copy}")[0].row == 0  # the same rows, elsewhere
+    # A row named by the user, without values to check, is named.
+    highlight, _ = report(f"dataset.path={other}", "dataset.highlight_row=2",
+                          "dataset.highlight_label=the tall one", "dataset.highlight_values=null")
+    assert highlight.label == "the tall one" and highlight.row == 2
+
+
+def test_the_ui_lists_a_jobs_seeds_in_seed_order(make_cfg, store, tmp_path):
+    # MLflow's UI lists child runs newest first (the run page's "Child runs" box cannot be
+    # sorted otherwise): the seeds, logged by two processes here, start in reverse seed order.
+    import json
+
+    cfg = make_cfg("seed=[5,1,2,3,4,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,"
+                   "27,28,29,30,31,32,33,34,35,36,37,38,39,40,41]",
+                   f"tracking.uri={store}", "luck.plots=false")
+    out = run_job(cfg, tmp_path)
+    client, (parent,), children = _runs(store)
+    assert out.published.processes == 2
+    listed = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+        order_by=["attributes.start_time DESC"], max_results=100)
+    assert [int(r.data.params["seed"]) for r in listed] == out.result.seeds.tolist()  # as given
+    assert all(r.info.start_time > parent.info.start_time for r in listed)
+    # The seed as a number too (the UI sorts params as text), and the units of the weights.
+    assert {r.data.metrics["seed"] for r in children} == set(range(1, 42))
+    assert {r.data.params["standardize"] for r in children} == {"False"}
+    # The experiment's saved views: every job one row each, and this job's seeds.
+    tags = client.get_experiment(parent.info.experiment_id).tags
+    jobs = json.loads(json.loads(tags["mlflow.sharedViewState.neuron-luck"])["state"])
+    assert jobs["searchFilter"] == "tags.`mlflow.parentRunId` IS NULL"
+    assert "metrics.`accuracy_mean`" in jobs["selectedColumns"]
+    seeds = json.loads(tags[f"mlflow.sharedViewState.seeds-{parent.info.run_id}"])
+    assert seeds["searchFilter"] == f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
+    assert seeds["orderByKey"] == "metrics.`seed`" and seeds["orderByAsc"] is True
+    assert tags["mlflow.experimentKind"] == "custom_model_development"
+    # A view the user changed in the UI is theirs: later jobs leave it alone.
+    client.set_experiment_tag(parent.info.experiment_id, "mlflow.sharedViewState.neuron-luck",
+                              '{"name": "mine", "createdAt": 1, "state": "{}"}')
+    run_job(make_cfg("seed=1..2", f"tracking.uri={store}", "luck.plots=false"), tmp_path / "b")
+    assert client.get_experiment(parent.info.experiment_id).tags[
+        "mlflow.sharedViewState.neuron-luck"] == '{"name": "mine", "createdAt": 1, "state": "{}"}'
+    note = parent.data.tags["mlflow.note.content"]
+    assert (f"[The 41 seeds, in seed order](#/experiments/{parent.info.experiment_id}/runs?"
+            f"viewStateShareKey=seeds-{parent.info.run_id}&workflowType=machine_learning)") in note

@@ -36,7 +36,7 @@ import pytest
 from runner.errors import UserError
 from runner.split import main as split_main
 from runner.split import split
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, engine_missing, run_cli
 
 ACTIVATIONS = ["sigmoid", "tanh", "relu", "elu"]
 N_SEEDS = 100
@@ -52,9 +52,7 @@ MAX_CONNECTIONS = 30  # PostgreSQL's limit here (3 of them reserved for superuse
 
 
 def _missing(what: str):
-    if os.environ.get("NEURON_LUCK_ENGINES") == "require":
-        pytest.fail(f"{what} (NEURON_LUCK_ENGINES=require)")
-    pytest.skip(what)
+    engine_missing(f"{what}; the launchers and the server's driver: pip install -e '.[engines]'")
 
 
 def _free_port() -> int:

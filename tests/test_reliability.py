@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, all_runs, finished_children, run_cli
+from tests.conftest import ROOT, all_runs, finished_children, need_module, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +55,7 @@ def test_kill_9_in_the_middle_then_rerun_completes_without_duplicates(tmp_path):
 
 @pytest.mark.parametrize("attempt", [1, 2])
 def test_parallel_joblib_jobs_on_a_new_sqlite_store_lose_nothing(tmp_path, attempt):
+    need_module("hydra_plugins.hydra_joblib_launcher", "hydra-joblib-launcher")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     out = run_cli(["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=4",
                    "activation=sigmoid,tanh,relu,elu", "seed=1..200", f"tracking.uri={uri}",

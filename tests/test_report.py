@@ -73,10 +73,18 @@ def test_text_and_markdown(result):
     assert lines[2].split()[:6] == ["accuracy", "0.5625", "0.1250", "0.5000", "0.5000", "0.5000"]
     assert "expected best accuracy of k seeds: k=1 0.5625 · k=2 " in table
     assert "rows decided by luck (25%–75% of seeds call them positive): 4 of 4" in table
-    md = markdown.description(r, ["plots/accuracy.png"])
-    assert md.startswith("## How much is luck? sigmoid neuron on csv, 4 seeds (1..4)")
+    links = markdown.Links(seeds="#/seeds", n_children=4, plots=(("plots/accuracy.png", "#/plot"),))
+    md = markdown.description(r, links)
+    # What the UI shows before "Show more": how far the seed moves accuracy, the way to the seeds.
+    first, rest = md.split("\n\n", 1)
+    assert first == ("**The seed moves accuracy from 0.5000 to 0.7500 (mean 0.5625, std 0.1250) "
+                     "over 4 seeds.** [The 4 seeds, in seed order](#/seeds)")
+    assert rest.startswith("## How much is luck? sigmoid neuron on csv, 4 seeds (1..4)\n\n"
+                           f"**{r.verdict}**")
     assert "| accuracy | 0.5625 | 0.1250 | 0.5000 | 0.5000 | 0.7500 | 0.5000 |" in md
-    assert "`plots/accuracy.png`" in md
+    assert "[`plots/accuracy.png`](#/plot)" in md
+    assert markdown.description(r).startswith("**The seed moves accuracy from 0.5000 to 0.7500 "
+                                              "(mean 0.5625, std 0.1250) over 4 seeds.**\n\n")
 
 
 def test_one_stream_per_statistic():

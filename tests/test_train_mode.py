@@ -29,6 +29,9 @@ def test_training_removes_the_luck_and_is_logged(make_cfg, store, tmp_path):
     assert t.after.std < 1e-9  # with an L2 penalty the optimum is unique
     assert t.std_removed == pytest.approx(1.0)
     assert "Training removed all of the seed's influence" in out.text
+    # The first table's numbers are after training: it says so.
+    assert out.text.startswith("Luck across 12 seeds (1..12), after training (before and "
+                               "after: the table below)\n")
     assert {"before_after.png", "boundaries.png"} <= {p.name for p in out.plots}
 
     client = MlflowClient(store)
@@ -80,3 +83,6 @@ def test_lesson_gains_the_trained_line(make_cfg, tmp_path):
     assert "Trained from the lesson's start on obesity (400 rows" in out.text
     assert "w = (0.2, 1e-05), b = 1  →  w = (" in out.text
     assert "under them the lesson's person gets ŷ = " in out.text
+    # One fixed weight vector: no seed count, no speed.
+    assert "  evaluated        the explicit weights (no seed involved)\n" in out.text
+    assert "seeds/s" not in out.text and "seeds evaluated" not in out.text

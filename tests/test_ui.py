@@ -1,21 +1,28 @@
-"""What we log, read in the MLflow UI by a real headless Chromium (and `python -m runner.ui`).
+"""What a user sees of a sweep in the MLflow UI, read from pages a real headless Chromium renders
+(and `python -m runner.ui` itself).
 
-The browser steps are scripts/screenshots.py's, the same code that makes the README's images;
-here they run against a fresh sweep and the rendered pages are checked.
+The browser steps are scripts/screenshots.py's, the same code that makes the README's images:
+the README's sweep (four jobs of 40 seeds: more runs than the UI's first page holds), the UI
+started by `python -m runner.ui`, and each page opened as a user arrives at it, in a fresh
+browser (no stored state), at the README's 1400×1000 and at a laptop's 1366×768.
 """
 
 import importlib.util
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import engine_missing
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "screenshots.py"
 CHROMIUM = "/usr/bin/chromium"
+LAPTOP = {"width": 1366, "height": 768}
 
 
 def _load_screenshots():
@@ -26,57 +33,140 @@ def _load_screenshots():
     return module
 
 
+def _need_browser():
+    """Chromium and Playwright, or a skip (a failure under NEURON_LUCK_ENGINES=require)."""
+    missing = []
+    if not Path(CHROMIUM).exists():
+        missing.append(f"no {CHROMIUM} (apt-get install chromium)")
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("no playwright (pip install -e '.[ui]')")
+    if missing:
+        engine_missing("; ".join(missing))
+
+
+def _in_view(page, locator):
+    from playwright.sync_api import expect
+
+    expect(locator).to_be_visible()
+    expect(locator).to_be_in_viewport()  # on the first screen: no scrolling
+
+
+def _ml_workspace(page):
+    """The page is in MLflow's model-training workspace, not its GenAI one."""
+    from playwright.sync_api import expect
+
+    assert "workflowType=machine_learning" in page.url, page.url
+    sidebar = page.locator("nav a, aside a")
+    expect(sidebar.filter(has_text=re.compile("^Models$"))).to_have_count(1)
+    links = {t.strip() for t in sidebar.all_inner_texts()}
+    assert {"Runs", "Models"} <= links and not links & {"Judges", "Prompts", "Evaluation runs"}
+    # ...and it sticks for the rest of the visit, whatever page comes next.
+    assert page.evaluate("localStorage.getItem('mlflow.workflowType_v1')") == '"machine_learning"'
+    # MLflow's assistant panel did not open by itself (it takes a third of a laptop's width).
+    expect(page.locator('[data-component-id="mlflow.assistant.chat_panel.close"]')).to_have_count(0)
+
+
+def _column(page, col_id):
+    return page.locator(f'.ag-header-cell[col-id="{col_id}"]')
+
+
+def _check_pages(shots, pages, sweep, ui, browser):
+    shown = sweep.shown
+    label = shown.child_names[0].split(" · ")[0]
+
+    # 1, 2, 5. The home page (the README's address) opens on every job, one row each, in the
+    # model-training workspace, with accuracy and the seeds in columns on the first screen.
+    page = pages["experiment"]
+    _ml_workspace(page)
+    assert "viewStateShareKey=neuron-luck" in page.url
+    assert sweep.n_runs > 100  # the UI pages by 100 runs: without the view, jobs would hide
+    for job in sweep.jobs:
+        _in_view(page, page.get_by_text(job.name, exact=True))
+    _in_view(page, page.get_by_text(sweep.report_name, exact=True))
+    _in_view(page, page.get_by_text(f"{len(sweep.jobs) + 1} matching runs"))
+    for col in ("params.`seeds`", "metrics.`accuracy_mean`", "metrics.`accuracy_min`",
+                "metrics.`accuracy_max`"):
+        _in_view(page, _column(page, col))
+    # 4. Names tell the jobs apart: standardized or not.
+    assert len({j.name for j in sweep.jobs}) == len(sweep.jobs)
+    assert sum("· standardized ·" in j.name for j in sweep.jobs) == 2
+
+    # 2, 3, 6. The link the job printed: its page, in the model-training workspace, says how
+    # much was luck and links to its seeds on the first screen; its child runs in seed order.
+    page = pages["description"]
+    _ml_workspace(page)
+    lead = (r"^The seed moves accuracy from 0\.\d{4} to 0\.\d{4} \(mean 0\.\d{4}, std "
+            rf"0\.\d{{4}}\) over {shots.N_SEEDS} seeds\.$")
+    _in_view(page, page.get_by_text(re.compile(lead)))
+    _in_view(page, page.get_by_role("link", name=shots.seeds_link_name()))
+    children = page.get_by_role("link", name=re.compile(rf"^{label} · seed \d+$"))
+    names = [n.strip() for n in children.all_inner_texts()]
+    assert names[:10] == [f"{label} · seed {s}" for s in range(1, 11)], names
+    # "Show more" unfolds the whole report: one obvious click.
+    page.get_by_test_id("show-comment-toggle").click()
+    _in_view(page, page.get_by_role("heading", name=re.compile("How much is luck?")))
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text("Expected best accuracy of k seeds")).to_be_visible()
+
+    # 5, 6. Its seeds: every child run, in seed order, with seed and accuracy on the first screen.
+    page = pages["seeds"]
+    _ml_workspace(page)
+    for col in ("metrics.`seed`", "metrics.`accuracy`", "params.`w.weight_kg`"):
+        _in_view(page, _column(page, col))
+    rows = page.locator('.ag-center-cols-container .ag-row [col-id="metrics.`seed`"]')
+    seeds = [int(float(s)) for s in rows.all_inner_texts() if s.strip()]
+    assert seeds[:10] == list(range(1, 11)) and seeds == sorted(seeds), seeds
+    _in_view(page, page.get_by_text(f"{shots.N_SEEDS} matching runs"))
+
+    # 2. The experiment's own address (MLflow's experiment list links to it, and so does the
+    # sidebar's "Runs") opens the same view in a fresh browser.
+    page = shots.fresh_page(browser, page.viewport_size)
+    page.goto(f"{ui.base}/#/experiments/{sweep.experiment_id}")
+    page.get_by_text(sweep.jobs[0].name, exact=True).wait_for()
+    _ml_workspace(page)
+    for job in sweep.jobs:
+        _in_view(page, page.get_by_text(job.name, exact=True))
+    _in_view(page, _column(page, "metrics.`accuracy_mean`"))
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM} (apt-get install chromium)")
-@pytest.mark.skipif(
-    importlib.util.find_spec("playwright") is None, reason="no playwright (pip install playwright)"
-)
 def test_the_mlflow_ui_shows_the_sweep(tmp_path):
+    _need_browser()
     from playwright.sync_api import expect
 
     shots = _load_screenshots()
     sweep = shots.run_sweep(tmp_path)
-    assert "seeds 1..20" in sweep.parent_name
-    assert len(sweep.child_ids) == 20
-    seed7 = "sigmoid · seed 7"
-    assert seed7 in sweep.child_names
+    assert len(sweep.jobs) == 4 and {len(j.child_ids) for j in sweep.jobs} == {shots.N_SEEDS}
+    # 4. A child's params say in which units its weights are.
+    from mlflow.tracking import MlflowClient
 
-    with shots.mlflow_server(sweep) as base, shots.chromium(tmp_path) as browser:
-        pages = shots.capture(browser, base, sweep, tmp_path)
+    child = MlflowClient(sweep.uri).get_run(sweep.shown.child_ids[0])
+    assert child.data.params["standardize"] == "True"
 
-        # the experiment page: the parent by name, its seeds once expanded, their columns
-        page, _ = pages["experiment"]
-        expect(page.get_by_text(sweep.parent_name, exact=True)).to_be_visible()
-        for name in (seed7, sweep.child_names[0], sweep.child_names[-1]):
-            expect(page.get_by_text(name, exact=True)).to_be_visible()
-        for col in ("metrics.`accuracy`", "params.`w.weight_kg`", "params.`bias`"):
-            expect(page.locator(f'.ag-header-cell[col-id="{col}"]')).to_be_visible()
+    with shots.runner_ui(sweep) as ui, shots.chromium(tmp_path) as browser:
+        assert f"your jobs, one row each: {ui.base}/#/experiments/" in ui.printed
+        # The pages a user arrives at, at a laptop's size too; then the README's pictures.
+        pages = shots.capture(browser, ui, sweep, tmp_path, LAPTOP, "-laptop", shots.ARRIVALS)
+        _check_pages(shots, pages, sweep, ui, browser)
+        pages = shots.capture(browser, ui, sweep, tmp_path)
+        _check_pages(shots, pages, sweep, ui, browser)
 
-        # the parent's page opens on its description: the luck summary in markdown
-        page, _ = pages["description"]
-        expect(page.get_by_role("heading", name="How much is luck?")).to_be_visible()
-        expect(page.get_by_text("The seed moves accuracy")).to_be_visible()
-        expect(page.get_by_text("Expected best accuracy of k seeds")).to_be_visible()
-
-        # the compare view of the seeds: weights and bias against accuracy, and the params table
-        page, _ = pages["compare"]
-        expect(page.get_by_text("Comparing 20 Runs")).to_be_visible()
+        # The compare view of the seeds: weights and bias against accuracy, and the params table
+        page = pages["compare"]
+        expect(page.get_by_text(f"Comparing {shots.N_SEEDS} Runs")).to_be_visible()
         for name in ("w.height_ft", "w.weight_kg", "bias", "accuracy"):
             expect(page.locator("text.axis-title", has_text=name)).to_be_visible()
-        for name in ("w.height_ft", "w.weight_kg", "bias", "seed"):
+        for name in ("w.height_ft", "w.weight_kg", "bias", "seed", "standardize"):
             expect(page.get_by_role("rowheader", name=name, exact=True).first).to_be_attached()
-        expect(page.get_by_role("link", name="accuracy", exact=True)).to_be_attached()
-
         # ... and a scatter plot of a weight against accuracy
-        page, _ = pages["scatter"]
+        page = pages["scatter"]
         expect(page.locator("text.xtitle", has_text="w.weight_kg")).to_be_visible()
         expect(page.locator("text.ytitle", has_text="accuracy")).to_be_visible()
         plot = page.locator(".js-plotly-plot:visible")  # WebGL points: ask the plot itself
-        assert plot.evaluate("el => el.data.map(t => t.x.length)") == [20]
-
+        assert plot.evaluate("el => el.data.map(t => t.x.length)") == [shots.N_SEEDS]
         # one seed's predictions open as a table
-        page, _ = pages["predictions"]
-        expect(page.get_by_text(seed7, exact=True).first).to_be_visible()
+        page = pages["predictions"]
         for col in ("height_ft", "weight_kg", "z", "y_hat", "predicted", "correct"):
             header = page.get_by_role("columnheader").filter(has_text=re.compile(rf"^{col}$"))
             expect(header).to_be_attached()
@@ -84,7 +174,6 @@ def test_the_mlflow_ui_shows_the_sweep(tmp_path):
     for name in shots.VIEWS:
         png = tmp_path / f"{name}.png"
         assert png.stat().st_size > 10_000, png
-        print(f"saved {png}")
     assert {p.name for p in shots.copy_plots(sweep, tmp_path)} >= {"accuracy.png"}
 
 
@@ -93,25 +182,29 @@ HOSTILE = ("![pixel](http://127.0.0.1:9/pixel.png) <img src='http://127.0.0.1:9/
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM} (apt-get install chromium)")
-@pytest.mark.skipif(
-    importlib.util.find_spec("playwright") is None, reason="no playwright (pip install playwright)"
-)
 def test_user_text_in_the_description_is_shown_as_text(tmp_path):
     # Issue 15, item 7: labels and dataset names went into the markdown unescaped, so the UI
     # fetched remote images and made links out of them.
     from playwright.sync_api import expect
 
+    _need_browser()
     shots = _load_screenshots()
     quoted = HOSTILE.replace("'", "\\'")
-    sweep = shots.run_sweep(tmp_path, ["seed=1..3",
-                                       f"dataset.highlight_label='{quoted}'",
-                                       f"dataset.name='{quoted}'"])
-    with shots.mlflow_server(sweep) as base, shots.chromium(tmp_path) as browser:
-        page = browser.new_context().new_page()
+    job = subprocess.run(
+        [sys.executable, "-m", "runner", "seed=1..3", f"dataset.highlight_label='{quoted}'",
+         f"dataset.name='{quoted}'", "luck.plots=false"],
+        cwd=tmp_path, env=shots._clean_env(), capture_output=True, text=True, timeout=300)
+    assert job.returncode == 0, job.stderr
+    link = re.search(r"then this job: http://127\.0\.0\.1:\d+/(#/\S+)", job.stdout).group(1)
+    folder = type("Folder", (), {"folder": tmp_path})()
+    with shots.runner_ui(folder) as ui, shots.chromium(tmp_path) as browser:
+        page = shots.fresh_page(browser)
         requested = []
         page.on("request", lambda r: requested.append(r.url))
-        shots.show_description(page, base, sweep)
+        page.goto(f"{ui.base}/{link}")
+        show_more = page.get_by_role("button", name=re.compile("show more", re.I))
+        if show_more.count():
+            show_more.first.click()
         note = page.get_by_text("call", exact=False).filter(has_text="127.0.0.1:9").first
         expect(note).to_be_visible()
         body = page.locator("body")
@@ -130,16 +223,50 @@ def test_runner_ui_command_is_localhost_on_the_default_store(tmp_path, monkeypat
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    ui.main(["--print-command"])
+    assert ui.main(["--print-command"]) == 0
     line = capsys.readouterr().out.strip()
-    assert line.endswith(
-        f"-m mlflow ui --backend-store-uri sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
-        " --host 127.0.0.1 --port 5000"
-    )
+    assert (f"-m mlflow ui --backend-store-uri sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+            " --host 127.0.0.1 --port 5000") in line
+    if ui.has_app():  # the package is installed: MLflow serves its app plugin
+        assert line.endswith("--app-name neuron-luck --workers 1")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
-    assert ui.command(8080)[-5:] == [
+    cmd = ui.command(8080)
+    assert cmd[cmd.index("--backend-store-uri") + 1:cmd.index("--port") + 2] == [
         f"sqlite:///{tmp_path.resolve() / 'elsewhere.db'}", "--host", "127.0.0.1", "--port", "8080",
     ]
+    cmd = ui.command(8080, "sqlite:///other.db")  # --uri wins over the environment
+    other = f"sqlite:///{tmp_path.resolve() / 'other.db'}"
+    assert cmd[cmd.index("--backend-store-uri") + 1] == other
+
+
+def test_runner_ui_refuses_a_port_in_use_and_names_a_free_one(tmp_path, capsys):
+    from runner import ui
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert ui.main(["--port", str(port), "--uri", f"sqlite:///{tmp_path / 'm.db'}"]) == 2
+    err = capsys.readouterr().err
+    free = int(re.search(r"port (\d+) is free: python -m runner\.ui --port \1$", err.strip())[1])
+    assert err.startswith(f"Error: --port {port}: 127.0.0.1:{port} is in use")
+    assert free != port and ui.port_free(free)
+    assert not (tmp_path / "m.db").exists()  # nothing started, nothing created
+
+
+@pytest.mark.slow
+def test_python_m_runner_ui_exits_non_zero_when_the_port_is_taken(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PYTHONPATH"] = str(ROOT)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run([sys.executable, "-m", "runner.ui", "--port", str(port)],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.count("\n") == 1 and f"127.0.0.1:{port} is in use" in out.stderr
+    assert "Address already in use" not in out.stdout + out.stderr
 
 
 @pytest.mark.slow

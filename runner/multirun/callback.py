@@ -138,6 +138,11 @@ def report_sweep(settings: SweepSettings) -> str | None:
         files.append(sweep_report.plot(report, jobs, settings.sweep_dir))
     text = sweep_report.table(report)
     if client is not None:
+        from runner.tracking import views
+        from runner.tracking.publish import ui_hint
+
         rid = sweep_report.log_to_mlflow(client, exp_id, report, files)
         text += f"\n  MLflow: sweep report run {rid} (tag neuron_luck.sweep_id={settings.sweep_id})"
+        text += "\n  open the UI: " + ui_hint(tracker.uri, views.runs_fragment(exp_id),
+                                             "every job, one row each")
     return text

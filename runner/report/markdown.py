@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from runner.report.luck import LuckReport
 from runner.report.text import network_sentence
@@ -24,11 +25,35 @@ def escape(text: str) -> str:
     return "".join(_ENTITIES.get(c, c) for c in text)
 
 
-def description(s: LuckReport, plots=()) -> str:
-    """The parent run's description; `plots`: artifact paths of the plots, to name them."""
+@dataclass(frozen=True)
+class Links:
+    """Where a description points, as the UI's relative addresses."""
+
+    seeds: str | None = None  # the job's child runs in a table, in seed order
+    n_children: int = 0
+    plots: tuple[tuple[str, str], ...] = ()  # (artifact path, address of its preview)
+
+
+def lead(s: LuckReport) -> str:
+    """The report in one short sentence: what training removed, else how far the seed moves
+    accuracy."""
+    if s.training is not None:
+        return s.training.sentence.split(". ", 1)[0].rstrip(".") + "."
+    first = s.verdict.split(". ", 1)[0]
+    return first.split(";", 1)[0].rstrip(".") + "."
+
+
+def description(s: LuckReport, links: Links = Links()) -> str:
+    """The parent run's description. The UI shows its first ~100 px and folds the rest behind
+    "Show more": the first line says how much was luck and links to the seeds."""
     a = s.metric("accuracy")
     conf = f"{s.confidence:.0%}"
+    first = f"**{lead(s)}**"
+    if links.seeds:
+        first += f" [The {links.n_children:,} seeds, in seed order]({links.seeds})"
     lines = [
+        first,
+        "",
         f"## How much is luck? {s.activation} "
         f"{'network' if s.network is not None else 'neuron'} on {escape(s.dataset)}, "
         f"{s.n_seeds:,} seeds ({s.seeds})",
@@ -63,7 +88,7 @@ def description(s: LuckReport, plots=()) -> str:
         f"{s.share_beating_baseline:.1%}. Rows decided by luck: {s.rows.contested} of "
         f"{s.n_rows} ({a.n:.0f} seeds).",
     ]
-    if plots:
+    if links.plots:
         lines += ["", "Plots under Artifacts → `plots/`: " + ", ".join(
-            f"`{p}`" for p in plots) + "."]
+            f"[`{path}`]({address})" for path, address in links.plots) + "."]
     return "\n".join(lines)

@@ -15,7 +15,8 @@ def luck_table(s: LuckReport) -> str:
     conf = f"{s.confidence:.0%} CI"
     head = (f"  {'metric':<12}{'mean':>8}{'std':>8}{'min':>8}{'q1':>8}{'median':>8}{'q3':>8}"
             f"{'max':>8}{'IQM':>8}   {conf} of the mean")
-    lines = [f"Luck across {s.n_seeds:,} seeds ({s.seeds})", head]
+    after = ", after training (before and after: the table below)" if s.training else ""
+    lines = [f"Luck across {s.n_seeds:,} seeds ({s.seeds}){after}", head]
     for m in s.metrics:
         t = m.stats
         lines.append(
@@ -79,10 +80,14 @@ def job_summary(result: JobResult, where: str | None, run_dir, ui_command: str |
     lines = [
         f"neuron-luck · {plan.activation.name} · {ds.name} ({len(ds.y)} row"
         f"{'' if len(ds.y) == 1 else 's'}, {', '.join(ds.features)})",
-        f"  seeds evaluated  {result.n_seeds:,} ({plan.seed_spec})" + (
-            f" in {result.seconds:.2f} s, {result.n_seeds / result.seconds:,.0f} seeds/s"
-            if result.seconds else ""),
     ]
+    if plan.explicit is not None:
+        lines.append("  evaluated        the explicit weights (no seed involved)")
+    else:
+        # A speed only for many seeds: for one it measures nothing but overhead.
+        lines.append(f"  seeds evaluated  {result.n_seeds:,} ({plan.seed_spec})" + (
+            f" in {result.seconds:.2f} s, {result.n_seeds / result.seconds:,.0f} seeds/s"
+            if result.seconds and result.n_seeds > 1 else ""))
     if result.n_seeds == 1:
         lines.append(f"  accuracy         {acc[0]:.4f}")
     else:

@@ -16,7 +16,7 @@ import pickle
 import sys
 import threading
 
-from runner.errors import LoggingFailed, UserError
+from runner.errors import LoggingFailed, UserError, full_error
 from runner.speedups.processes import ChildEnded, Forked, can_fork
 
 # Imported before the worker is forked, by `python -m runner`: the imports up here stay light.
@@ -113,7 +113,7 @@ class Worker(Forked):
         if answer[0] == "ok":
             return answer[1:]
         _, kind, message, trace = answer
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        if full_error():
             print(trace, file=sys.stderr)
         if kind == "UserError":
             raise UserError(message)

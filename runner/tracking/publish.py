@@ -21,7 +21,7 @@ from runner.plan import TrackingPlan
 from runner.report import markdown
 from runner.report.luck import LuckReport
 from runner.results import JobResult
-from runner.tracking import store
+from runner.tracking import store, views
 from runner.tracking.tracker import JOB_KIND, ChildRuns, Tracker
 
 # Draws the plots and returns their paths (called once the rest is logged).
@@ -52,12 +52,49 @@ class Published:
     plots: tuple[Path, ...] = ()
 
 
-def run_label(result: JobResult) -> str:
+# Override keys the name shows in its own words, or that say where or how a job ran rather
+# than what it computed: the rest of a job's overrides are part of its name.
+_NAMED_OTHERWISE = {"seed", "sweep_id", "chunk_size", "luck.plots", "activation", "init",
+                    "dataset", "dataset.standardize", "mode", "trainer", "experiment", "weights",
+                    "bias"}
+_NOT_COMPUTED = ("tracking", "hydra")
+MAX_NAME = 250  # characters of a run name that every MLflow store keeps
+
+
+def _named_override(override: str, explicit: bool) -> bool:
+    key = override.split("=", 1)[0].lstrip("+~")
+    if key in _NAMED_OTHERWISE or key.split(".")[0] in _NOT_COMPUTED:
+        return False
+    return not (explicit and key.startswith("init."))  # explicit weights: init played no part
+
+
+def _numbers(values) -> str:
+    return "(" + ", ".join(f"{float(v):g}" for v in values) + ")"
+
+
+def parent_name(result: JobResult, overrides=()) -> str:
+    """What tells a job's parent run from its neighbours: the activation, the init (when seeds
+    drew the weights), the dataset and whether it is standardized, trained or not, every other
+    setting the command changed, and the seeds (or the explicit weights)."""
     plan = result.plan
-    trained = " · trained" if plan.mode == Mode.train else ""
-    shape = f" · hidden {list(plan.hidden)}" if plan.is_network else ""
-    return (f"{plan.activation.name}{shape} · {plan.init[0].scheme} · {plan.dataset.name}"
-            f"{trained}")
+    parts = [plan.activation.name]
+    if plan.is_network:
+        parts.append(f"hidden {list(plan.hidden)}")
+    if plan.explicit is None:
+        parts.append(plan.init[0].scheme)
+    parts.append(plan.dataset.name)
+    if plan.dataset.mean is not None:
+        parts.append("standardized")
+    if plan.mode == Mode.train:
+        parts.append("trained")
+    parts += [o for o in overrides if _named_override(o, plan.explicit is not None)]
+    if plan.explicit is not None:
+        w, b = plan.explicit
+        parts.append(f"weights {_numbers(w[0])}, bias {float(b[0]):g}")
+    else:
+        parts.append(f"seeds {plan.seed_spec}")
+    name = " · ".join(parts)
+    return name if len(name) <= MAX_NAME else name[:MAX_NAME - 1] + "…"
 
 
 def network_params(result: JobResult) -> dict:
@@ -66,23 +103,48 @@ def network_params(result: JobResult) -> dict:
     return {"hidden": str(list(plan.hidden)), "n_params": plan.n_params} if plan.is_network else {}
 
 
+def _draw_params(prefix: str, draw) -> dict:
+    """A draw's scheme and the parameters that scheme reads."""
+    used = {"uniform": ("low", "high"), "normal": ("mean", "std"), "constant": ("value",)}
+    return {prefix: draw.scheme,
+            **{f"{prefix}.{k}": getattr(draw, k) for k in used.get(draw.scheme, ())}}
+
+
 def parent_params(result: JobResult) -> dict:
     plan = result.plan
     params = {
         "mode": plan.mode.value,
         "activation": plan.activation.name,
         **{f"activation.{k}": v for k, v in plan.activation.params.items()},
-        "init": plan.init[0].scheme,
-        "init.bias": plan.init[1].scheme,
+    }
+    if plan.explicit is None:
+        params.update(_draw_params("init", plan.init[0]))
+        params.update(_draw_params("init.bias", plan.init[1]))
+    else:  # the weights were given: no init played a part
+        w, b = plan.explicit
+        params.update({"weights": _numbers(w[0]), "bias": float(b[0])})
+    params.update({
         "dataset": plan.dataset.name,
         "features": ",".join(plan.dataset.features),
         "standardize": plan.dataset.mean is not None,
         "seeds": plan.seed_spec,
         "n_seeds": result.n_seeds,
         **network_params(result),
-    }
+    })
     if plan.mode == Mode.train:
         params.update({f"trainer.{k}": v for k, v in dataclasses.asdict(plan.trainer).items()})
+    return params
+
+
+def child_params(result: JobResult) -> dict:
+    """The params every child run of a job shares: the weights' units among them."""
+    plan = result.plan
+    params = {"activation": plan.activation.name}
+    if plan.explicit is None:
+        params["init"] = plan.init[0].scheme
+    params["mode"] = plan.mode.value
+    params["standardize"] = plan.dataset.mean is not None  # w.* are per z-scored feature then
+    params.update(network_params(result))
     return params
 
 
@@ -127,16 +189,16 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
     result, report, uri = outcome.result, outcome.report, tracker.uri
     plan = result.plan
     n_children = outcome.tracking.n_children
-    label = run_label(result)
     sweep_id = outcome.tracking.sweep_id
     parent, done = tracker.start_parent(
-        f"{label} · explicit" if plan.explicit is not None else f"{label} · seeds "
-        f"{plan.seed_spec}",
+        store.scrub(parent_name(result, outcome.overrides), uri),
         tags={"neuron_luck.kind": JOB_KIND,
               **({"neuron_luck.sweep_id": sweep_id} if sweep_id else {})},
         key=plan.key,
     )
     try:
+        trained = plan.mode == Mode.train
+        tracker.save_views(parent if n_children else None, plan.dataset.features, trained)
         acc = result.evaluation.metrics["accuracy"]
         metrics = {"accuracy_mean": acc.mean(), "accuracy_min": acc.min(),
                    "accuracy_max": acc.max(), "n_seeds": result.n_seeds}
@@ -144,7 +206,7 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
         if report is not None:
             metrics.update(report_metrics(report))
             tags["mlflow.note.content"] = markdown.description(
-                report, [f"plots/{n}" for n in outcome.plot_names])
+                report, _links(tracker.experiment_id, parent, outcome))
         commit = store.git_commit()
         if commit:
             tags["mlflow.source.git.commit"] = commit
@@ -161,10 +223,10 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
         if hydra_dir.is_dir():
             _log_scrubbed(tracker, parent, hydra_dir, "hydra")
         if n_children:
-            child_params = {"activation": plan.activation.name, "init": plan.init[0].scheme,
-                            "mode": plan.mode.value, **network_params(result)}
-            child_label = plan.activation.name + (" trained" if plan.mode == Mode.train else "")
-            tracker.log_children(parent, ChildRuns(result, child_params, child_label), done)
+            child_label = plan.activation.name + (" trained" if trained else "")
+            start = tracker.client.get_run(parent).info.start_time
+            tracker.log_children(
+                parent, ChildRuns(result, child_params(result), child_label, start), done)
         if plots is not None:
             paths = plots()
             tracker.client.log_artifacts(parent, str(Path(paths[0]).parent), "plots")
@@ -181,6 +243,15 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
         ) from e
     tracker.finish(parent, "FINISHED")
     return parent
+
+
+def _links(experiment_id: str, parent: str, outcome: Outcome) -> markdown.Links:
+    """Where the description points: the job's seeds in a table, its plots."""
+    n = outcome.tracking.n_children
+    seeds = views.runs_fragment(experiment_id, views.seeds_view_key(parent)) if n else None
+    plots = tuple((f"plots/{p}", views.run_fragment(experiment_id, parent, f"plots/{p}"))
+                  for p in outcome.plot_names)
+    return markdown.Links(seeds=seeds, n_children=n, plots=plots)
 
 
 def _log_scrubbed(tracker: Tracker, run_id, folder: Path, artifact_path: str):
@@ -236,11 +307,16 @@ def where(tracking: TrackingPlan, published: Published) -> tuple[str, str]:
         + (f" logged by {published.processes} processes"
            if published.processes > 1 and n_children else "")
     )
+    page = views.run_fragment(published.experiment_id, published.parent_run_id)
+    return text, ui_hint(uri, page, "this job")
+
+
+def ui_hint(uri: str, page: str, what: str) -> str:
+    """How to see `page` (a UI address after the host) of the store at `uri`: its address on
+    the tracking server, or the command that starts the UI and the address it then serves."""
     if store.is_http(uri):
-        ui = (f"{store.redact(uri).rstrip('/')}/#/experiments/{published.experiment_id}"
-              f"/runs/{published.parent_run_id}")
-    elif uri == store.resolve_uri(None) and "mlflow.db" in uri:
-        ui = "python -m runner.ui   (or: mlflow ui)"
-    else:
-        ui = f"mlflow ui --backend-store-uri {shlex.quote(store.redact(uri))}"
-    return text, ui
+        return f"{store.redact(uri).rstrip('/')}/{page}"
+    command = "python -m runner.ui"
+    if uri != store.resolve_uri(None):
+        command += f" --uri {shlex.quote(store.redact(uri))}"
+    return f"{command}   then {what}: http://127.0.0.1:{views.UI_PORT}/{page}"

@@ -119,6 +119,8 @@ def import_mlflow(uri: str) -> None:
     # MLflow prints a "View run" line with the full URI, password included, for every run it
     # ends on a server; our summary prints one redacted link instead.
     os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+    # The sweep report reads each job's seeds.parquet back: no "Downloading artifacts" bar each.
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
     _install_sqlite_pragmas()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import re
 import tempfile
@@ -20,6 +21,7 @@ from runner import limits
 from runner.progress import progress
 from runner.report.tables import PredictionsCsv, layer_arrays
 from runner.results import JobResult
+from runner.tracking import views
 from runner.tracking.store import import_mlflow
 
 log = logging.getLogger(__name__)
@@ -70,8 +72,17 @@ class ChildRuns:
     """What the child run of each seed of a job holds."""
 
     result: JobResult
-    params: Mapping[str, str]  # the same for every child: activation, init, mode
+    params: Mapping[str, str]  # the same for every child: activation, init, mode, standardize
     label: str  # the run name before " · seed N"
+    # The start time (ms) of the parent run. The seed at position i starts n - i ms after it,
+    # so the UI, which lists child runs newest first, lists them in seed order; a resumed
+    # job's seeds take the same places.
+    parent_start: int | None = None
+
+    def start_time(self, i: int) -> int | None:
+        if self.parent_start is None:
+            return None
+        return self.parent_start + len(self.result.seeds) - i
 
 
 class Tracker:
@@ -85,11 +96,13 @@ class Tracker:
         self.children_logged = 0  # by this process, for a failure message
         self.processes = 1  # that logged child runs
         self.client = MlflowClient(uri)
+        self.experiment_tags: dict[str, str] = {}
         self.experiment_id = self._experiment(experiment)
 
     def _experiment(self, name: str) -> str:
         exp = self.client.get_experiment_by_name(name)
         if exp is not None:
+            self.experiment_tags = dict(exp.tags)
             return exp.experiment_id
         from mlflow.exceptions import MlflowException
 
@@ -99,6 +112,23 @@ class Tracker:
             if e.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
             return self.client.get_experiment_by_name(name).experiment_id
+
+    def save_views(self, seeds_of: str | None = None, features=(), trained=False) -> None:
+        """The experiment's saved view of its jobs (once: a user may edit it in the UI), and,
+        for the parent run `seeds_of`, the view of its seeds (runner.tracking.views)."""
+        key, value = views.jobs_view()
+        if key not in self.experiment_tags:
+            envelope = json.loads(value)
+            envelope["createdAt"] = int(time.time() * 1000)
+            self.client.set_experiment_tag(self.experiment_id, key, json.dumps(envelope))
+            self.experiment_tags[key] = value
+        kind, value = views.EXPERIMENT_KIND
+        if kind not in self.experiment_tags:
+            self.client.set_experiment_tag(self.experiment_id, kind, value)
+            self.experiment_tags[kind] = value
+        if seeds_of is not None:
+            self.client.set_experiment_tag(self.experiment_id,
+                                           *views.seeds_view(seeds_of, features, trained))
 
     def start_parent(self, name: str, tags: dict, key: str) -> tuple[str, set]:
         """A parent run for the job `key`, and the seeds it already holds as FINISHED.
@@ -216,6 +246,7 @@ class Tracker:
             seed_label = "explicit weights" if explicit else f"seed {seed}"
             run = self.client.create_run(
                 self.experiment_id,
+                start_time=children.start_time(i),
                 run_name=f"{children.label} · {seed_label}",
                 tags={"mlflow.parentRunId": parent_id, "neuron_luck.seed": str(seed)},
             )
@@ -228,6 +259,8 @@ class Tracker:
                     params.update({n: short(w) for n, w in zip(names, ev.W[i], strict=True)})
                     params["bias"] = short(ev.b[i])
                 metrics = [Metric(k, float(v[i]), now, 0) for k, v in ev.metrics.items()]
+                if not explicit:  # a number the UI sorts by (the param is text: 1, 10, 11, …)
+                    metrics.append(Metric("seed", float(seed), now, 0))
                 if training is not None:
                     # mode=train: where the seed started, and its training loss per epoch.
                     before = training.before

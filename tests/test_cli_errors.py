@@ -1,0 +1,67 @@
+"""Bad command lines worded as one line (runner/cli_errors.py): Hydra's refusals, for what the
+installed engines cannot show end to end (a launcher preset whose plugin is missing), and what
+Hydra would misread (tests/test_bad_input.py runs the CLI itself)."""
+
+import pytest
+from hydra.errors import MissingConfigException
+
+from runner.cli_errors import check_args, explain
+
+
+def _missing(message, path, options):
+    return MissingConfigException(message=message, missing_cfg_file=path, options=options)
+
+
+def test_a_launcher_preset_without_its_plugin_names_the_package():
+    # conf/hydra/launcher/joblib_small.yaml extends the plugin's `joblib`, absent without it.
+    exc = _missing("In 'hydra/launcher/joblib_small': Could not find 'hydra/launcher/joblib'\n"
+                   "\nAvailable options in 'hydra/launcher':\n\tbasic\n\tjoblib_small",
+                   "hydra/launcher/joblib", ["basic", "joblib_small"])
+    assert explain(exc, ["-m", "hydra/launcher=joblib_small", "seed=1..9"]) == (
+        "hydra/launcher=joblib_small: needs hydra-joblib-launcher; install it "
+        "(pip install -e '.[engines]')")
+
+
+def test_a_plugin_launcher_not_installed_names_the_package():
+    exc = _missing("Could not find 'hydra/launcher/submitit_slurm'\n",
+                   "hydra/launcher/submitit_slurm", ["basic"])
+    assert explain(exc, ["hydra/launcher=submitit_slurm"]) == (
+        "hydra/launcher=submitit_slurm: needs hydra-submitit-launcher; install it "
+        "(pip install -e '.[engines]')")
+
+
+def test_an_unknown_launcher_lists_the_choices():
+    exc = _missing("Could not find 'hydra/launcher/jobli'\n", "hydra/launcher/jobli",
+                   ["basic", "joblib", "joblib_small"])
+    assert explain(exc, ["hydra/launcher=jobli"]) == (
+        "hydra/launcher=jobli: no such choice; did you mean hydra/launcher=joblib? "
+        "(choices: basic, joblib, joblib_small)")
+
+
+def test_anything_else_is_not_bad_input():
+    assert explain(RuntimeError("a bug"), []) is None
+    assert explain(ValueError("not from Hydra"), []) is None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["seed=1..50", "seed=2"], "seed=1..50 seed=2: seed is given twice, and only the last would "
+                               "count; keep one"),
+    (["activation", "sigmoid"], "activation: a setting is key=value; write activation=sigmoid"),
+    (["--seed", "5"], "--seed: not an option; a setting is key=value, e.g. seed=5"),
+    (["--seed=5"], "--seed=5: not an option; a setting is key=value, e.g. seed=5"),
+    (["seed=1..2", "-m", "activation=relu,tanh"],
+     "-m: Hydra's options go before the settings; write python -m runner -m seed=1..2 "
+     "activation=relu,tanh"),
+    (["seed=3", "--cfg", "job"], "--cfg: Hydra's options go before the settings; write "
+                                 "python -m runner --cfg job seed=3"),
+])
+def test_what_hydra_would_misread_is_refused(args, message):
+    assert check_args(args).startswith(message)
+
+
+@pytest.mark.parametrize("args", [
+    [], ["seed=1..50"], ["-m", "activation=relu,tanh", "seed=1..5"], ["--cfg", "job", "seed=3"],
+    ["--info", "defaults", "seed=3"], ["~activation"], ["+experiment=lesson"], ["--help"],
+])
+def test_what_hydra_reads_is_let_through(args):
+    assert check_args(args) is None
