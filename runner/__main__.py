@@ -3,9 +3,14 @@
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
-from runner import speedups
+# When this command started: a parent of the same job that finished after this was logged
+# by an identical command running at the same time (runner.tracking.tracker.start_parent).
+STARTED = time.time()
+
+from runner import speedups  # noqa: E402
 
 if __name__ == "__main__":
     speedups.start(sys.argv[1:])  # first: the worker imports MLflow while Hydra starts here
@@ -29,7 +34,8 @@ def main(cfg) -> None:
     overrides = list(hc.overrides.task)
     seed_given = any(o.split("=", 1)[0].lstrip("+~") == "seed" for o in overrides)
     try:
-        outcome = run_job(to_config(cfg), Path(hc.runtime.output_dir), overrides, seed_given)
+        outcome = run_job(to_config(cfg), Path(hc.runtime.output_dir), overrides, seed_given,
+                          started=STARTED)
     except (UserError, LoggingFailed) as e:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise

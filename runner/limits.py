@@ -35,6 +35,19 @@ MAX_RESAMPLES = 1_000_000
 # runs for hours, and the loss has long stopped moving at any learning rate that converges.
 MAX_EPOCHS = 1_000_000
 
+# Who logs a job (runner.tracking.lease). A waiting process checks a lock file this often;
+LOCK_POLL_SECONDS = 0.1
+# a lease kept in a shared store (HTTP server, PostgreSQL) is read this often while waiting,
+LEASE_POLL_SECONDS = 1.0
+# refreshed this often by its owner's logging loop,
+LEASE_REFRESH_SECONDS = 10.0
+# and taken over from an owner on another host when its heartbeat is older than this: long
+# enough for the longest step between two refreshes (drawing the plots, logging artifacts).
+LEASE_EXPIRY_SECONDS = 300.0
+# A claim is read back this long after it is written: of two processes that claim at once,
+# the one whose claim was overwritten sees it, as long as both write within this time.
+LEASE_SETTLE_SECONDS = 1.0
+
 # Progress bars on an interactive terminal, only for loops at least this long.
 PROGRESS_SEEDS = 100_000
 PROGRESS_CHILD_RUNS = 200

@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -52,6 +53,8 @@ class TrackingPlan:
     n_children: int  # child runs to log: one per seed, or none
     processes: int  # processes that may log child runs (tracking.processes)
     sweep_id: str | None  # the multirun this job belongs to
+    started: float  # time.time() when the command started: a parent of the same job that
+    # finished after it was logged by an identical command running at the same time
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,11 @@ class Plan:
         return len(self.seeds)
 
 
-def make_plan(config: Config, seed_given: bool = False) -> Plan:
-    """Check `config` and load its data; UserError on any bad input."""
+def make_plan(config: Config, seed_given: bool = False, started: float | None = None) -> Plan:
+    """Check `config` and load its data; UserError on any bad input.
+
+    `started`: time.time() when the command started (default: now).
+    """
     check_values(config)
     act = _activation(config)
     ds = data.load(config.dataset)
@@ -120,7 +126,8 @@ def make_plan(config: Config, seed_given: bool = False) -> Plan:
         raise UserError(f"dataset.highlight_row={row}: {ds.name} has rows 0 to {len(ds.y) - 1}; "
                         "give one of them, or null")
     highlight = None if row is None else (int(row), config.dataset.highlight_label or f"row {row}")
-    tracking = _tracking(config, len(seed_array)) if config.tracking.enabled else None
+    started = time.time() if started is None else started
+    tracking = _tracking(config, len(seed_array), started) if config.tracking.enabled else None
     return Plan(
         mode=config.mode, activation=act, dataset=ds, seeds=seed_array, seed_spec=spec,
         init=init, explicit=explicit,
@@ -216,7 +223,7 @@ def n_children(child_runs: ChildRuns, max_child_runs: int, n_seeds: int) -> int:
     return n_seeds if n_seeds <= max_child_runs else 0
 
 
-def _tracking(config: Config, n_seeds: int) -> TrackingPlan:
+def _tracking(config: Config, n_seeds: int, started: float) -> TrackingPlan:
     t = config.tracking
     if t.server and not (t.uri or "").startswith(("http://", "https://")):
         given = f"tracking.uri={t.uri}" if t.uri else "tracking.uri is not set"
@@ -225,7 +232,7 @@ def _tracking(config: Config, n_seeds: int) -> TrackingPlan:
     return TrackingPlan(
         uri=resolve_uri(t.uri), experiment=t.experiment,
         n_children=n_children(t.child_runs, t.max_child_runs, n_seeds),
-        processes=t.processes, sweep_id=config.sweep_id,
+        processes=t.processes, sweep_id=config.sweep_id, started=started,
     )
 
 

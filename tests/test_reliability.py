@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,7 +10,7 @@ from collections import Counter
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, all_runs, finished_children, run_cli
+from tests.conftest import ROOT, all_runs, finished_children, free_port, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -70,14 +69,8 @@ def test_parallel_joblib_jobs_on_a_new_sqlite_store_lose_nothing(tmp_path, attem
     assert {r.info.status for r in runs} == {"FINISHED"}
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_server_fails_fast_without_leaking_the_password(tmp_path):
-    port = _free_port()
+    port = free_port()
     start = time.monotonic()
     out = run_cli(["seed=1..5", f"tracking.uri=http://alice:s3cret@127.0.0.1:{port}"], tmp_path)
     assert out.returncode == 2
@@ -85,35 +78,6 @@ def test_unreachable_server_fails_fast_without_leaking_the_password(tmp_path):
     assert "s3cret" not in out.stderr + out.stdout
     assert time.monotonic() - start < 30
     assert not list(tmp_path.glob("outputs/*/*/seeds.parquet"))  # failed before evaluating
-
-
-@pytest.fixture
-def mlflow_server(tmp_path):
-    port = _free_port()
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", str(tmp_path / "server-artifacts")],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline
-                time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
 
 
 def test_password_in_uri_is_never_logged_or_printed(tmp_path, mlflow_server):
@@ -153,3 +117,4 @@ def test_redaction_touches_only_the_password_field(tmp_path, mlflow_server):
         assert f"uri: {shown_uri}" in text and secret_uri not in text, name
     overrides = (local / "hydra" / "overrides.yaml").read_text()
     assert f"- seed=1..3\n- tracking.uri={shown_uri}\n" in overrides
+

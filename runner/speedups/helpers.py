@@ -80,6 +80,7 @@ class FastTracker(Tracker):
         for helper in self.helpers:
             helper.close()
         self.helpers = []
+        super().close()
 
 
 class _Helper(Forked):

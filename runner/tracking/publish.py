@@ -112,13 +112,17 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
     n_children = outcome.tracking.n_children
     label = run_label(result)
     sweep_id = outcome.tracking.sweep_id
-    parent, done = tracker.start_parent(
+    held = tracker.start_parent(
         f"{label} · explicit" if plan.explicit is not None else f"{label} · seeds "
         f"{plan.seed_spec}",
         tags={"neuron_luck.kind": JOB_KIND,
               **({"neuron_luck.sweep_id": sweep_id} if sweep_id else {})},
-        key=plan.key,
+        key=plan.key, since=outcome.tracking.started,
     )
+    parent, done = held.run_id, held.done
+    if held.complete:
+        tracker.release()
+        return parent
     try:
         acc = result.evaluation.metrics["accuracy"]
         metrics = {"accuracy_mean": acc.mean(), "accuracy_min": acc.min(),
@@ -143,6 +147,7 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
         hydra_dir = outcome.run_dir / ".hydra"
         if hydra_dir.is_dir():
             _log_scrubbed(tracker, parent, hydra_dir, "hydra")
+        tracker.heartbeat()
         if n_children:
             child_params = {"activation": plan.activation.name, "init": plan.init[0].scheme,
                             "mode": plan.mode.value}
@@ -150,9 +155,11 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
             tracker.log_children(parent, ChildRuns(result, child_params, child_label), done)
         if plots is not None:
             paths = plots()
+            tracker.heartbeat()
             tracker.client.log_artifacts(parent, str(Path(paths[0]).parent), "plots")
     except BaseException as e:
         tracker.finish(parent, "FAILED")
+        tracker.release()
         if not isinstance(e, Exception):
             raise
         have = len(done) + tracker.children_logged
@@ -163,6 +170,7 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
             "again to log the rest."
         ) from e
     tracker.finish(parent, "FINISHED")
+    tracker.release()
     return parent
 
 
