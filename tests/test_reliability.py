@@ -118,3 +118,21 @@ def test_redaction_touches_only_the_password_field(tmp_path, mlflow_server):
     overrides = (local / "hydra" / "overrides.yaml").read_text()
     assert f"- seed=1..3\n- tracking.uri={shown_uri}\n" in overrides
 
+
+def test_a_password_only_in_the_environment_reaches_no_override(tmp_path, mlflow_server):
+    # Issue 15, item 5: the multirun callback copied $MLFLOW_TRACKING_URI, password and all,
+    # into every job's overrides; Hydra printed them and kept them in multirun.yaml and
+    # .hydra/. The jobs now get the URI without it, and the credentials in the environment.
+    secret_uri = mlflow_server.replace("http://", "http://alice:s3cret@")
+    out = run_cli(["-m", "activation=sigmoid,tanh", "seed=1..3", "luck.plots=false"], tmp_path,
+                  env={"MLFLOW_TRACKING_URI": secret_uri})
+    assert out.returncode == 0, out.stderr
+    assert "s3cret" not in out.stdout + out.stderr
+    assert f"tracking.uri='{mlflow_server}'" in out.stdout + out.stderr
+    files = [p for p in (tmp_path / "outputs").rglob("*") if p.is_file()]
+    assert any(p.name == "multirun.yaml" for p in files)
+    assert [p for p in files if b"s3cret" in p.read_bytes()] == []
+    runs = all_runs(mlflow_server)
+    assert len([r for r in runs if r.data.tags.get("neuron_luck.kind") == "job"]) == 2
+    for r in runs:
+        assert not [v for v in [*r.data.params.values(), *r.data.tags.values()] if "s3cret" in v]

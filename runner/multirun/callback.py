@@ -94,7 +94,11 @@ class SweepCallback(Callback):
                 log.warning("could not create MLflow experiment %r: %s",
                             settings.experiment, store.scrub(str(e), uri))
             if uri != settings.uri:
-                extra.append(f"tracking.uri={_quoted(uri)}")
+                # From $MLFLOW_TRACKING_URI, or made absolute: the jobs get it as an override,
+                # which Hydra prints and keeps in multirun.yaml and .hydra/: no password.
+                handed = store.without_password(uri)
+                if handed is not None:
+                    extra.append(f"tracking.uri={_quoted(handed)}")
         # The sweep folder, absolute: a job runs in its launcher's working directory (a Ray
         # worker's is where `ray start` ran), where a relative one would land elsewhere.
         sweep_dir = settings.sweep_dir.absolute()

@@ -51,6 +51,29 @@ def scrub(text: str, uri: str) -> str:
     return _PASSWORD.sub(r"\1***\3", text)
 
 
+def without_password(uri: str) -> str | None:
+    """`uri` without its password, which moves to the environment the jobs inherit, where
+    their client reads it: MLFLOW_TRACKING_USERNAME / _PASSWORD for an HTTP server,
+    PGPASSWORD for PostgreSQL (unless already set there). None when no client reads it from
+    the environment: such a URI stays in $MLFLOW_TRACKING_URI only, which the jobs inherit.
+    """
+    from urllib.parse import unquote
+
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    if is_http(uri):
+        os.environ.setdefault("MLFLOW_TRACKING_USERNAME", unquote(parts.username or ""))
+        os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", unquote(parts.password))
+        return urlunsplit(parts._replace(netloc=host))
+    if parts.scheme.split("+")[0] == "postgresql":
+        os.environ.setdefault("PGPASSWORD", unquote(parts.password))
+        user = parts.netloc.rpartition("@")[0].partition(":")[0]
+        return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+    return None
+
+
 def is_http(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
