@@ -39,7 +39,10 @@ def main(cfg) -> None:
     except (UserError, LoggingFailed) as e:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        print(f"Error: {e}", file=sys.stderr)
+        from runner.tracking.store import scrub
+
+        # No URL's password, whatever message carries one (the URI is redacted already).
+        print(f"Error: {scrub(str(e), '')}", file=sys.stderr)
         sys.exit(2 if isinstance(e, UserError) else 3)
     except KeyboardInterrupt:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":

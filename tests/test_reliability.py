@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -136,3 +137,58 @@ def test_a_password_only_in_the_environment_reaches_no_override(tmp_path, mlflow
     assert len([r for r in runs if r.data.tags.get("neuron_luck.kind") == "job"]) == 2
     for r in runs:
         assert not [v for v in [*r.data.params.values(), *r.data.tags.values()] if "s3cret" in v]
+
+
+HEALTH_ONLY = '''
+import socketserver, sys
+from http.server import BaseHTTPRequestHandler
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.rstrip("/") == "/health":
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"OK")
+        else:
+            self.close_connection = True  # hang up without an answer
+
+    do_POST = do_GET
+
+socketserver.TCPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+'''
+
+
+@pytest.mark.parametrize("speedups", ["1", "0"], ids=["worker", "in-process"])
+def test_a_server_that_fails_after_its_health_check_leaks_no_password(tmp_path, speedups):
+    # Issue 15, item 4: MLflow's exception text carries the full URL; Tracker.__init__ ran
+    # outside the redaction, and in-process nothing caught it: a traceback and the password.
+    port = free_port()
+    (tmp_path / "health_only.py").write_text(HEALTH_ONLY)
+    server = subprocess.Popen([sys.executable, "health_only.py", str(port)], cwd=tmp_path,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        out = run_cli(["seed=1..3", f"tracking.uri=http://alice:s3cret@127.0.0.1:{port}",
+                       "luck.plots=false"], tmp_path,
+                      env={"NEURON_LUCK_SPEEDUPS": speedups,
+                           "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    assert out.returncode == 3, out.stderr
+    assert "s3cret" not in out.stdout + out.stderr
+    assert out.stderr.startswith("Error: MLflow logging failed before any run was logged (")
+    assert f"http://alice:***@127.0.0.1:{port}/api/" in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr
+    assert "the results are complete in " in out.stderr

@@ -164,8 +164,8 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
             raise
         have = len(done) + tracker.children_logged
         raise LoggingFailed(
-            f"MLflow logging failed ({type(e).__name__}: {store.scrub(str(e), uri)}"
-            f"); parent run {parent} is marked FAILED with {have} of {n_children} child runs "
+            f"MLflow logging failed ({store.error_text(e, uri)}); parent run {parent} is "
+            f"marked FAILED with {have} of {n_children} child runs "
             f"logged. The results are complete in {outcome.run_dir}; run the same command "
             "again to log the rest."
         ) from e
@@ -183,6 +183,19 @@ def _log_scrubbed(tracker: Tracker, run_id, folder: Path, artifact_path: str):
         tracker.client.log_artifacts(run_id, tmp, artifact_path)
 
 
+def open_tracker(make: Callable[[Outcome], Tracker], outcome: Outcome) -> Tracker:
+    """`make(outcome)`, with a failure (the store refuses, a server that answered its health
+    check fails) as LoggingFailed: one line, no password, what to do."""
+    try:
+        return make(outcome)
+    except Exception as e:
+        raise LoggingFailed(
+            f"MLflow logging failed before any run was logged ("
+            f"{store.error_text(e, outcome.tracking.uri)}); the results are complete in "
+            f"{outcome.run_dir}; run the same command again to log them"
+        ) from e
+
+
 class Publisher:
     """Publishes a job from its own process: the store is opened when the publisher is made,
     the plots are drawn when the rest is logged."""
@@ -192,7 +205,7 @@ class Publisher:
         store.prepare(tracking.uri)
 
     def publish(self, outcome: Outcome, draw: DrawPlots | None) -> Published:
-        tracker = self.tracker(outcome)
+        tracker = open_tracker(self.tracker, outcome)
         try:
             drawn: list[Path] = []
 

@@ -74,6 +74,16 @@ def without_password(uri: str) -> str | None:
     return None
 
 
+def error_text(e: BaseException, uri: str) -> str:
+    """An exception as one line for the terminal: its type, its message scrubbed of any
+    password, the first line only (a server's error page can follow), cut at 300 chars."""
+    lines = scrub(str(e), uri).strip().splitlines()
+    text = lines[0] if lines else ""
+    if len(lines) > 1 or len(text) > 300:
+        text = text[:300] + " …"
+    return f"{type(e).__name__}: {text}"
+
+
 def is_http(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
