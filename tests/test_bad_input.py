@@ -2,12 +2,13 @@
 no traceback, and nothing left RUNNING in MLflow."""
 
 import os
+import sqlite3
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import free_port, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -22,6 +23,7 @@ FILES = {
     "three.csv": "a,b,label\n1,2,yes\n3,4,no\n5,6,maybe\n",
     "ok.csv": CSV_OK,
 }
+PG_PORT = free_port()  # nothing listens there
 CSV = ["dataset=csv", "dataset.features=[a,b]", "dataset.target=label", "dataset.positive=yes"]
 
 # (id, overrides, exit code, what the message must say)
@@ -130,6 +132,19 @@ CASES = [
      "tracking.experiment is empty"),
     ("sweep_id quote", ["seed=1..5", "sweep_id=\"a'b\""], 2,
      "sweep_id=a'b: letters, digits"),
+    # Issue 15, item 11: a store that cannot be one, found before evaluating, in seconds.
+    ("store random bytes", ["seed=1..5", "tracking.uri=sqlite:///random.db"], 2,
+     "random.db is not a SQLite database"),
+    ("store is a folder", ["seed=1..5", "tracking.uri=sqlite:///afolder.db"], 2,
+     "afolder.db is a folder, not a SQLite database"),
+    ("store of another app", ["seed=1..5", "tracking.uri=sqlite:///other.db"], 2,
+     "the database holds another application's tables (customers), not an MLflow store"),
+    ("store scheme", ["seed=1..5", "tracking.uri=foo://bar"], 2,
+     "tracking.uri=foo://bar: 'foo://' is not a tracking store MLflow knows"),
+    ("store postgresql down", ["seed=1..5",
+                               f"tracking.uri=postgresql+psycopg://u:pw@127.0.0.1:{PG_PORT}/db"],
+     2, f"tracking.uri=postgresql+psycopg://u:***@127.0.0.1:{PG_PORT}/db: cannot use the "
+     "database (OperationalError: connection failed"),
 ]
 
 
@@ -140,6 +155,10 @@ def outcomes(tmp_path_factory):
     for name, text in FILES.items():
         (folder / name).write_text(text)
     (folder / "binary.csv").write_bytes(bytes(range(256)) * 8)
+    (folder / "random.db").write_bytes(os.urandom(5000))
+    (folder / "afolder.db").mkdir()
+    with sqlite3.connect(folder / "other.db") as con:
+        con.execute("create table customers (id integer)")
 
     def one(case):
         _, overrides, _, _ = case
@@ -174,6 +193,12 @@ def test_no_run_left_running(outcomes):
         exp = client.get_experiment_by_name("neuron-luck")
         runs = client.search_runs([exp.experiment_id]) if exp else []
         assert runs == []  # every case failed before a run was created
+
+
+def test_another_applications_database_is_left_as_it_was(outcomes):
+    with sqlite3.connect(outcomes[0] / "other.db") as con:
+        tables = con.execute("select name from sqlite_master").fetchall()
+    assert tables == [("customers",)]  # MLflow's tables were not added
 
 
 def test_nothing_half_written(outcomes):

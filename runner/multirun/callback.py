@@ -81,7 +81,7 @@ class SweepCallback(Callback):
 
             try:
                 uri = store.resolve_uri(settings.uri)
-                store.check_reachable(uri)
+                store.check(uri)
                 store.prepare(uri)
             except UserError as e:  # before any job starts: one line, as a job would say it
                 print(f"Error: {e}", file=sys.stderr)

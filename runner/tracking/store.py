@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -119,10 +120,28 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
 
 
+# The tracking stores MLflow knows, by URI scheme (a database's driver after a '+').
+KNOWN_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "file",
+                 "databricks")
+# Tables that make a database an MLflow store (it holds more; these two come first).
+MLFLOW_TABLES = {"alembic_version", "experiments"}
+
+
 def check_store(uri: str) -> None:
-    """What can be told about a SQLite store without opening it: its folder, its rights."""
+    """Whether `uri` can be an MLflow store, told quickly and before MLflow touches it: a
+    known scheme; for SQLite its folder, its rights and its file; for another database, a
+    connection within seconds. A database that holds another application's tables is
+    refused: MLflow would add its own tables to it."""
+    scheme = urlsplit(uri).scheme.split("+")[0].lower()
+    if scheme and scheme not in KNOWN_SCHEMES and not (len(scheme) == 1 and os.name == "nt"):
+        raise UserError(
+            f"tracking.uri={redact(uri)}: '{scheme}://' is not a tracking store MLflow knows; "
+            "give http(s)://HOST:PORT, sqlite:///PATH.db, postgresql+psycopg://…, or a folder"
+        )
     path = sqlite_path(uri)
     if path is None:
+        if scheme in ("postgresql", "mysql", "mssql"):
+            _check_database(uri)
         return
     if not path.parent.exists():
         raise UserError(f"tracking.uri={redact(uri)}: folder {path.parent} does not exist")
@@ -131,12 +150,67 @@ def check_store(uri: str) -> None:
             f"tracking.uri={redact(uri)}: {path} is read-only; "
             "point tracking.uri at a writable place or use tracking=off"
         )
+    if path.is_dir():
+        raise UserError(f"tracking.uri={redact(uri)}: {path} is a folder, not a SQLite "
+                        "database; name a .db file in it, e.g. sqlite:///"
+                        f"{path / 'mlflow.db'}")
+    if not path.exists() or path.stat().st_size == 0:
+        return  # MLflow creates it
+    with open(path, "rb") as fh:
+        if fh.read(16) != b"SQLite format 3\0":
+            raise UserError(f"tracking.uri={redact(uri)}: {path} is not a SQLite database; "
+                            "point tracking.uri at an MLflow store or a new file")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True,
+                                                timeout=5)) as con:
+            tables = {r[0] for r in con.execute(
+                "select name from sqlite_master where type = 'table'")}
+    except sqlite3.Error as e:
+        raise UserError(f"tracking.uri={redact(uri)}: {path} cannot be read as a SQLite "
+                        f"database ({e}); point tracking.uri at an MLflow store") from None
+    _refuse_foreign(uri, tables)
+
+
+def _refuse_foreign(uri: str, tables: set) -> None:
+    if tables and not MLFLOW_TABLES <= tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+        raise UserError(
+            f"tracking.uri={redact(uri)}: the database holds another application's tables "
+            f"({shown}), not an MLflow store; point tracking.uri at an MLflow store or a new "
+            "database"
+        )
+
+
+def _check_database(uri: str) -> None:
+    """A database server: reachable within seconds, and an MLflow store or empty."""
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(
+            uri, poolclass=sqlalchemy.pool.NullPool,
+            connect_args={"connect_timeout": 5} if uri.startswith(("postgresql", "mysql"))
+            else {})
+    except Exception as e:  # no driver, a malformed URL
+        raise UserError(f"tracking.uri={redact(uri)}: cannot open the database "
+                        f"({error_text(e, uri)}); install its driver or fix the URI") from None
+    try:
+        with engine.connect() as con:
+            tables = set(sqlalchemy.inspect(con).get_table_names())
+    except Exception as e:
+        reason = (getattr(e, "orig", None) or e)
+        raise UserError(
+            f"tracking.uri={redact(uri)}: cannot use the database "
+            f"({error_text(reason, uri)}); start it, fix the address, or run with tracking=off"
+        ) from None
+    finally:
+        engine.dispose()
+    _refuse_foreign(uri, tables)
 
 
 def check(uri: str) -> None:
     """Everything that can be checked about the store before a seed is evaluated."""
-    check_reachable(uri)
     check_store(uri)
+    check_reachable(uri)
 
 
 def import_mlflow(uri: str) -> None:
@@ -177,9 +251,9 @@ def prepare(uri: str) -> None:
     """Create a SQLite store once, before any job opens it, and switch it to WAL.
 
     MLflow creates and migrates a new SQLite store without a lock, so parallel jobs that
-    each create it collide; WAL lets the UI and other jobs read while a job writes.
+    each create it collide; WAL lets the UI and other jobs read while a job writes. The
+    caller has checked the store (`check`): MLflow must not add its tables to a foreign one.
     """
-    check_store(uri)
     path = sqlite_path(uri)
     if path is None:
         return
