@@ -2,6 +2,7 @@
 
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ with speedups.heavy_imports("hydra"):
     from hydra.core.hydra_config import HydraConfig
 
     from runner.config import register_configs, to_config
-    from runner.errors import LoggingFailed, UserError
+    from runner.errors import LoggingFailed, Terminated, UserError
 
 log = logging.getLogger("runner")
 register_configs()
@@ -44,14 +45,24 @@ def main(cfg) -> None:
         # No URL's password, whatever message carries one (the URI is redacted already).
         print(f"Error: {scrub(str(e), '')}", file=sys.stderr)
         sys.exit(2 if isinstance(e, UserError) else 3)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        print("Interrupted: the parent run, if any, is marked FAILED; run the same command "
+        what = "Terminated" if isinstance(e, Terminated) else "Interrupted"
+        print(f"{what}: the parent run, if any, is marked FAILED; run the same command "
               "again to log the rest.", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(143 if isinstance(e, Terminated) else 130)
     print(outcome.text)
 
 
+def _terminate(_signum, _frame):
+    # SIGTERM is Ctrl-C: the forked worker and helpers stop at a clean point, the parent run
+    # is marked FAILED, and this process says how to resume (it was left RUNNING).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    speedups.forward_interrupt()
+    raise Terminated
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate)
     main()

@@ -192,3 +192,67 @@ def test_a_server_that_fails_after_its_health_check_leaks_no_password(tmp_path, 
     assert f"http://alice:***@127.0.0.1:{port}/api/" in out.stderr
     assert out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr
     assert "the results are complete in " in out.stderr
+
+
+def _start_runner(args, cwd, env=None):
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "HYDRA_"))}
+    full.update(PYTHONPATH=str(ROOT), **(env or {}))
+    return subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=cwd, env=full,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def _wait_for_children(db, proc, n):
+    deadline = time.monotonic() + 120
+    while finished_children(db) < n:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("speedups", ["1", "0"], ids=["worker", "in-process"])
+def test_sigterm_marks_the_parent_failed_and_says_how_to_resume(tmp_path, speedups):
+    # Issue 15, item 12: SIGTERM left the parent RUNNING until a re-run.
+    db = tmp_path / "mlflow.db"
+    args = ["seed=1..400", f"tracking.uri=sqlite:///{db}", "luck.plots=false"]
+    proc = _start_runner(args, tmp_path, {"NEURON_LUCK_SPEEDUPS": speedups})
+    try:
+        _wait_for_children(db, proc, 40)
+        proc.send_signal(signal.SIGTERM)  # the main process only, as `kill PID` does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err
+    assert "Terminated: the parent run, if any, is marked FAILED; run the same command " \
+           "again to log the rest." in err
+    assert "Traceback" not in err
+    runs = all_runs(f"sqlite:///{db}")
+    parent = next(r for r in runs if r.data.tags.get("neuron_luck.kind") == "job")
+    assert parent.info.status == "FAILED"
+    assert "RUNNING" not in {r.info.status for r in runs}
+    out = run_cli(args, tmp_path)
+    assert out.returncode == 0, out.stderr
+    children = [r for r in all_runs(f"sqlite:///{db}") if "mlflow.parentRunId" in r.data.tags]
+    assert sorted(int(c.data.params["seed"]) for c in children) == list(range(1, 401))
+
+
+def test_a_killed_helper_is_counted_from_the_store(tmp_path):
+    # Issue 15, item 12: with a helper process killed, the message counted its share as
+    # not logged ("200 of 400" when 226 were stored).
+    db = tmp_path / "mlflow.db"
+    args = ["seed=1..400", f"tracking.uri=sqlite:///{db}", "luck.plots=false"]
+    proc = _start_runner(args, tmp_path, {"NEURON_LUCK_WORKER": "0"})
+    try:
+        _wait_for_children(db, proc, 40)
+        helpers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                 text=True).stdout.split()
+        assert len(helpers) == 1  # tracking.processes=2: one helper beside this process
+        os.kill(int(helpers[0]), signal.SIGKILL)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 3, err
+    stored = finished_children(db)
+    assert f"with {stored} of 400 child runs logged" in err, (stored, err)

@@ -162,7 +162,7 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
         tracker.release()
         if not isinstance(e, Exception):
             raise
-        have = len(done) + tracker.children_logged
+        have = tracker.finished_children(parent, len(done) + tracker.children_logged)
         raise LoggingFailed(
             f"MLflow logging failed ({store.error_text(e, uri)}); parent run {parent} is "
             f"marked FAILED with {have} of {n_children} child runs "

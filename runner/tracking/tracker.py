@@ -165,6 +165,14 @@ class Tracker:
             self.client.delete_run(child.info.run_id)
         self.client.delete_run(parent_id)
 
+    def finished_children(self, parent_id: str, otherwise: int) -> int:
+        """The FINISHED child runs of `parent_id`, counted in the store (a helper process
+        killed part-way cannot say what it logged); `otherwise` if the store cannot tell."""
+        try:
+            return sum(c.info.status == "FINISHED" for c in self.children_of(parent_id))
+        except Exception:  # noqa: BLE001 - the store that just failed may fail again
+            return otherwise
+
     def heartbeat(self) -> None:
         """Called by the logging loops: keeps this process's hold on the job alive."""
         if self.lock is not None:
