@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import numpy as np
 
 from neuron import activations, initializers, training
 from runner import data, limits, seeds
-from runner.config import ChildRuns, Config, Mode, plain, to_yaml
+from runner.config import ChildRuns, Config, Mode, TrackingConfig, plain, to_yaml
 from runner.errors import UserError
 from runner.tracking.store import redact, resolve_uri
 
@@ -128,6 +129,10 @@ def make_plan(config: Config, seed_given: bool = False, started: float | None = 
     highlight = None if row is None else (int(row), config.dataset.highlight_label or f"row {row}")
     started = time.time() if started is None else started
     tracking = _tracking(config, len(seed_array), started) if config.tracking.enabled else None
+    if (tracking is not None and tracking.processes < config.tracking.processes
+            and config.tracking.processes > TrackingConfig.processes):  # asked for, not default
+        notes.append(f"tracking.processes={config.tracking.processes}: {tracking.processes} "
+                     f"used, one per core this job may run on")
     return Plan(
         mode=config.mode, activation=act, dataset=ds, seeds=seed_array, seed_spec=spec,
         init=init, explicit=explicit,
@@ -171,8 +176,11 @@ def check_values(config: Config) -> None:
     if tr.max_child_runs < 0:
         raise UserError(f"tracking.max_child_runs={tr.max_child_runs}: must be 0 or more "
                         "(0: no child runs under tracking.child_runs=auto)")
-    if tr.processes < 1:
-        raise UserError(f"tracking.processes={tr.processes}: must be at least 1")
+    if not 1 <= tr.processes <= limits.MAX_LOGGING_PROCESSES:
+        raise UserError(
+            f"tracking.processes={tr.processes}: must be from 1 to "
+            f"{limits.MAX_LOGGING_PROCESSES}; more processes only wait on the store's write "
+            "lock (a job uses at most one per core)")
     if not tr.experiment.strip():
         raise UserError("tracking.experiment is empty; name the MLflow experiment, e.g. "
                         "tracking.experiment=neuron-luck")
@@ -232,8 +240,15 @@ def _tracking(config: Config, n_seeds: int, started: float) -> TrackingPlan:
     return TrackingPlan(
         uri=resolve_uri(t.uri), experiment=t.experiment,
         n_children=n_children(t.child_runs, t.max_child_runs, n_seeds),
-        processes=t.processes, sweep_id=config.sweep_id, started=started,
+        processes=min(t.processes, _cores()), sweep_id=config.sweep_id, started=started,
     )
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _activation(config: Config) -> activations.Activation:

@@ -116,7 +116,11 @@ CASES = [
     ("max_child_runs < 0", ["seed=1..5", "tracking.max_child_runs=-1"], 2,
      "tracking.max_child_runs=-1: must be 0 or more"),
     ("processes 0", ["seed=1..5", "tracking.processes=0"], 2,
-     "tracking.processes=0: must be at least 1"),
+     "tracking.processes=0: must be from 1 to 4"),
+    # Issue 15, item 10: 100 processes hung for minutes; past 4 they only contend.
+    ("processes 100", ["seed=1..5", "tracking.processes=100"], 2,
+     "tracking.processes=100: must be from 1 to 4; more processes only wait on the store's "
+     "write lock"),
     ("highlight_row past the end", ["seed=1..5", "dataset.highlight_row=400"], 2,
      "dataset.highlight_row=400: obesity has rows 0 to 399"),
     ("highlight_row negative", ["seed=1..5", "dataset.highlight_row=-1"], 2,
