@@ -56,6 +56,12 @@ LEASE_SETTLE_SECONDS = 1.0
 # most one per core it may run on, and more than this is refused.
 MAX_LOGGING_PROCESSES = 4
 
+# The largest |value| of a weight, a bias or an init parameter: past it a draw's range
+# (high - low) or z = w·x + b overflows to inf or nan for ordinary data.
+MAX_PARAMETER = 1e100
+# MLflow's longest param key; a child run's keys are w.<feature> and w0.<feature>.
+MLFLOW_KEY_LENGTH = 250
+
 # Progress bars on an interactive terminal, only for loops at least this long.
 PROGRESS_SEEDS = 100_000
 PROGRESS_CHILD_RUNS = 200

@@ -21,7 +21,7 @@ from neuron import activations, initializers, training
 from runner import data, limits, seeds
 from runner.config import ChildRuns, Config, Mode, TrackingConfig, plain, to_yaml
 from runner.errors import UserError
-from runner.tracking.store import redact, resolve_uri
+from runner.tracking.store import redact, resolve_uri, safe_key
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,8 @@ def make_plan(config: Config, seed_given: bool = False, started: float | None = 
     highlight = None if row is None else (int(row), config.dataset.highlight_label or f"row {row}")
     started = time.time() if started is None else started
     tracking = _tracking(config, len(seed_array), started) if config.tracking.enabled else None
+    if tracking is not None:
+        _check_keys(ds.features)
     if (tracking is not None and tracking.processes < config.tracking.processes
             and config.tracking.processes > TrackingConfig.processes):  # asked for, not default
         notes.append(f"tracking.processes={config.tracking.processes}: {tracking.processes} "
@@ -206,8 +208,9 @@ def _finite(value) -> bool:
 def _check_draw(where: str, d) -> None:
     for name in ("low", "high", "mean", "std", "value"):
         value = getattr(d, name)
-        if not _finite(value):
-            raise UserError(f"{where}.{name}={value}: must be a finite number")
+        if not (_finite(value) and abs(value) <= limits.MAX_PARAMETER):
+            raise UserError(f"{where}.{name}={value}: must be a finite number of magnitude "
+                            f"at most {limits.MAX_PARAMETER:g}")
     if not d.low < d.high:
         raise UserError(f"{where}.low={d.low}, {where}.high={d.high}: need low < high")
     if d.std < 0:
@@ -244,6 +247,24 @@ def _tracking(config: Config, n_seeds: int, started: float) -> TrackingPlan:
     )
 
 
+def _check_keys(features) -> None:
+    """A child run holds a param w.<feature> per feature: each within MLflow's key length,
+    and no two features under the same key (MLflow keys allow few characters)."""
+    seen: dict[str, str] = {}
+    for f in features:
+        key = f"w0.{safe_key(f)}"
+        if len(key) > limits.MLFLOW_KEY_LENGTH:
+            raise UserError(
+                f"dataset.features: {f[:40]!r}… is {len(f)} characters long; MLflow's keys hold "
+                f"{limits.MLFLOW_KEY_LENGTH} (w0.<feature>): rename the column")
+        if key in seen:
+            raise UserError(
+                f"dataset.features: {seen[key]!r} and {f!r} would both be logged as "
+                f"w.{safe_key(f)} (MLflow keys hold letters, digits and _ - . / and space); "
+                "rename one of the columns")
+        seen[key] = f
+
+
 def _cores() -> int:
     """The cores this process may run on."""
     if hasattr(os, "sched_getaffinity"):
@@ -276,9 +297,13 @@ def _explicit_weights(config: Config, features) -> tuple[np.ndarray, np.ndarray]
     W = np.asarray([w], dtype=float)
     if not np.isfinite(W).all():
         raise UserError(f"weights={_fmt_list(w)}: every weight must be a finite number")
+    if np.abs(W).max() > limits.MAX_PARAMETER:
+        raise UserError(f"weights={_fmt_list(w)}: every weight must be of magnitude at most "
+                        f"{limits.MAX_PARAMETER:g}")
     b = 0.0 if config.bias is None else float(config.bias)
-    if not np.isfinite(b):
-        raise UserError(f"bias={config.bias}: the bias must be a finite number")
+    if not (np.isfinite(b) and abs(b) <= limits.MAX_PARAMETER):
+        raise UserError(f"bias={config.bias}: the bias must be a finite number of magnitude "
+                        f"at most {limits.MAX_PARAMETER:g}")
     return W, np.asarray([b])
 
 

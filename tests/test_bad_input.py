@@ -22,6 +22,8 @@ FILES = {
     "oneclass.csv": "a,b,label\n1,2,yes\n3,4,yes\n",
     "three.csv": "a,b,label\n1,2,yes\n3,4,no\n5,6,maybe\n",
     "ok.csv": CSV_OK,
+    "collide.csv": '"a,b","a;b",label\n1,2,yes\n3,4,no\n',
+    "long.csv": "x" * 300 + ",b,label\n1,2,yes\n3,4,no\n",
 }
 PG_PORT = free_port()  # nothing listens there
 CSV = ["dataset=csv", "dataset.features=[a,b]", "dataset.target=label", "dataset.positive=yes"]
@@ -145,6 +147,20 @@ CASES = [
      "the database holds another application's tables (customers), not an MLflow store"),
     ("store scheme", ["seed=1..5", "tracking.uri=foo://bar"], 2,
      "tracking.uri=foo://bar: 'foo://' is not a tracking store MLflow knows"),
+    # Found by going through the command line as a hostile user (issue 15, item 8).
+    ("init range overflows", ["seed=1..5", "init.low=-1e308", "init.high=1e308"], 2,
+     "init.low=-1e+308: must be a finite number of magnitude at most 1e+100"),
+    ("weight huge", ["weights=[1e300,1]"], 2,
+     "weights=[1e+300,1.0]: every weight must be of magnitude at most 1e+100"),
+    ("csv is a pipe", [*CSV, "dataset.path=fifo.csv"], 2,
+     "dataset.path=fifo.csv: is not a regular file (a pipe or a device)"),
+    ("features with one MLflow key", [*CSV, "dataset.path=collide.csv",
+                                      "dataset.features=['a,b','a;b']"], 2,
+     "dataset.features: 'a,b' and 'a;b' would both be logged as w.a_b"),
+    ("feature name too long", [*CSV, "dataset.path=long.csv", f"dataset.features=[{'x' * 300},b]"],
+     2, "is 300 characters long; MLflow's keys hold 250 (w0.<feature>): rename the column"),
+    ("store in memory", ["seed=1..5", "tracking.uri=sqlite://"], 2,
+     "tracking.uri=sqlite://: names no database file (an in-memory store would lose every run)"),
     ("store postgresql down", ["seed=1..5",
                                f"tracking.uri=postgresql+psycopg://u:pw@127.0.0.1:{PG_PORT}/db"],
      2, f"tracking.uri=postgresql+psycopg://u:***@127.0.0.1:{PG_PORT}/db: cannot use the "
@@ -161,6 +177,7 @@ def outcomes(tmp_path_factory):
     (folder / "binary.csv").write_bytes(bytes(range(256)) * 8)
     (folder / "random.db").write_bytes(os.urandom(5000))
     (folder / "afolder.db").mkdir()
+    os.mkfifo(folder / "fifo.csv")
     with sqlite3.connect(folder / "other.db") as con:
         con.execute("create table customers (id integer)")
 

@@ -16,6 +16,11 @@ from runner.errors import UserError
 DEFAULT_URI = "sqlite:///mlflow.db"
 
 
+def safe_key(name: str) -> str:
+    """`name` as an MLflow key: letters, digits, _ - . space / only."""
+    return re.sub(r"[^\w\-. /]", "_", name)
+
+
 def resolve_uri(uri: str | None) -> str:
     """The tracking URI to use, with a relative SQLite path made absolute.
 
@@ -139,6 +144,9 @@ def check_store(uri: str) -> None:
             "give http(s)://HOST:PORT, sqlite:///PATH.db, postgresql+psycopg://…, or a folder"
         )
     path = sqlite_path(uri)
+    if scheme == "sqlite" and (path is None or not path.name or path.name == ":memory:"):
+        raise UserError(f"tracking.uri={redact(uri)}: names no database file (an in-memory "
+                        "store would lose every run); give sqlite:///PATH/mlflow.db")
     if path is None:
         if scheme in ("postgresql", "mysql", "mssql"):
             _check_database(uri)

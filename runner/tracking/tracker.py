@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from runner import limits
 from runner.progress import progress
 from runner.report.tables import PredictionsCsv
 from runner.results import JobResult
-from runner.tracking.store import import_mlflow
+from runner.tracking.store import import_mlflow, safe_key
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +38,6 @@ def short(x) -> str:
     """Six significant digits keep the UI's columns readable; the exact values are in the
     parent's seeds.parquet and follow from the seed anyway."""
     return f"{float(x):.6g}"
-
-
-def safe_key(name: str) -> str:
-    """`name` as an MLflow key: letters, digits, _ - . space / only."""
-    return re.sub(r"[^\w\-. /]", "_", name)
 
 
 @dataclass(frozen=True)
