@@ -2,10 +2,16 @@
 
 import logging
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 
-from runner import speedups
+# When this command started: a parent of the same job that finished after this was logged
+# by an identical command running at the same time (runner.tracking.tracker.start_parent).
+STARTED = time.time()
+
+from runner import speedups  # noqa: E402
 
 if __name__ == "__main__":
     speedups.start(sys.argv[1:])  # first: the worker imports MLflow while Hydra starts here
@@ -15,7 +21,7 @@ with speedups.heavy_imports("hydra"):
     from hydra.core.hydra_config import HydraConfig
 
     from runner.config import check_overrides, register_configs, to_config
-    from runner.errors import FULL_ERROR, LoggingFailed, UserError, full_error
+    from runner.errors import FULL_ERROR, LoggingFailed, Terminated, UserError, full_error
 
 log = logging.getLogger("runner")
 register_configs()
@@ -30,18 +36,23 @@ def main(cfg) -> None:
     seed_given = any(o.split("=", 1)[0].lstrip("+~") == "seed" for o in overrides)
     try:
         check_overrides(overrides)
-        outcome = run_job(to_config(cfg), Path(hc.runtime.output_dir), overrides, seed_given)
+        outcome = run_job(to_config(cfg), Path(hc.runtime.output_dir), overrides, seed_given,
+                          started=STARTED)
     except (UserError, LoggingFailed) as e:
         if full_error():
             raise
-        print(f"Error: {e}", file=sys.stderr)
+        from runner.tracking.store import scrub
+
+        # No URL's password, whatever message carries one (the URI is redacted already).
+        print(f"Error: {scrub(str(e), '')}", file=sys.stderr)
         sys.exit(2 if isinstance(e, UserError) else 3)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         if full_error():
             raise
-        print("Interrupted: the parent run, if any, is marked FAILED; run the same command "
+        what = "Terminated" if isinstance(e, Terminated) else "Interrupted"
+        print(f"{what}: the parent run, if any, is marked FAILED; run the same command "
               "again to log the rest.", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(143 if isinstance(e, Terminated) else 130)
     print(outcome.text)
 
 
@@ -69,5 +80,14 @@ def run(args: list[str]) -> None:
         sys.exit(2)
 
 
+def _terminate(_signum, _frame):
+    # SIGTERM is Ctrl-C: the forked worker and helpers stop at a clean point, the parent run
+    # is marked FAILED, and this process says how to resume (it was left RUNNING).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    speedups.forward_interrupt()
+    raise Terminated
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate)
     run(sys.argv[1:])

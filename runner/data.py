@@ -67,6 +67,8 @@ def load(cfg) -> Dataset:
     where = f"dataset.path={cfg.path}"
     if path.is_dir():
         raise UserError(f"{where}: is a folder, not a CSV file")
+    if not path.is_file():
+        raise UserError(f"{where}: is not a regular file (a pipe or a device); give a CSV file")
     if path.stat().st_size == 0:
         raise UserError(f"{where}: the file is empty; it needs a header and data rows")
     with open(path, "rb") as fh:

@@ -32,10 +32,14 @@ class JobOutcome:
         return self.published.parent_run_id if self.published else None
 
 
-def run_job(config: Config, run_dir: Path, overrides=(), seed_given: bool = False) -> JobOutcome:
-    """Evaluate the job `config` describes, write it under `run_dir`, report and publish it."""
+def run_job(config: Config, run_dir: Path, overrides=(), seed_given: bool = False,
+            started: float | None = None) -> JobOutcome:
+    """Evaluate the job `config` describes, write it under `run_dir`, report and publish it.
+
+    `started`: time.time() when the command started (default: now).
+    """
     run_dir = Path(run_dir)
-    plan = make_plan(config, seed_given)
+    plan = make_plan(config, seed_given, started)
     published = None
     with speedups.publisher(plan) as publisher:  # opens the store while the seeds evaluate
         result = evaluate.run(plan)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -17,9 +19,9 @@ import numpy as np
 
 from neuron import activations, initializers, network, training
 from runner import data, limits, seeds
-from runner.config import ChildRuns, Config, Mode, plain, to_yaml
+from runner.config import ChildRuns, Config, Mode, TrackingConfig, plain, to_yaml
 from runner.errors import UserError
-from runner.tracking.store import redact, resolve_uri
+from runner.tracking.store import redact, resolve_uri, safe_key
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class TrackingPlan:
     n_children: int  # child runs to log: one per seed, or none
     processes: int  # processes that may log child runs (tracking.processes)
     sweep_id: str | None  # the multirun this job belongs to
+    started: float  # time.time() when the command started: a parent of the same job that
+    # finished after it was logged by an identical command running at the same time
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,11 @@ class Plan:
         return network.n_params(self.dataset.X.shape[1], self.hidden)
 
 
-def make_plan(config: Config, seed_given: bool = False) -> Plan:
-    """Check `config` and load its data; UserError on any bad input."""
+def make_plan(config: Config, seed_given: bool = False, started: float | None = None) -> Plan:
+    """Check `config` and load its data; UserError on any bad input.
+
+    `started`: time.time() when the command started (default: now).
+    """
     check_values(config)
     act = _activation(config)
     ds = data.load(config.dataset)
@@ -144,7 +151,14 @@ def make_plan(config: Config, seed_given: bool = False) -> Plan:
         raise UserError(f"dataset.highlight_row={row}: {ds.name} has rows 0 to {len(ds.y) - 1}; "
                         "give one of them, or null")
     highlight = _highlight(config, ds)
-    tracking = _tracking(config, len(seed_array)) if config.tracking.enabled else None
+    started = time.time() if started is None else started
+    tracking = _tracking(config, len(seed_array), started) if config.tracking.enabled else None
+    if tracking is not None:
+        _check_keys(ds.features)
+    if (tracking is not None and tracking.processes < config.tracking.processes
+            and config.tracking.processes > TrackingConfig.processes):  # asked for, not default
+        notes.append(f"tracking.processes={config.tracking.processes}: {tracking.processes} "
+                     f"used, one per core this job may run on")
     return Plan(
         mode=config.mode, activation=act, dataset=ds, seeds=seed_array, seed_spec=spec,
         init=init, explicit=explicit,
@@ -188,8 +202,11 @@ def check_values(config: Config) -> None:
     if tr.max_child_runs < 0:
         raise UserError(f"tracking.max_child_runs={tr.max_child_runs}: must be 0 or more "
                         "(0: no child runs under tracking.child_runs=auto)")
-    if tr.processes < 1:
-        raise UserError(f"tracking.processes={tr.processes}: must be at least 1")
+    if not 1 <= tr.processes <= limits.MAX_LOGGING_PROCESSES:
+        raise UserError(
+            f"tracking.processes={tr.processes}: must be from 1 to "
+            f"{limits.MAX_LOGGING_PROCESSES}; more processes only wait on the store's write "
+            "lock (a job uses at most one per core)")
     if not tr.experiment.strip():
         raise UserError("tracking.experiment is empty; name the MLflow experiment, e.g. "
                         "tracking.experiment=neuron-luck")
@@ -215,8 +232,9 @@ def _finite(value) -> bool:
 def _check_draw(where: str, d) -> None:
     for name in ("low", "high", "mean", "std", "value"):
         value = getattr(d, name)
-        if not _finite(value):
-            raise UserError(f"{where}.{name}={value}: must be a finite number")
+        if not (_finite(value) and abs(value) <= limits.MAX_PARAMETER):
+            raise UserError(f"{where}.{name}={value}: must be a finite number of magnitude "
+                            f"at most {limits.MAX_PARAMETER:g}")
     if not d.low < d.high:
         raise UserError(f"{where}.low={d.low}, {where}.high={d.high}: need low < high")
     if d.std < 0:
@@ -248,7 +266,7 @@ def n_children(child_runs: ChildRuns, max_child_runs: int, n_seeds: int) -> int:
     return n_seeds if n_seeds <= max_child_runs else 0
 
 
-def _tracking(config: Config, n_seeds: int) -> TrackingPlan:
+def _tracking(config: Config, n_seeds: int, started: float) -> TrackingPlan:
     t = config.tracking
     if t.server and not (t.uri or "").startswith(("http://", "https://")):
         given = f"tracking.uri={t.uri}" if t.uri else "tracking.uri is not set"
@@ -257,7 +275,7 @@ def _tracking(config: Config, n_seeds: int) -> TrackingPlan:
     return TrackingPlan(
         uri=resolve_uri(t.uri), experiment=t.experiment,
         n_children=n_children(t.child_runs, t.max_child_runs, n_seeds),
-        processes=t.processes, sweep_id=config.sweep_id,
+        processes=min(t.processes, _cores()), sweep_id=config.sweep_id, started=started,
     )
 
 
@@ -316,6 +334,31 @@ def _highlight(config: Config, ds: data.Dataset) -> tuple[int, str] | None:
     return row, d.highlight_label or f"row {row}"
 
 
+def _check_keys(features) -> None:
+    """A child run holds a param w.<feature> per feature: each within MLflow's key length,
+    and no two features under the same key (MLflow keys allow few characters)."""
+    seen: dict[str, str] = {}
+    for f in features:
+        key = f"w0.{safe_key(f)}"
+        if len(key) > limits.MLFLOW_KEY_LENGTH:
+            raise UserError(
+                f"dataset.features: {f[:40]!r}… is {len(f)} characters long; MLflow's keys hold "
+                f"{limits.MLFLOW_KEY_LENGTH} (w0.<feature>): rename the column")
+        if key in seen:
+            raise UserError(
+                f"dataset.features: {seen[key]!r} and {f!r} would both be logged as "
+                f"w.{safe_key(f)} (MLflow keys hold letters, digits and _ - . / and space); "
+                "rename one of the columns")
+        seen[key] = f
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _activation(config: Config) -> activations.Activation:
     a = config.activation
     params = {k: float(v) for k, v in plain(a).items() if k != "name"}
@@ -341,9 +384,13 @@ def _explicit_weights(config: Config, features) -> tuple[np.ndarray, np.ndarray]
     W = np.asarray([w], dtype=float)
     if not np.isfinite(W).all():
         raise UserError(f"weights={_fmt_list(w)}: every weight must be a finite number")
+    if np.abs(W).max() > limits.MAX_PARAMETER:
+        raise UserError(f"weights={_fmt_list(w)}: every weight must be of magnitude at most "
+                        f"{limits.MAX_PARAMETER:g}")
     b = 0.0 if config.bias is None else float(config.bias)
-    if not np.isfinite(b):
-        raise UserError(f"bias={config.bias}: the bias must be a finite number")
+    if not (np.isfinite(b) and abs(b) <= limits.MAX_PARAMETER):
+        raise UserError(f"bias={config.bias}: the bias must be a finite number of magnitude "
+                        f"at most {limits.MAX_PARAMETER:g}")
     return W, np.asarray([b])
 
 

@@ -2,12 +2,13 @@
 no traceback, and nothing left RUNNING in MLflow."""
 
 import os
+import sqlite3
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import need_module, run_cli
+from tests.conftest import free_port, need_module, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +22,10 @@ FILES = {
     "oneclass.csv": "a,b,label\n1,2,yes\n3,4,yes\n",
     "three.csv": "a,b,label\n1,2,yes\n3,4,no\n5,6,maybe\n",
     "ok.csv": CSV_OK,
+    "collide.csv": '"a,b","a;b",label\n1,2,yes\n3,4,no\n',
+    "long.csv": "x" * 300 + ",b,label\n1,2,yes\n3,4,no\n",
 }
+PG_PORT = free_port()  # nothing listens there
 CSV = ["dataset=csv", "dataset.features=[a,b]", "dataset.target=label", "dataset.positive=yes"]
 
 
@@ -165,7 +169,11 @@ CASES = [
     ("max_child_runs < 0", ["seed=1..5", "tracking.max_child_runs=-1"], 2,
      "tracking.max_child_runs=-1: must be 0 or more"),
     ("processes 0", ["seed=1..5", "tracking.processes=0"], 2,
-     "tracking.processes=0: must be at least 1"),
+     "tracking.processes=0: must be from 1 to 4"),
+    # Issue 15, item 10: 100 processes hung for minutes; past 4 they only contend.
+    ("processes 100", ["seed=1..5", "tracking.processes=100"], 2,
+     "tracking.processes=100: must be from 1 to 4; more processes only wait on the store's "
+     "write lock"),
     ("highlight_row past the end", ["seed=1..5", "dataset.highlight_row=400"], 2,
      "dataset.highlight_row=400: obesity has rows 0 to 399"),
     ("highlight_row negative", ["seed=1..5", "dataset.highlight_row=-1"], 2,
@@ -181,6 +189,33 @@ CASES = [
      "tracking.experiment is empty"),
     ("sweep_id quote", ["seed=1..5", "sweep_id=\"a'b\""], 2,
      "sweep_id=a'b: letters, digits"),
+    # Issue 15, item 11: a store that cannot be one, found before evaluating, in seconds.
+    ("store random bytes", ["seed=1..5", "tracking.uri=sqlite:///random.db"], 2,
+     "random.db is not a SQLite database"),
+    ("store is a folder", ["seed=1..5", "tracking.uri=sqlite:///afolder.db"], 2,
+     "afolder.db is a folder, not a SQLite database"),
+    ("store of another app", ["seed=1..5", "tracking.uri=sqlite:///other.db"], 2,
+     "the database holds another application's tables (customers), not an MLflow store"),
+    ("store scheme", ["seed=1..5", "tracking.uri=foo://bar"], 2,
+     "tracking.uri=foo://bar: 'foo://' is not a tracking store MLflow knows"),
+    # Found by going through the command line as a hostile user (issue 15, item 8).
+    ("init range overflows", ["seed=1..5", "init.low=-1e308", "init.high=1e308"], 2,
+     "init.low=-1e+308: must be a finite number of magnitude at most 1e+100"),
+    ("weight huge", ["weights=[1e300,1]"], 2,
+     "weights=[1e+300,1.0]: every weight must be of magnitude at most 1e+100"),
+    ("csv is a pipe", [*CSV, "dataset.path=fifo.csv"], 2,
+     "dataset.path=fifo.csv: is not a regular file (a pipe or a device)"),
+    ("features with one MLflow key", [*CSV, "dataset.path=collide.csv",
+                                      "dataset.features=['a,b','a;b']"], 2,
+     "dataset.features: 'a,b' and 'a;b' would both be logged as w.a_b"),
+    ("feature name too long", [*CSV, "dataset.path=long.csv", f"dataset.features=[{'x' * 300},b]"],
+     2, "is 300 characters long; MLflow's keys hold 250 (w0.<feature>): rename the column"),
+    ("store in memory", ["seed=1..5", "tracking.uri=sqlite://"], 2,
+     "tracking.uri=sqlite://: names no database file (an in-memory store would lose every run)"),
+    ("store postgresql down", ["seed=1..5",
+                               f"tracking.uri=postgresql+psycopg://u:pw@127.0.0.1:{PG_PORT}/db"],
+     2, f"tracking.uri=postgresql+psycopg://u:***@127.0.0.1:{PG_PORT}/db: cannot use the "
+     "database (OperationalError: connection failed"),
 ]
 
 
@@ -191,6 +226,11 @@ def outcomes(tmp_path_factory):
     for name, text in FILES.items():
         (folder / name).write_text(text)
     (folder / "binary.csv").write_bytes(bytes(range(256)) * 8)
+    (folder / "random.db").write_bytes(os.urandom(5000))
+    (folder / "afolder.db").mkdir()
+    os.mkfifo(folder / "fifo.csv")
+    with sqlite3.connect(folder / "other.db") as con:
+        con.execute("create table customers (id integer)")
 
     def one(case):
         _, overrides, _, _ = case
@@ -224,6 +264,12 @@ def test_no_run_left_running(outcomes):
         exp = client.get_experiment_by_name("neuron-luck")
         runs = client.search_runs([exp.experiment_id]) if exp else []
         assert runs == []  # every case failed before a run was created
+
+
+def test_another_applications_database_is_left_as_it_was(outcomes):
+    with sqlite3.connect(outcomes[0] / "other.db") as con:
+        tables = con.execute("select name from sqlite_master").fetchall()
+    assert tables == [("customers",)]  # MLflow's tables were not added
 
 
 def test_nothing_half_written(outcomes):

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, all_runs, finished_children, need_module, run_cli
+from tests.conftest import ROOT, all_runs, finished_children, free_port, need_module, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -71,14 +71,8 @@ def test_parallel_joblib_jobs_on_a_new_sqlite_store_lose_nothing(tmp_path, attem
     assert {r.info.status for r in runs} == {"FINISHED"}
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_server_fails_fast_without_leaking_the_password(tmp_path):
-    port = _free_port()
+    port = free_port()
     start = time.monotonic()
     out = run_cli(["seed=1..5", f"tracking.uri=http://alice:s3cret@127.0.0.1:{port}"], tmp_path)
     assert out.returncode == 2
@@ -86,35 +80,6 @@ def test_unreachable_server_fails_fast_without_leaking_the_password(tmp_path):
     assert "s3cret" not in out.stderr + out.stdout
     assert time.monotonic() - start < 30
     assert not list(tmp_path.glob("outputs/*/*/seeds.parquet"))  # failed before evaluating
-
-
-@pytest.fixture
-def mlflow_server(tmp_path):
-    port = _free_port()
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", str(tmp_path / "server-artifacts")],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline
-                time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
 
 
 def test_password_in_uri_is_never_logged_or_printed(tmp_path, mlflow_server):
@@ -154,3 +119,141 @@ def test_redaction_touches_only_the_password_field(tmp_path, mlflow_server):
         assert f"uri: {shown_uri}" in text and secret_uri not in text, name
     overrides = (local / "hydra" / "overrides.yaml").read_text()
     assert f"- seed=1..3\n- tracking.uri={shown_uri}\n" in overrides
+
+
+def test_a_password_only_in_the_environment_reaches_no_override(tmp_path, mlflow_server):
+    # Issue 15, item 5: the multirun callback copied $MLFLOW_TRACKING_URI, password and all,
+    # into every job's overrides; Hydra printed them and kept them in multirun.yaml and
+    # .hydra/. The jobs now get the URI without it, and the credentials in the environment.
+    secret_uri = mlflow_server.replace("http://", "http://alice:s3cret@")
+    out = run_cli(["-m", "activation=sigmoid,tanh", "seed=1..3", "luck.plots=false"], tmp_path,
+                  env={"MLFLOW_TRACKING_URI": secret_uri})
+    assert out.returncode == 0, out.stderr
+    assert "s3cret" not in out.stdout + out.stderr
+    assert f"tracking.uri='{mlflow_server}'" in out.stdout + out.stderr
+    files = [p for p in (tmp_path / "outputs").rglob("*") if p.is_file()]
+    assert any(p.name == "multirun.yaml" for p in files)
+    assert [p for p in files if b"s3cret" in p.read_bytes()] == []
+    runs = all_runs(mlflow_server)
+    assert len([r for r in runs if r.data.tags.get("neuron_luck.kind") == "job"]) == 2
+    for r in runs:
+        assert not [v for v in [*r.data.params.values(), *r.data.tags.values()] if "s3cret" in v]
+
+
+HEALTH_ONLY = '''
+import socketserver, sys
+from http.server import BaseHTTPRequestHandler
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.rstrip("/") == "/health":
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"OK")
+        else:
+            self.close_connection = True  # hang up without an answer
+
+    do_POST = do_GET
+
+socketserver.TCPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+'''
+
+
+@pytest.mark.parametrize("speedups", ["1", "0"], ids=["worker", "in-process"])
+def test_a_server_that_fails_after_its_health_check_leaks_no_password(tmp_path, speedups):
+    # Issue 15, item 4: MLflow's exception text carries the full URL; Tracker.__init__ ran
+    # outside the redaction, and in-process nothing caught it: a traceback and the password.
+    port = free_port()
+    (tmp_path / "health_only.py").write_text(HEALTH_ONLY)
+    server = subprocess.Popen([sys.executable, "health_only.py", str(port)], cwd=tmp_path,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        out = run_cli(["seed=1..3", f"tracking.uri=http://alice:s3cret@127.0.0.1:{port}",
+                       "luck.plots=false"], tmp_path,
+                      env={"NEURON_LUCK_SPEEDUPS": speedups,
+                           "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    assert out.returncode == 3, out.stderr
+    assert "s3cret" not in out.stdout + out.stderr
+    assert out.stderr.startswith("Error: MLflow logging failed before any run was logged (")
+    assert f"http://alice:***@127.0.0.1:{port}/api/" in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr
+    assert "the results are complete in " in out.stderr
+
+
+def _start_runner(args, cwd, env=None):
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "HYDRA_"))}
+    full.update(PYTHONPATH=str(ROOT), **(env or {}))
+    return subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=cwd, env=full,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def _wait_for_children(db, proc, n):
+    deadline = time.monotonic() + 120
+    while finished_children(db) < n:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("speedups", ["1", "0"], ids=["worker", "in-process"])
+def test_sigterm_marks_the_parent_failed_and_says_how_to_resume(tmp_path, speedups):
+    # Issue 15, item 12: SIGTERM left the parent RUNNING until a re-run.
+    db = tmp_path / "mlflow.db"
+    args = ["seed=1..400", f"tracking.uri=sqlite:///{db}", "luck.plots=false"]
+    proc = _start_runner(args, tmp_path, {"NEURON_LUCK_SPEEDUPS": speedups})
+    try:
+        _wait_for_children(db, proc, 40)
+        proc.send_signal(signal.SIGTERM)  # the main process only, as `kill PID` does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err
+    assert "Terminated: the parent run, if any, is marked FAILED; run the same command " \
+           "again to log the rest." in err
+    assert "Traceback" not in err
+    runs = all_runs(f"sqlite:///{db}")
+    parent = next(r for r in runs if r.data.tags.get("neuron_luck.kind") == "job")
+    assert parent.info.status == "FAILED"
+    assert "RUNNING" not in {r.info.status for r in runs}
+    out = run_cli(args, tmp_path)
+    assert out.returncode == 0, out.stderr
+    children = [r for r in all_runs(f"sqlite:///{db}") if "mlflow.parentRunId" in r.data.tags]
+    assert sorted(int(c.data.params["seed"]) for c in children) == list(range(1, 401))
+
+
+def test_a_killed_helper_is_counted_from_the_store(tmp_path):
+    # Issue 15, item 12: with a helper process killed, the message counted its share as
+    # not logged ("200 of 400" when 226 were stored).
+    db = tmp_path / "mlflow.db"
+    args = ["seed=1..400", f"tracking.uri=sqlite:///{db}", "luck.plots=false"]
+    proc = _start_runner(args, tmp_path, {"NEURON_LUCK_WORKER": "0"})
+    try:
+        _wait_for_children(db, proc, 40)
+        helpers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                 text=True).stdout.split()
+        assert len(helpers) == 1  # tracking.processes=2: one helper beside this process
+        os.kill(int(helpers[0]), signal.SIGKILL)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 3, err
+    stored = finished_children(db)
+    assert f"with {stored} of 400 child runs logged" in err, (stored, err)

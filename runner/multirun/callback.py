@@ -81,7 +81,7 @@ class SweepCallback(Callback):
 
             try:
                 uri = store.resolve_uri(settings.uri)
-                store.check_reachable(uri)
+                store.check(uri)
                 store.prepare(uri)
             except UserError as e:  # before any job starts: one line, as a job would say it
                 print(f"Error: {e}", file=sys.stderr)
@@ -94,7 +94,11 @@ class SweepCallback(Callback):
                 log.warning("could not create MLflow experiment %r: %s",
                             settings.experiment, store.scrub(str(e), uri))
             if uri != settings.uri:
-                extra.append(f"tracking.uri={_quoted(uri)}")
+                # From $MLFLOW_TRACKING_URI, or made absolute: the jobs get it as an override,
+                # which Hydra prints and keeps in multirun.yaml and .hydra/: no password.
+                handed = store.without_password(uri)
+                if handed is not None:
+                    extra.append(f"tracking.uri={_quoted(handed)}")
         # The sweep folder, absolute: a job runs in its launcher's working directory (a Ray
         # worker's is where `ray start` ran), where a relative one would land elsewhere.
         sweep_dir = settings.sweep_dir.absolute()

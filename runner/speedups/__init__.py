@@ -36,6 +36,13 @@ def start(argv: list[str]) -> None:
         worker.start(argv)
 
 
+def forward_interrupt() -> None:
+    """Interrupt the worker and helper processes this process forked."""
+    from runner.speedups.processes import forward_interrupt
+
+    forward_interrupt()
+
+
 def heavy_imports(module: str):
     """A block that imports `module`: the collector paused, what it built frozen."""
     return gc_tuning.heavy_imports(module) if enabled() else contextlib.nullcontext()

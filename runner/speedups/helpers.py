@@ -75,6 +75,7 @@ class FastTracker(Tracker):
         for helper in self.helpers:
             helper.close()
         self.helpers = []
+        super().close()
 
 
 class _Helper(Forked):

@@ -6,7 +6,14 @@ from __future__ import annotations
 from runner import limits
 from runner.speedups.helpers import FastTracker, import_mlflow
 from runner.speedups.processes import ChildEnded, Forked, can_fork
-from runner.tracking.publish import DrawPlots, Outcome, Published, Publisher, publish
+from runner.tracking.publish import (
+    DrawPlots,
+    Outcome,
+    Published,
+    Publisher,
+    open_tracker,
+    publish,
+)
 
 
 class LocalPublisher(Publisher):
@@ -26,7 +33,11 @@ class LocalPublisher(Publisher):
                 or not can_fork()):
             return super().publish(outcome, draw)
         drawer = Drawer(draw)
-        tracker = self.tracker(outcome)
+        try:
+            tracker = open_tracker(self.tracker, outcome)
+        except BaseException:
+            drawer.close()
+            raise
         try:
             parent = publish(outcome, tracker, drawer.wait)
             return Published(parent, tracker.experiment_id, tracker.processes,

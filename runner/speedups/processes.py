@@ -109,7 +109,17 @@ def _child(target, conn, parent: int, args) -> None:
     if os.getppid() != parent:  # the parent died before the line above took effect
         os._exit(1)
     signal.signal(signal.SIGINT, _note_interrupt)
+    signal.signal(signal.SIGTERM, _note_interrupt)
     target(conn, *args)
+
+
+def forward_interrupt() -> None:
+    """Interrupt the children this process forked (they stop at their next clean point)."""
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        with contextlib.suppress(OSError):
+            os.kill(child.pid, signal.SIGINT)
 
 
 def _note_interrupt(_signum, _frame):
@@ -117,4 +127,6 @@ def _note_interrupt(_signum, _frame):
     # half-way and the runs can still be marked FAILED.
     from runner.tracking import tracker
 
+    if not tracker.interrupted:  # a SIGTERM reached this process only: pass it on
+        forward_interrupt()
     tracker.interrupted = True

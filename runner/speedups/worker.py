@@ -119,7 +119,8 @@ class Worker(Forked):
             raise UserError(message)
         if kind == "LoggingFailed":
             raise LoggingFailed(message)
-        raise LoggingFailed(f"MLflow logging failed ({kind}: {message})")
+        first = (message.strip().splitlines() or [""])[0]
+        raise LoggingFailed(f"MLflow logging failed ({kind}: {first})")
 
     def close(self) -> None:
         _live.discard(self)
@@ -190,7 +191,9 @@ def _serve(conn, uri_hint: str) -> None:
             except BaseException as e:  # noqa: BLE001 - the main process raises it
                 import traceback
 
-                answer = ("error", type(e).__name__, str(e), traceback.format_exc())
+                uri = message[1].tracking.uri
+                answer = ("error", type(e).__name__, store.scrub(str(e), uri),
+                          store.scrub(traceback.format_exc(), uri))
             try:
                 conn.send(answer)
             except OSError:  # the main process is gone (Ctrl-C): nobody to tell
@@ -202,7 +205,7 @@ def _serve(conn, uri_hint: str) -> None:
 
 def _publish(conn, outcome, helpers: int, plots_follow: bool, logging_setup):
     from runner.speedups.helpers import FastTracker
-    from runner.tracking.publish import publish
+    from runner.tracking.publish import open_tracker, publish
 
     def plots():
         _, ok, value = conn.recv()
@@ -211,7 +214,8 @@ def _publish(conn, outcome, helpers: int, plots_follow: bool, logging_setup):
         return value
 
     _copy_logging(logging_setup)
-    tracker = FastTracker(outcome.tracking.uri, outcome.tracking.experiment, helpers)
+    tracker = open_tracker(
+        lambda o: FastTracker(o.tracking.uri, o.tracking.experiment, helpers), outcome)
     try:
         parent = publish(outcome, tracker, plots if plots_follow else None)
         return parent, tracker.experiment_id, tracker.processes

@@ -190,12 +190,18 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
     plan = result.plan
     n_children = outcome.tracking.n_children
     sweep_id = outcome.tracking.sweep_id
-    parent, done = tracker.start_parent(
+    held = tracker.start_parent(
         store.scrub(parent_name(result, outcome.overrides), uri),
         tags={"neuron_luck.kind": JOB_KIND,
               **({"neuron_luck.sweep_id": sweep_id} if sweep_id else {})},
-        key=plan.key,
+        key=plan.key, since=outcome.tracking.started,
     )
+    parent, done = held.run_id, held.done
+    if held.complete:
+        tracker.release()
+        if plots is not None:
+            plots()  # the run folder gets them all the same
+        return parent
     try:
         trained = plan.mode == Mode.train
         tracker.save_views(parent if n_children else None, plan.dataset.features, trained)
@@ -222,6 +228,7 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
         hydra_dir = outcome.run_dir / ".hydra"
         if hydra_dir.is_dir():
             _log_scrubbed(tracker, parent, hydra_dir, "hydra")
+        tracker.heartbeat()
         if n_children:
             child_label = plan.activation.name + (" trained" if trained else "")
             start = tracker.client.get_run(parent).info.start_time
@@ -229,19 +236,22 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
                 parent, ChildRuns(result, child_params(result), child_label, start), done)
         if plots is not None:
             paths = plots()
+            tracker.heartbeat()
             tracker.client.log_artifacts(parent, str(Path(paths[0]).parent), "plots")
     except BaseException as e:
         tracker.finish(parent, "FAILED")
+        tracker.release()
         if not isinstance(e, Exception):
             raise
-        have = len(done) + tracker.children_logged
+        have = tracker.finished_children(parent, len(done) + tracker.children_logged)
         raise LoggingFailed(
-            f"MLflow logging failed ({type(e).__name__}: {store.scrub(str(e), uri)}"
-            f"); parent run {parent} is marked FAILED with {have} of {n_children} child runs "
+            f"MLflow logging failed ({store.error_text(e, uri)}); parent run {parent} is "
+            f"marked FAILED with {have} of {n_children} child runs "
             f"logged. The results are complete in {outcome.run_dir}; run the same command "
             "again to log the rest."
         ) from e
     tracker.finish(parent, "FINISHED")
+    tracker.release()
     return parent
 
 
@@ -263,16 +273,29 @@ def _log_scrubbed(tracker: Tracker, run_id, folder: Path, artifact_path: str):
         tracker.client.log_artifacts(run_id, tmp, artifact_path)
 
 
+def open_tracker(make: Callable[[Outcome], Tracker], outcome: Outcome) -> Tracker:
+    """`make(outcome)`, with a failure (the store refuses, a server that answered its health
+    check fails) as LoggingFailed: one line, no password, what to do."""
+    try:
+        return make(outcome)
+    except Exception as e:
+        raise LoggingFailed(
+            f"MLflow logging failed before any run was logged ("
+            f"{store.error_text(e, outcome.tracking.uri)}); the results are complete in "
+            f"{outcome.run_dir}; run the same command again to log them"
+        ) from e
+
+
 class Publisher:
     """Publishes a job from its own process: the store is opened when the publisher is made,
     the plots are drawn when the rest is logged."""
 
     def __init__(self, tracking: TrackingPlan):
-        store.check_reachable(tracking.uri)
+        store.check(tracking.uri)
         store.prepare(tracking.uri)
 
     def publish(self, outcome: Outcome, draw: DrawPlots | None) -> Published:
-        tracker = self.tracker(outcome)
+        tracker = open_tracker(self.tracker, outcome)
         try:
             drawn: list[Path] = []
 

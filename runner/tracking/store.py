@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -13,6 +14,11 @@ from urllib.parse import urlsplit, urlunsplit
 from runner.errors import UserError
 
 DEFAULT_URI = "sqlite:///mlflow.db"
+
+
+def safe_key(name: str) -> str:
+    """`name` as an MLflow key: letters, digits, _ - . space / only."""
+    return re.sub(r"[^\w\-. /]", "_", name)
 
 
 def resolve_uri(uri: str | None) -> str:
@@ -51,6 +57,39 @@ def scrub(text: str, uri: str) -> str:
     return _PASSWORD.sub(r"\1***\3", text)
 
 
+def without_password(uri: str) -> str | None:
+    """`uri` without its password, which moves to the environment the jobs inherit, where
+    their client reads it: MLFLOW_TRACKING_USERNAME / _PASSWORD for an HTTP server,
+    PGPASSWORD for PostgreSQL (unless already set there). None when no client reads it from
+    the environment: such a URI stays in $MLFLOW_TRACKING_URI only, which the jobs inherit.
+    """
+    from urllib.parse import unquote
+
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    if is_http(uri):
+        os.environ.setdefault("MLFLOW_TRACKING_USERNAME", unquote(parts.username or ""))
+        os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", unquote(parts.password))
+        return urlunsplit(parts._replace(netloc=host))
+    if parts.scheme.split("+")[0] == "postgresql":
+        os.environ.setdefault("PGPASSWORD", unquote(parts.password))
+        user = parts.netloc.rpartition("@")[0].partition(":")[0]
+        return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+    return None
+
+
+def error_text(e: BaseException, uri: str) -> str:
+    """An exception as one line for the terminal: its type, its message scrubbed of any
+    password, the first line only (a server's error page can follow), cut at 300 chars."""
+    lines = scrub(str(e), uri).strip().splitlines()
+    text = lines[0] if lines else ""
+    if len(lines) > 1 or len(text) > 300:
+        text = text[:300] + " …"
+    return f"{type(e).__name__}: {text}"
+
+
 def is_http(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
@@ -86,10 +125,31 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
 
 
+# The tracking stores MLflow knows, by URI scheme (a database's driver after a '+').
+KNOWN_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "file",
+                 "databricks")
+# Tables that make a database an MLflow store (it holds more; these two come first).
+MLFLOW_TABLES = {"alembic_version", "experiments"}
+
+
 def check_store(uri: str) -> None:
-    """What can be told about a SQLite store without opening it: its folder, its rights."""
+    """Whether `uri` can be an MLflow store, told quickly and before MLflow touches it: a
+    known scheme; for SQLite its folder, its rights and its file; for another database, a
+    connection within seconds. A database that holds another application's tables is
+    refused: MLflow would add its own tables to it."""
+    scheme = urlsplit(uri).scheme.split("+")[0].lower()
+    if scheme and scheme not in KNOWN_SCHEMES and not (len(scheme) == 1 and os.name == "nt"):
+        raise UserError(
+            f"tracking.uri={redact(uri)}: '{scheme}://' is not a tracking store MLflow knows; "
+            "give http(s)://HOST:PORT, sqlite:///PATH.db, postgresql+psycopg://…, or a folder"
+        )
     path = sqlite_path(uri)
+    if scheme == "sqlite" and (path is None or not path.name or path.name == ":memory:"):
+        raise UserError(f"tracking.uri={redact(uri)}: names no database file (an in-memory "
+                        "store would lose every run); give sqlite:///PATH/mlflow.db")
     if path is None:
+        if scheme in ("postgresql", "mysql", "mssql"):
+            _check_database(uri)
         return
     if not path.parent.exists():
         raise UserError(f"tracking.uri={redact(uri)}: folder {path.parent} does not exist")
@@ -98,12 +158,67 @@ def check_store(uri: str) -> None:
             f"tracking.uri={redact(uri)}: {path} is read-only; "
             "point tracking.uri at a writable place or use tracking=off"
         )
+    if path.is_dir():
+        raise UserError(f"tracking.uri={redact(uri)}: {path} is a folder, not a SQLite "
+                        "database; name a .db file in it, e.g. sqlite:///"
+                        f"{path / 'mlflow.db'}")
+    if not path.exists() or path.stat().st_size == 0:
+        return  # MLflow creates it
+    with open(path, "rb") as fh:
+        if fh.read(16) != b"SQLite format 3\0":
+            raise UserError(f"tracking.uri={redact(uri)}: {path} is not a SQLite database; "
+                            "point tracking.uri at an MLflow store or a new file")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True,
+                                                timeout=5)) as con:
+            tables = {r[0] for r in con.execute(
+                "select name from sqlite_master where type = 'table'")}
+    except sqlite3.Error as e:
+        raise UserError(f"tracking.uri={redact(uri)}: {path} cannot be read as a SQLite "
+                        f"database ({e}); point tracking.uri at an MLflow store") from None
+    _refuse_foreign(uri, tables)
+
+
+def _refuse_foreign(uri: str, tables: set) -> None:
+    if tables and not MLFLOW_TABLES <= tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+        raise UserError(
+            f"tracking.uri={redact(uri)}: the database holds another application's tables "
+            f"({shown}), not an MLflow store; point tracking.uri at an MLflow store or a new "
+            "database"
+        )
+
+
+def _check_database(uri: str) -> None:
+    """A database server: reachable within seconds, and an MLflow store or empty."""
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(
+            uri, poolclass=sqlalchemy.pool.NullPool,
+            connect_args={"connect_timeout": 5} if uri.startswith(("postgresql", "mysql"))
+            else {})
+    except Exception as e:  # no driver, a malformed URL
+        raise UserError(f"tracking.uri={redact(uri)}: cannot open the database "
+                        f"({error_text(e, uri)}); install its driver or fix the URI") from None
+    try:
+        with engine.connect() as con:
+            tables = set(sqlalchemy.inspect(con).get_table_names())
+    except Exception as e:
+        reason = (getattr(e, "orig", None) or e)
+        raise UserError(
+            f"tracking.uri={redact(uri)}: cannot use the database "
+            f"({error_text(reason, uri)}); start it, fix the address, or run with tracking=off"
+        ) from None
+    finally:
+        engine.dispose()
+    _refuse_foreign(uri, tables)
 
 
 def check(uri: str) -> None:
     """Everything that can be checked about the store before a seed is evaluated."""
-    check_reachable(uri)
     check_store(uri)
+    check_reachable(uri)
 
 
 def import_mlflow(uri: str) -> None:
@@ -146,9 +261,9 @@ def prepare(uri: str) -> None:
     """Create a SQLite store once, before any job opens it, and switch it to WAL.
 
     MLflow creates and migrates a new SQLite store without a lock, so parallel jobs that
-    each create it collide; WAL lets the UI and other jobs read while a job writes.
+    each create it collide; WAL lets the UI and other jobs read while a job writes. The
+    caller has checked the store (`check`): MLflow must not add its tables to a foreign one.
     """
-    check_store(uri)
     path = sqlite_path(uri)
     if path is None:
         return

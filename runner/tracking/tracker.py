@@ -7,7 +7,6 @@ import contextlib
 import io
 import json
 import logging
-import re
 import tempfile
 import time
 import warnings
@@ -22,7 +21,7 @@ from runner.progress import progress
 from runner.report.tables import PredictionsCsv, layer_arrays
 from runner.results import JobResult
 from runner.tracking import views
-from runner.tracking.store import import_mlflow
+from runner.tracking.store import import_mlflow, safe_key
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +47,13 @@ def short(x) -> str:
     return f"{float(x):.6g}"
 
 
-def safe_key(name: str) -> str:
-    """`name` as an MLflow key: letters, digits, _ - . space / only."""
-    return re.sub(r"[^\w\-. /]", "_", name)
+@dataclass(frozen=True)
+class ParentRun:
+    """The parent run a job logs into, and what it holds already."""
+
+    run_id: str
+    done: frozenset  # seeds it holds as FINISHED child runs
+    complete: bool  # logged whole by an identical command meanwhile: log nothing more
 
 
 def weights_npz(result: JobResult, i: int) -> bytes:
@@ -93,6 +96,7 @@ class Tracker:
         from mlflow.tracking import MlflowClient
 
         self.uri = uri
+        self.lock = None  # the job's lock, from start_parent to release
         self.children_logged = 0  # by this process, for a failure message
         self.processes = 1  # that logged child runs
         self.client = MlflowClient(uri)
@@ -130,36 +134,98 @@ class Tracker:
             self.client.set_experiment_tag(self.experiment_id,
                                            *views.seeds_view(seeds_of, features, trained))
 
-    def start_parent(self, name: str, tags: dict, key: str) -> tuple[str, set]:
-        """A parent run for the job `key`, and the seeds it already holds as FINISHED.
+    def start_parent(self, name: str, tags: dict, key: str, since: float) -> ParentRun:
+        """The parent run of job `key`, held by this process until `release`.
 
-        A parent that a crash or a kill left unfinished is taken up again: its finished
-        children are kept, the rest deleted, so a re-run completes the job without
-        duplicates. A finished parent is never touched: re-running then starts anew.
+        Waits while another process logs the same job (runner.tracking.lease). Then:
+        - a parent that a crash, a kill or a failure left unfinished is taken up again: its
+          finished children are kept, the rest deleted, so a re-run completes the job
+          without duplicates;
+        - a finished parent of this job that ended after this command started (`since`,
+          time.time()), or that belongs to the same multirun, was logged by an identical
+          command meanwhile: it is reported as it is, and nothing is logged twice;
+        - else a new parent: re-running a job that finished before starts anew.
+        Duplicates left by versions before issue 15 (the same seed finished twice under one
+        parent, several unfinished parents for one job) are removed on the way.
         """
-        earlier = [r for r in self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.`neuron_luck.job_key` = '{key}' "
-            "and attributes.status != 'FINISHED'",
-            order_by=["attributes.start_time DESC"],
-        ) if r.data.tags.get("neuron_luck.kind") in JOB_KINDS][:1]
-        if not earlier:
-            run = self.client.create_run(
-                self.experiment_id, run_name=name, tags={**tags, "neuron_luck.job_key": key}
-            )
-            return run.info.run_id, set()
-        parent = earlier[0].info.run_id
-        self.client.update_run(parent, status="RUNNING")
-        for k, v in tags.items():
-            self.client.set_tag(parent, k, v)
+        from runner.tracking.lease import job_lock
+
+        self.lock = job_lock(self.client, self.uri, self.experiment_id, key)
+        self.lock.acquire(lambda: interrupted)
+        try:
+            return self._parent(name, tags, key, since)
+        except BaseException:
+            self.release()
+            raise
+
+    def _parent(self, name: str, tags: dict, key: str, since: float) -> ParentRun:
+        parents = [r for r in self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.`neuron_luck.job_key` = '{key}'",
+            order_by=["attributes.start_time DESC"], max_results=limits.SEARCH_PAGE,
+        ) if r.data.tags.get("neuron_luck.kind") in JOB_KINDS]
+        for p in parents:
+            if p.info.status == "FINISHED" and p.data.tags.get("neuron_luck.kind") != JOB_KIND:
+                self._heal(p.info.run_id)  # finished by a version before issue 15
+                self.client.set_tag(p.info.run_id, "neuron_luck.kind", JOB_KIND)
+        unfinished = [p for p in parents if p.info.status != "FINISHED"]
+        if unfinished:
+            done = {p.info.run_id: self._heal(p.info.run_id) for p in unfinished}
+            # Older versions could leave several: keep the one with most seeds logged.
+            keep = max(unfinished, key=lambda p: len(done[p.info.run_id])).info.run_id
+            for p in unfinished:
+                if p.info.run_id != keep:
+                    self._delete_with_children(p.info.run_id)
+            self.client.update_run(keep, status="RUNNING")
+            for k, v in tags.items():
+                self.client.set_tag(keep, k, v)
+            log.info("resuming parent run %s: %d seeds already logged", keep, len(done[keep]))
+            return ParentRun(keep, frozenset(done[keep]), complete=False)
+        sweep = tags.get("neuron_luck.sweep_id")
+        for p in parents:
+            if (p.info.end_time or 0) >= since * 1000 or (
+                    sweep and p.data.tags.get("neuron_luck.sweep_id") == sweep):
+                log.warning("this job was logged meanwhile by an identical command: parent "
+                            "run %s; nothing is logged twice", p.info.run_id)
+                return ParentRun(p.info.run_id, frozenset(), complete=True)
+        run = self.client.create_run(
+            self.experiment_id, run_name=name, tags={**tags, "neuron_luck.job_key": key}
+        )
+        return ParentRun(run.info.run_id, frozenset(), complete=False)
+
+    def _heal(self, parent_id: str) -> set:
+        """The seeds `parent_id` holds as FINISHED, each once: its other children deleted."""
         done = set()
-        for child in self.children_of(parent):
-            if child.info.status == "FINISHED":
-                done.add(int(child.data.tags["neuron_luck.seed"]))
-            else:
+        for child in sorted(self.children_of(parent_id), key=lambda r: r.info.start_time):
+            seed = child.data.tags.get("neuron_luck.seed")
+            if child.info.status == "FINISHED" and seed is not None and int(seed) not in done:
+                done.add(int(seed))
+            else:  # unfinished, or a second copy of a seed
                 self.client.delete_run(child.info.run_id)
-        log.info("resuming parent run %s: %d seeds already logged", parent, len(done))
-        return parent, done
+        return done
+
+    def _delete_with_children(self, parent_id: str) -> None:
+        for child in list(self.children_of(parent_id)):
+            self.client.delete_run(child.info.run_id)
+        self.client.delete_run(parent_id)
+
+    def finished_children(self, parent_id: str, otherwise: int) -> int:
+        """The FINISHED child runs of `parent_id`, counted in the store (a helper process
+        killed part-way cannot say what it logged); `otherwise` if the store cannot tell."""
+        try:
+            return sum(c.info.status == "FINISHED" for c in self.children_of(parent_id))
+        except Exception:  # noqa: BLE001 - the store that just failed may fail again
+            return otherwise
+
+    def heartbeat(self) -> None:
+        """Called by the logging loops: keeps this process's hold on the job alive."""
+        if self.lock is not None:
+            self.lock.refresh()
+
+    def release(self) -> None:
+        """Let another process log this job (once its parent is finished or FAILED)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def children_of(self, parent_id):
         token = None
@@ -191,6 +257,7 @@ class Tracker:
         now = int(time.time() * 1000)
         batch = [Metric(key, float(v), now, int(s)) for s, v in zip(steps, values, strict=True)]
         for i in range(0, len(batch), limits.MLFLOW_BATCH):
+            self.heartbeat()
             self.client.log_batch(run_id, metrics=batch[i:i + limits.MLFLOW_BATCH])
 
     def log_dataset(self, run_id, ds):
@@ -242,6 +309,7 @@ class Tracker:
         for i in rows:
             if interrupted:
                 raise KeyboardInterrupt
+            self.heartbeat()
             seed = seeds[i]
             seed_label = "explicit weights" if explicit else f"seed {seed}"
             run = self.client.create_run(
@@ -300,4 +368,5 @@ class Tracker:
         self.client.set_terminated(run_id, status)
 
     def close(self) -> None:
-        """Nothing to release here; a tracker with helper processes stops them."""
+        """Release the job; a tracker with helper processes also stops them."""
+        self.release()
