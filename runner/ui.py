@@ -83,6 +83,32 @@ def experiment_id(uri: str, name: str) -> str | None:
     return exp.experiment_id if exp is not None and exp.lifecycle_stage == "active" else None
 
 
+def point_to_server(uri: str, name: str) -> int:
+    """A tracking server serves its own UI: print the address of its jobs view, start nothing."""
+    from runner.tracking.store import browser_address, check_reachable, error_text
+
+    base = browser_address(uri)
+    try:
+        check_reachable(uri)
+        from mlflow.tracking import MlflowClient
+
+        exp = MlflowClient(uri).get_experiment_by_name(name)
+    except UserError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # the server answered, then failed: its words, without a password
+        print(f"Error: --uri {base}: the MLflow server failed ({error_text(e, uri)})",
+              file=sys.stderr)
+        return 2
+    print(f"{base} is an MLflow tracking server: it serves its own UI, nothing to start here.")
+    if exp is None or exp.lifecycle_stage != "active":
+        print(f"No experiment {name!r} on it yet: run python -m runner tracking=server "
+              f"tracking.uri={base} first; then open {base}")
+    else:
+        print(f"  your jobs, one row each: {base}/{views.runs_fragment(exp.experiment_id)}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runner.ui", description=__doc__)
     parser.add_argument("--port", type=int, default=views.UI_PORT)
@@ -92,6 +118,8 @@ def main(argv=None) -> int:
                         help="the experiment to open on (default: neuron-luck)")
     parser.add_argument("--print-command", action="store_true", help="print it, do not run it")
     args = parser.parse_args(argv)
+    if not args.print_command and is_http(resolve_uri(args.uri)):
+        return point_to_server(resolve_uri(args.uri), args.experiment)
     try:
         cmd = command(args.port, args.uri)
         if args.print_command:

@@ -87,6 +87,8 @@ def test_password_in_uri_is_never_logged_or_printed(tmp_path, mlflow_server):
     out = run_cli(["seed=1..3", f"tracking.uri={secret_uri}"], tmp_path)
     assert out.returncode == 0, out.stderr
     assert "s3cret" not in out.stdout + out.stderr
+    # The job's page, as a browser opens it: no user, no '***' for a password.
+    assert f"open the UI      {mlflow_server}/#/experiments/" in out.stdout, out.stdout
     client = MlflowClient(mlflow_server)
     runs = all_runs(mlflow_server)
     assert len(runs) == 4

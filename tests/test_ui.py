@@ -282,3 +282,34 @@ def test_python_m_runner_ui_prints_a_localhost_command(tmp_path):
     assert " mlflow ui " in line
     assert "--host 127.0.0.1" in line and "--port 5123" in line
     assert f"--backend-store-uri sqlite:///{tmp_path.resolve() / 'mlflow.db'}" in line
+
+
+def test_runner_ui_on_an_unreachable_server_says_so_in_one_line(capsys):
+    from runner import ui
+    from tests.conftest import free_port
+
+    assert ui.main(["--uri", f"http://me:s3cret@127.0.0.1:{free_port()}"]) == 2
+    out = capsys.readouterr()
+    assert out.err.count("\n") == 1 and "cannot reach the MLflow server" in out.err, out.err
+    assert out.err.startswith("Error: ") and "s3cret" not in out.err + out.out
+
+
+@pytest.mark.slow
+def test_runner_ui_on_a_tracking_server_prints_its_jobs_address(mlflow_server, capsys):
+    """A server serves its own UI: python -m runner.ui names the address of its jobs view
+    (it refused with 'open that address' and no address before), without the password."""
+    from mlflow.tracking import MlflowClient
+
+    from runner import ui
+
+    with_password = mlflow_server.replace("http://", "http://me:s3cret@")
+    assert ui.main(["--uri", with_password]) == 0
+    out = capsys.readouterr().out
+    assert "No experiment 'neuron-luck' on it yet" in out and f"then open {mlflow_server}" in out
+    eid = MlflowClient(mlflow_server).create_experiment("neuron-luck")
+    assert ui.main(["--uri", with_password]) == 0
+    out = capsys.readouterr().out
+    assert (f"  your jobs, one row each: {mlflow_server}/#/experiments/{eid}/runs?"
+            "viewStateShareKey=neuron-luck") in out, out
+    assert out.rstrip().endswith("workflowType=machine_learning")
+    assert "s3cret" not in out

@@ -338,7 +338,7 @@ def ui_hint(uri: str, page: str, what: str) -> str:
     """How to see `page` (a UI address after the host) of the store at `uri`: its address on
     the tracking server, or the command that starts the UI and the address it then serves."""
     if store.is_http(uri):
-        return f"{store.redact(uri).rstrip('/')}/{page}"
+        return f"{store.browser_address(uri)}/{page}"
     command = "python -m runner.ui"
     if uri != store.resolve_uri(None):
         command += f" --uri {shlex.quote(store.redact(uri))}"

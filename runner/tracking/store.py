@@ -90,6 +90,13 @@ def error_text(e: BaseException, uri: str) -> str:
     return f"{type(e).__name__}: {text}"
 
 
+def browser_address(uri: str) -> str:
+    """An HTTP tracking server's address for a browser: no user or password in it (the
+    browser asks for them), no trailing slash."""
+    parts = urlsplit(uri)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])).rstrip("/")
+
+
 def is_http(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
