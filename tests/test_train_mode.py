@@ -33,6 +33,7 @@ def test_training_removes_the_luck_and_is_logged(make_cfg, store, tmp_path):
     assert out.text.startswith("Luck across 12 seeds (1..12), after training (before and "
                                "after: the table below)\n")
     assert {"before_after.png", "boundaries.png"} <= {p.name for p in out.plots}
+    assert "\n  seeds trained    12 (1..12) in " in out.text and "seeds evaluated" not in out.text
 
     client = MlflowClient(store)
     exp = client.get_experiment_by_name("neuron-luck")
@@ -86,3 +87,5 @@ def test_lesson_gains_the_trained_line(make_cfg, tmp_path):
     # One fixed weight vector: no seed count, no speed.
     assert "  evaluated        the explicit weights (no seed involved)\n" in out.text
     assert "seeds/s" not in out.text and "seeds evaluated" not in out.text
+    # No line of the worked example's table ends in padding.
+    assert not [line for line in out.text.splitlines() if line != line.rstrip()]

@@ -85,7 +85,8 @@ def job_summary(result: JobResult, where: str | None, run_dir, ui_command: str |
         lines.append("  evaluated        the explicit weights (no seed involved)")
     else:
         # A speed only for many seeds: for one it measures nothing but overhead.
-        lines.append(f"  seeds evaluated  {result.n_seeds:,} ({plan.seed_spec})" + (
+        done = "seeds trained  " if result.training is not None else "seeds evaluated"
+        lines.append(f"  {done}  {result.n_seeds:,} ({plan.seed_spec})" + (
             f" in {result.seconds:.2f} s, {result.n_seeds / result.seconds:,.0f} seeds/s"
             if result.seconds and result.n_seeds > 1 else ""))
     if result.n_seeds == 1:
@@ -154,7 +155,7 @@ def lesson_table(result: JobResult) -> str:
     ]
     out = [
         f"The worked example: one {act.name} neuron, row 0 of {ds.name}",
-        f"  {'quantity':<16}{'computed':<22}{'printed':<16}",
+        f"  {'quantity':<16}{'computed':<22}printed",
     ]
     for name, value, key in rows:
         shown = f"{cls} ({rule})" if key == "class" else _fmt(
@@ -174,7 +175,7 @@ def lesson_table(result: JobResult) -> str:
             mark += f"{float(act(np.asarray(float(printed['z'])))):.6f})"
         p_shown = _fmt(tuple(p_list) if isinstance(p_list, list) else p_list)
         out.append(f"  {name:<16}{shown:<22}{p_shown:<16}{mark}")
-    return "\n".join(out)
+    return "\n".join(line.rstrip() for line in out)
 
 
 def _prob(p: float) -> str:
