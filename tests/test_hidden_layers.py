@@ -74,6 +74,8 @@ def test_one_relu_unit_gets_stuck_where_tanh_does_not(make_cfg, tmp_path):
     stuck = relu.result.evaluation.metrics["stuck"] == 1
     assert (relu.result.evaluation.metrics["dead_units"][stuck] == 1).all()
     assert "Dead units: at the start" in relu.text
+    # The closing summary names the network, not just the activation.
+    assert "\nneuron-luck · relu · hidden [1], sigmoid output · obesity (400 rows" in relu.text
 
 
 @pytest.mark.parametrize("hidden, l2", [([], 0.0), ([], 0.01), ([3], 0.0)],

@@ -78,7 +78,9 @@ def job_summary(result: JobResult, where: str | None, run_dir, ui_command: str |
     acc = result.evaluation.metrics["accuracy"]
     ds = plan.dataset
     lines = [
-        f"neuron-luck · {plan.activation.name} · {ds.name} ({len(ds.y)} row"
+        f"neuron-luck · {plan.activation.name}"
+        + (f" · hidden {list(plan.hidden)}, sigmoid output" if plan.hidden else "")
+        + f" · {ds.name} ({len(ds.y)} row"
         f"{'' if len(ds.y) == 1 else 's'}, {', '.join(ds.features)})",
     ]
     if plan.explicit is not None:
