@@ -2,7 +2,7 @@
 
 import pytest
 
-from runner.multirun.callback import _quoted, sweep_id_override
+from runner.sweep.callback import _quoted, sweep_id_override
 
 
 # Ids that Hydra would type if left bare (554578374e83 became 5.54578374e+91 in CI).

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from neuron import luck
-from runner.multirun import report as sweep_report
 from runner.plan import LuckSettings
+from runner.sweep import report as sweep_report
 
 
 def settings(n_resamples=10_000, confidence=0.95, bootstrap_seed=0):

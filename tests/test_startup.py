@@ -88,7 +88,7 @@ def test_a_job_imports_scipy_only_where_it_needs_it():
 
     from tests.conftest import ROOT
 
-    code = ("import sys, runner.job, runner.speedups.helpers, runner.multirun.callback\n"
+    code = ("import sys, runner.job, runner.speedups.helpers, runner.sweep.callback\n"
             "print(sorted(m for m in ('scipy.stats', 'scipy.special') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True, timeout=60)

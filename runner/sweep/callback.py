@@ -13,8 +13,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict
 
 from runner.errors import UserError
-from runner.multirun import report as sweep_report
 from runner.plan import LuckSettings
+from runner.sweep import report as sweep_report
 
 log = logging.getLogger(__name__)
 

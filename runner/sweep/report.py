@@ -22,9 +22,9 @@ from omegaconf import OmegaConf
 from neuron import luck
 from runner import limits
 from runner.plan import LuckSettings
-from runner.tracking.tracker import JOB_KINDS
 from runner.report.markdown import escape
 from runner.report.stats import Summary, prob_greater_ci, summarize
+from runner.tracking.tracker import JOB_KINDS
 
 log = logging.getLogger(__name__)
 
