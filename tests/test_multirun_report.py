@@ -34,6 +34,20 @@ def test_split_seed_ranges_pool_into_one_population():
     assert report.variance_split is None
 
 
+def test_a_seed_in_two_pooled_jobs_counts_once():
+    # seed=1..3,2..4 (or the same range twice): seeds 2 and 3 ran in both jobs, with the
+    # same numbers; the pool holds seeds 1..4 once each (it held 6 values before).
+    def job(name, seeds, acc):
+        table = pd.DataFrame({"seed": seeds, "accuracy": np.asarray(acc, float)})
+        return sweep_report.Job(name, ("activation=tanh", f"seed={seeds[0]}..{seeds[-1]}"), table)
+
+    jobs = [job("0", [1, 2, 3], [0.1, 0.2, 0.3]), job("1", [2, 3, 4], [0.2, 0.3, 0.9])]
+    report = sweep_report.build(jobs, settings(n_resamples=200))
+    assert report.configs[0].stats.n == 4
+    assert report.configs[0].stats.mean == pytest.approx((0.1 + 0.2 + 0.3 + 0.9) / 4)
+    assert "  all jobs" in sweep_report.table(report) and "     4  " in sweep_report.table(report)
+
+
 def test_two_by_two_sweep():
     rng = np.random.default_rng(0)
     jobs, scores = [], {}

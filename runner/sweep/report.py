@@ -132,9 +132,18 @@ def jobs_from_mlflow(client, experiment_id: str, sweep_id: str) -> list[Job]:
 
 
 def _column(jobs: list[Job], name: str) -> np.ndarray | None:
-    """The column `name` of every job's seeds table, pooled; None unless every job has it."""
+    """The column `name` of every job's seeds table, pooled over distinct seeds; None unless
+    every job has it.
+
+    Jobs pooled here differ only in their seeds (and settings that change no seed's numbers,
+    such as chunk_size), so a seed found in two of them (`seed=1..50,1..50`) is one seed with
+    one result: counted once, where it first appears.
+    """
     if not all(name in j.seeds for j in jobs):
         return None
+    if len(jobs) > 1 and all("seed" in j.seeds for j in jobs):
+        pooled = pd.concat([j.seeds[["seed", name]] for j in jobs], ignore_index=True)
+        return pooled.drop_duplicates("seed")[name].to_numpy(float)
     return np.concatenate([j.seeds[name].to_numpy(float) for j in jobs])
 
 
