@@ -196,6 +196,8 @@ CASES = [
      "afolder.db is a folder, not a SQLite database"),
     ("store of another app", ["seed=1..5", "tracking.uri=sqlite:///other.db"], 2,
      "the database holds another application's tables (customers), not an MLflow store"),
+    ("store a plain path", ["seed=1..5", "tracking.uri=afolder"], 2,
+     "tracking.uri=afolder: a path, which MLflow 3 reads as its folder store and refuses"),
     ("store scheme", ["seed=1..5", "tracking.uri=foo://bar"], 2,
      "tracking.uri=foo://bar: 'foo://' is not a tracking store MLflow knows"),
     # Found by going through the command line as a hostile user (issue 15, item 8).

@@ -148,7 +148,18 @@ def check_store(uri: str) -> None:
     if scheme and scheme not in KNOWN_SCHEMES and not (len(scheme) == 1 and os.name == "nt"):
         raise UserError(
             f"tracking.uri={redact(uri)}: '{scheme}://' is not a tracking store MLflow knows; "
-            "give http(s)://HOST:PORT, sqlite:///PATH.db, postgresql+psycopg://…, or a folder"
+            "give http(s)://HOST:PORT, sqlite:///PATH.db or postgresql+psycopg://…"
+        )
+    if scheme in ("", "file") and os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() not in (
+            "true", "1"):
+        # MLflow 3 reads a plain path as its folder store and refuses that store when it opens
+        # it, after the seeds are evaluated; say so now, with the SQLite file to use instead.
+        local = Path(urlsplit(uri).path if scheme == "file" else uri)
+        db = local if local.suffix == ".db" else local / "mlflow.db"
+        raise UserError(
+            f"tracking.uri={redact(uri)}: a path, which MLflow 3 reads as its folder store "
+            f"and refuses (that store is in maintenance mode); give a SQLite file: "
+            f"tracking.uri=sqlite:///{db}"
         )
     path = sqlite_path(uri)
     if scheme == "sqlite" and (path is None or not path.name or path.name == ":memory:"):

@@ -1,0 +1,35 @@
+"""The tracking store's checks, made before a seed is evaluated (runner/tracking/store.py)."""
+
+import pytest
+
+from runner.errors import UserError
+from runner.tracking import store
+
+
+@pytest.mark.parametrize("uri, fix", [
+    ("runs", "tracking.uri=sqlite:///runs/mlflow.db"),
+    ("./mlruns", "tracking.uri=sqlite:///mlruns/mlflow.db"),
+    ("/tmp/x/mlflow.db", "tracking.uri=sqlite:////tmp/x/mlflow.db"),
+    ("file:///srv/runs", "tracking.uri=sqlite:////srv/runs/mlflow.db"),
+])
+def test_a_plain_path_is_refused_with_the_sqlite_file_to_use(uri, fix, monkeypatch):
+    # MLflow 3 refuses its folder store only when it opens it, after the evaluation; the
+    # message then told the user to run the same command again, which could never work.
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    with pytest.raises(UserError) as e:
+        store.check_store(uri)
+    assert str(e.value).startswith(f"tracking.uri={uri}: a path, which MLflow 3 reads as its "
+                                   "folder store and refuses")
+    assert str(e.value).endswith(f"give a SQLite file: {fix}")
+
+
+def test_a_folder_store_is_left_to_mlflow_when_the_user_opts_in(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    store.check_store(str(tmp_path))  # MLflow's own opt-out: no refusal here
+
+
+def test_an_unknown_scheme_names_the_stores_that_work():
+    with pytest.raises(UserError) as e:
+        store.check_store("foo://bar")
+    assert "give http(s)://HOST:PORT, sqlite:///PATH.db or postgresql+psycopg://" in str(e.value)
+    assert "folder" not in str(e.value)
