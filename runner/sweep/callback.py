@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import sys
@@ -67,6 +68,11 @@ class SweepCallback(Callback):
     After the jobs: the sweep report."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            check_jobs(config)
+        except UserError as e:  # before any job starts: one line, and no run anywhere
+            print(f"Error: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
         settings = SweepSettings.of(config)
         task = config.hydra.overrides.task
         given = {o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1] for o in task if "=" in o}
@@ -118,6 +124,51 @@ class SweepCallback(Callback):
             return
         if text:
             print("\n" + text)
+
+
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def job_overrides(task: list[str]) -> list[list[str]]:
+    """The overrides of each job Hydra's basic sweeper makes of `task`: every combination of
+    the swept values (a,b,c; range(); choice()), in its order."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    lists = []
+    for o in OverridesParser.create().parse_overrides(task):
+        key = o.get_key_element()
+        values = o.sweep_string_iterator() if o.is_sweep_override() else [o.get_value_string()]
+        lists.append([f"{key}={v}" for v in values])
+    return [list(combo) for combo in itertools.product(*lists)]
+
+
+def check_jobs(config: DictConfig) -> None:
+    """Compose and plan every job of the sweep as the job itself will (runner.plan), so that
+    a value one job would refuse stops the sweep before any job has run or logged.
+
+    Only with Hydra's basic sweeper, whose jobs are known in advance; a bad value is then
+    named with the job that has it.
+    """
+    from hydra.core.global_hydra import GlobalHydra
+
+    from runner.config import check_overrides, to_config
+    from runner.plan import make_plan
+
+    if config.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
+        return
+    loader = GlobalHydra.instance().config_loader()
+    jobs = job_overrides(list(config.hydra.overrides.task))
+    for i, overrides in enumerate(jobs):
+        try:
+            check_overrides(overrides)
+            cfg = loader.load_sweep_config(config, overrides)
+            with open_dict(cfg):
+                del cfg["hydra"]
+            seed_given = any(o.split("=", 1)[0].lstrip("+~") == "seed" for o in overrides)
+            make_plan(to_config(cfg), seed_given)
+        except UserError as e:
+            job = f"job #{i} of {len(jobs)} ({' '.join(overrides)})" if len(jobs) > 1 else "job"
+            raise UserError(f"{e} [{job}; no job was run]") from None
 
 
 def report_sweep(settings: SweepSettings) -> str | None:
