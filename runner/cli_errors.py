@@ -210,6 +210,13 @@ def _composition(exc, args: list[str]) -> str:
     m = re.match(r"Error merging override (.*)", text)
     if m and isinstance(cause, ValidationError):
         return _bad_value(m.group(1), cause)
+    if m and "Cannot merge DictConfig with ListConfig" in str(cause):
+        return f"{m.group(1)}: needs a list, not a mapping; write {m.group(1).split('=')[0]}=[…]"
+    m = re.match(r"Could not override '([^']+)'\. No match in the defaults list", text)
+    if m and (CONF / m.group(1)).is_dir():
+        given = _given(args, m.group(1), None)
+        return (f"{given}: {m.group(1)} is added, not chosen: write +{given.lstrip('~')} "
+                f"(choices: {', '.join(_options(m.group(1)))})")
     m = re.match(r"Could not override '([^']+)'", text)
     if m and "/" in m.group(1):
         return (f"{_given(args, m.group(1), None)}: no config group {m.group(1)}; the groups "
@@ -268,6 +275,13 @@ def _bad_value(override: str, cause) -> str:
     m = re.match(r"Value '([^']*)' is not a valid bool", message)
     if m:
         return f"{override}: '{m.group(1)}' is not true or false; give true or false"
+    key, _, value = override.partition("=")
+    if re.match(r"Invalid value assigned: \w+ is not a ListConfig, list or tuple", message):
+        return f"{override}: needs a list; write {key}=[{value}]"
+    if re.match(r"Cannot assign \w+ to Dict", message):
+        return f"{override}: needs a mapping; write {key}={{name: value, …}}"
+    if re.search(r"field '[^']+' is not Optional", message):
+        return f"{override}: needs a value; drop it for the default or give one"
     return f"{override}: {message}"
 
 

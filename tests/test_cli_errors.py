@@ -65,3 +65,23 @@ def test_what_hydra_would_misread_is_refused(args, message):
 ])
 def test_what_hydra_reads_is_let_through(args):
     assert check_args(args) is None
+
+
+@pytest.mark.parametrize("arg, message", [
+    ("model.hidden=8", "model.hidden=8: needs a list; write model.hidden=[8]"),
+    ("weights=5", "weights=5: needs a list; write weights=[5]"),
+    ("dataset.features=a", "dataset.features=a: needs a list; write dataset.features=[a]"),
+    ("model.hidden=null", "model.hidden=null: needs a value; drop it for the default or give one"),
+    ("model.hidden={a:1}",
+     "model.hidden={a:1}: needs a list, not a mapping; write model.hidden=[…]"),
+    ("printed=5", "printed=5: needs a mapping; write printed={name: value, …}"),
+    ("experiment=lesson", "experiment=lesson: experiment is added, not chosen: write "
+     "+experiment=lesson (choices: lesson)"),
+])
+def test_hydras_type_refusals_say_the_form_to_write(compose_cfg, arg, message):
+    # They read as OmegaConf's own words before ("Invalid value assigned: int is not a
+    # ListConfig, list or tuple.", "Could not override 'experiment'. No match in the defaults
+    # list."), with no fix.
+    with pytest.raises(Exception) as e:
+        compose_cfg(arg)
+    assert explain(e.value, [arg]) == message
