@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,10 +95,12 @@ def load(cfg) -> Dataset:
     # The file's own header, not pandas' frame: pandas renames a repeated name 'a' to 'a.1'.
     missing = [c for c in features + [cfg.target] if c not in header]
     if missing:
+        seps = [c for c in ";\t|" if len(header) == 1 and c in header[0]]
+        fix = (f"the file is separated by {seps[0]!r}, not commas: save it as comma-separated"
+               if seps else "set dataset.features / dataset.target")
         raise UserError(
             f"{where}: no column {', '.join(repr(m) for m in missing)}; the file has "
-            f"{', '.join(repr(c) for c in header)} "
-            "(set dataset.features / dataset.target)"
+            f"{', '.join(repr(c) for c in header)} ({fix})"
         )
     for c in features + [cfg.target]:
         at = [i + 1 for i, h in enumerate(header) if h == c]
@@ -180,17 +183,23 @@ def _labels(frame, target, positive, negative, where) -> np.ndarray:
     labels = labels.astype(str).str.strip()
     classes = sorted(labels.unique())
     if positive not in classes:
+        same = [c for c in classes if c.casefold() == positive.casefold()]
+        close = same or difflib.get_close_matches(positive, classes, n=1)
+        fix = (f"did you mean dataset.positive={close[0]}?" if close
+               else "set dataset.positive to one of them")
         raise UserError(
             f"dataset.positive={positive}: not a value of column {target!r} "
-            f"(it has {', '.join(repr(c) for c in classes[:6])})"
+            f"(it has {', '.join(repr(c) for c in classes[:6])}); {fix}"
         )
     if negative is not None:
         # Both labels declared: a file may hold only one of them (the lesson's single row).
         extra = [c for c in classes if c not in (positive, negative)]
         if extra:
             raise UserError(
-                f"{where}: column {target!r} has {', '.join(repr(c) for c in extra[:3])}, "
-                f"neither dataset.positive={positive!r} nor dataset.negative={negative!r}"
+                f"dataset.negative={negative}: column {target!r} also has "
+                f"{', '.join(repr(c) for c in extra[:3])}, neither dataset.positive nor "
+                f"dataset.negative; set dataset.negative to the other label, or drop it to "
+                "read every label but the positive one as negative"
             )
         return (labels == positive).to_numpy().astype(np.int8)
     if len(classes) > 2:

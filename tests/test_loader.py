@@ -34,7 +34,11 @@ def cfg(path, **kw):
     (CSV_OK, {"target": "y"}, "no column 'y'"),
     (CSV_OK, {"features": []}, "dataset.features is empty"),
     (CSV_OK, {"positive": "maybe"}, "dataset.positive=maybe: not a value of column 'label'"),
-    (CSV_OK, {"negative": "nope"}, "has 'no', neither dataset.positive='yes' nor "),
+    (CSV_OK, {"negative": "nope"}, "dataset.negative=nope: column 'label' also has 'no', "
+     "neither dataset.positive nor dataset.negative; set dataset.negative to the other label"),
+    (CSV_OK, {"positive": "YES"}, "(it has 'no', 'yes'); did you mean dataset.positive=yes?"),
+    ("a;b;label\n1;2;yes\n3;4;no\n", {}, "the file has 'a;b;label' (the file is separated "
+     "by ';', not commas: save it as comma-separated)"),
     ('a,b,label\n1,2,"yes\n', {}, "not a readable CSV"),
     # Issue 15, item 2: the file's own header names, never pandas' invented 'a.1'.
     ("a,a,label\n1,2,yes\n3,4,no\n", {"features": ["a"]},
