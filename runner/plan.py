@@ -123,12 +123,14 @@ def make_plan(config: Config, seed_given: bool = False, started: float | None = 
             notes.append(f"weights are given, so seed={config.seed} plays no part")
     else:
         if config.bias is not None:
-            raise UserError("bias= is used only with weights=; drop it or give weights too")
+            raise UserError(f"bias={config.bias:g}: used only with weights=; drop bias= or "
+                            "give the weights too, e.g. weights=[0.2,0.00001]")
         seed_array = seeds.parse_seeds(config.seed)
         spec = seeds.describe(seed_array)
     init = _init(config)
     if config.chunk_size < 1:
-        raise UserError(f"chunk_size={config.chunk_size}: must be at least 1")
+        raise UserError(f"chunk_size={config.chunk_size}: must be at least 1; the default is "
+                        "10000 (a smaller chunk only saves memory)")
     hidden = _hidden(config, ds.X.shape[1])
     t = config.trainer
     if config.mode == Mode.train:
@@ -138,7 +140,9 @@ def make_plan(config: Config, seed_given: bool = False, started: float | None = 
             else:
                 training.check_trainable(act.name)
         except ValueError as e:
-            raise UserError(f"mode=train activation={act.name}: {e}") from None
+            more = ("" if hidden or act.name in activations.UNTRAINABLE
+                    else "; in a network it trains: add model.hidden=[4]")
+            raise UserError(f"mode=train activation={act.name}: {e}{more}") from None
     lesson_train = None
     if config.lesson_train is not None and explicit is not None:
         lesson_train = data.load(config.lesson_train)

@@ -37,10 +37,15 @@ def _whole(value, spec) -> int:
 
 def _check_count(n, spec):
     if n > MAX_SEEDS_PER_JOB:
-        half = MAX_SEEDS_PER_JOB // 2
+        jobs = -(-n // MAX_SEEDS_PER_JOB)
+        text = str(spec)
+        how = (f"python -m runner -m \"$(python -m runner.split {text} --jobs {jobs})\""
+               if ".." in text and "[" not in text else
+               "python -m runner -m 'seed=A..B,C..D' (python -m runner.split prints those "
+               "for a range)")
         raise UserError(
-            f"seed={spec}: {n:,} seeds, more than {MAX_SEEDS_PER_JOB:,} in one job; split the "
-            f"range across jobs, e.g. -m 'seed=1..{half},{half + 1}..{MAX_SEEDS_PER_JOB}'"
+            f"seed={spec}: {n:,} seeds, more than {MAX_SEEDS_PER_JOB:,} in one job; split them "
+            f"across jobs: {how}"
         )
 
 

@@ -93,7 +93,8 @@ CASES = [
     ("weights nan", ["weights=[nan,1]"], 2, "every weight must be a finite number"),
     ("weights inf", ["weights=[inf,1]"], 2, "every weight must be a finite number"),
     ("bias text", ["weights=[1,2]", "bias=abc"], 2, "bias=abc: 'abc' is not a number"),
-    ("bias alone", ["bias=1"], 2, "bias= is used only with weights="),
+    ("bias alone", ["bias=1"], 2,
+     "bias=1: used only with weights=; drop bias= or give the weights too"),
     ("csv columns not given", ["dataset=csv", "dataset.path=ok.csv"], 2,
      "dataset.features, dataset.positive, dataset.target: not set; give dataset.features=… "
      "dataset.positive=… dataset.target=… (the file has columns 'a', 'b', 'label')"),

@@ -115,7 +115,7 @@ def test_weights_and_seed_says_seed_plays_no_part(make_cfg, tmp_path):
     [
         (["weights=[0.2]"], "1 weight(s) for 2 feature(s)"),
         (["weights=[0.2,nan]"], "every weight must be a finite number"),
-        (["bias=1"], "bias= is used only with weights="),
+        (["bias=1"], "bias=1: used only with weights=; drop bias= or give the weights too"),
         (["seed=abc"], "is not a whole number"),
         (["dataset.path=nowhere.csv"], "no such file"),
         (["dataset.positive=Fat"], "not a value of column 'condition'"),

@@ -28,6 +28,9 @@ def test_accepted(spec, expected):
         ("1.5..3", "'1.5' is not a whole number"),
         ("-3..2", "seeds are non-negative"),
         ("1..1e9", f"more than {MAX_SEEDS:,} in one job"),
+        # The command that splits this range, not a fixed example that covers another one.
+        ("0..10000001", 'split them across jobs: python -m runner -m "$(python -m runner.split '
+                        '0..10000001 --jobs 2)"'),
         ([], "the list is empty"),
         ([1, 5, 1], "seed 1 appears more than once"),
         (-1, "non-negative"),

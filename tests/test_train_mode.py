@@ -59,8 +59,11 @@ def test_training_removes_the_luck_and_is_logged(make_cfg, store, tmp_path):
 @pytest.mark.parametrize("activation", ["relu", "step", "linear"])
 def test_untrainable_activations_refused(make_cfg, tmp_path, activation):
     cfg = make_cfg("mode=train", f"activation={activation}", "tracking=off")
-    with pytest.raises(UserError, match="only sigmoid, tanh are trainable"):
+    with pytest.raises(UserError, match="only sigmoid, tanh are trainable") as e:
         run_job(cfg, tmp_path)
+    # The single neuron cannot; a network can (every activation but step).
+    hint = "; in a network it trains: add model.hidden=[4]"
+    assert str(e.value).endswith(hint) == (activation != "step")
 
 
 def test_tanh_trains(make_cfg, tmp_path):
