@@ -154,7 +154,21 @@ def make_plan(config: Config, seed_given: bool = False, started: float | None = 
     if row is not None and not 0 <= row < len(ds.y):
         raise UserError(f"dataset.highlight_row={row}: {ds.name} has rows 0 to {len(ds.y) - 1}; "
                         "give one of them, or null")
+    values = config.dataset.highlight_values
+    if row is not None and values is not None:
+        if len(values) != len(ds.features):
+            raise UserError(
+                f"dataset.highlight_values={_fmt_list(values)}: {len(values)} values for "
+                f"{len(ds.features)} features ({', '.join(ds.features)}); give one per feature, "
+                "or null")
     highlight = _highlight(config, ds)
+    if highlight is None and row is not None and values is not None:
+        held = _fmt_list(ds.frame[ds.features].iloc[row].to_numpy(float).tolist())
+        notes.append(f"row {row} of {ds.name} holds {held}, not dataset.highlight_values="
+                     f"{_fmt_list(values)}, so the report names no row; "
+                     "dataset.highlight_values=null names it")
+    if not config.tracking.enabled and config.tracking.uri:
+        notes.append(f"tracking=off: tracking.uri={redact(config.tracking.uri)} is not used")
     started = time.time() if started is None else started
     tracking = _tracking(config, len(seed_array), started) if config.tracking.enabled else None
     if tracking is not None:

@@ -115,6 +115,7 @@ def test_help_is_the_apps_own_page(tmp_path):
     assert text.count("python -m runner ") >= 3  # examples
     assert "outputs/<date>/<time>/" in text and "python -m runner.ui" in text
     assert "powered by Hydra" not in text
+    assert "model.hidden=[8] (or [16,8]) puts\nhidden layers" in text  # the networks too
 
 
 def test_evaluate_and_train_in_one_multirun(tmp_path):
