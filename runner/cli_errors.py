@@ -33,6 +33,16 @@ HYDRA_FLAGS = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--re
 TAKES_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
                "--config-dir", "-cd", "--experimental-rerun"}
 INFO_VALUES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+CHOICES = {"--cfg": {"job", "hydra", "all"}, "-c": {"job", "hydra", "all"},
+           "--info": INFO_VALUES, "-i": INFO_VALUES}
+FIRST = {"--cfg": "job", "-c": "job", "--info": "all", "-i": "all"}  # the one to suggest
+
+
+def _settings() -> set[str]:
+    """The config's top-level keys: what `--seed 5` could have meant as seed=5."""
+    from runner.config import Config
+
+    return {f.name for f in dataclasses.fields(Config)}
 
 
 def check_args(args: list[str]) -> str | None:
@@ -48,8 +58,23 @@ def check_args(args: list[str]) -> str | None:
             if name not in HYDRA_FLAGS:
                 value = given if eq else (
                     args[i + 1] if i + 1 < len(args) and "=" not in args[i + 1] else "…")
-                return (f"{a}: not an option; a setting is key=value, e.g. "
-                        f"{name.lstrip('-')}={value} (python -m runner --help lists them)")
+                key = name.lstrip("-").replace("-", "_")
+                if key.split(".")[0] in _settings():
+                    return (f"{a}: not an option; a setting is key=value, e.g. "
+                            f"{key}={value} (python -m runner --help lists them)")
+                close = difflib.get_close_matches(name, sorted(HYDRA_FLAGS), n=1)
+                mean = f"did you mean {close[0]}? " if close else ""
+                return (f"{a}: not an option; {mean}(python -m runner --help lists the "
+                        "settings, --hydra-help Hydra's options)")
+            choices = CHOICES.get(name)
+            value = given if eq else (args[i + 1] if i + 1 < len(args) else None)
+            if choices and value is not None and value not in choices:
+                close = difflib.get_close_matches(value, sorted(choices), n=1)
+                fix = (f"; write {name} {FIRST[name]} {value}, since {name} would read "
+                       f"{value} as its choice" if "=" in value and not eq else
+                       f"; did you mean {name} {close[0]}?" if close else "")
+                return (f"{name} {value}: not a choice{fix} "
+                        f"(choices: {', '.join(sorted(choices))})")
             if seen:  # Hydra reads its options only before the settings
                 return (f"{a}: Hydra's options go before the settings; write python -m runner "
                         f"{' '.join(_options_first(args))}")

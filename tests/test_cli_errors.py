@@ -54,6 +54,16 @@ def test_anything_else_is_not_bad_input():
      "activation=relu,tanh"),
     (["seed=3", "--cfg", "job"], "--cfg: Hydra's options go before the settings; write "
                                  "python -m runner --cfg job seed=3"),
+    # Hydra's argparse answered these with its 7-line usage block; a made-up option was
+    # offered as a setting (--verbose → verbose=…) though no such setting exists.
+    (["--cfg", "jobs"], "--cfg jobs: not a choice; did you mean --cfg job? (choices: all, "
+                        "hydra, job)"),
+    (["-c", "job2"], "-c job2: not a choice; did you mean -c job?"),
+    (["--info", "foo"], "--info foo: not a choice (choices: all, config, defaults, "),
+    (["--info", "seed=3"], "--info seed=3: not a choice; write --info all seed=3, since --info "
+                           "would read seed=3 as its choice"),
+    (["--verbose"], "--verbose: not an option; did you mean --version? (python -m runner "
+                    "--help lists the settings, --hydra-help Hydra's options)"),
 ])
 def test_what_hydra_would_misread_is_refused(args, message):
     assert check_args(args).startswith(message)
