@@ -32,6 +32,11 @@ def main(cfg) -> None:
     from runner.job import run_job
 
     hc = HydraConfig.get()
+    if hc.job.chdir:
+        # Relative paths (the store, dataset.path) mean what they meant where the command was
+        # typed; the job writes its run folder by its absolute path anyway. Hydra restores
+        # the working directory after the job.
+        os.chdir(hc.runtime.cwd)
     overrides = list(hc.overrides.task)
     seed_given = any(o.split("=", 1)[0].lstrip("+~") == "seed" for o in overrides)
     try:

@@ -141,3 +141,14 @@ def test_help_and_tracking_off_never_import_mlflow(tmp_path, args):
                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("mlflow imported: False")
+
+
+def test_hydra_job_chdir_keeps_the_store_where_the_command_ran(tmp_path):
+    # With hydra.job.chdir=true the default store went to outputs/<date>/<time>/mlflow.db
+    # (and MLflow's artifacts to ./mlruns of the launch folder): `python -m runner.ui` from
+    # the project folder did not find the job.
+    out = run_cli(["seed=1..3", "luck.plots=false", "hydra.job.chdir=true"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert f"sqlite:///{tmp_path / 'mlflow.db'}" in out.stdout
+    assert (tmp_path / "mlflow.db").exists()
+    assert not list((tmp_path / "outputs").rglob("mlflow.db"))
