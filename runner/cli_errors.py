@@ -140,6 +140,17 @@ def explain(exc: BaseException, args: list[str]) -> str | None:
                 if key in _groups() and _not_a_name(value):
                     return _unknown_choice(a, key, value, _options(key))
         return _first_line(str(exc))
+    if isinstance(exc, OSError) and exc.filename and _made_by_hydra(exc):
+        # Hydra makes the run (or sweep) folder before the job starts.
+        key = "hydra.sweep.dir" if {"-m", "--multirun"} & set(args) else "hydra.run.dir"
+        why = "a file of that name is there" if isinstance(exc, FileExistsError) else (
+            exc.strerror or type(exc).__name__)
+        return (f"{key}: cannot make the run folder {exc.filename} ({why}); give a "
+                f"folder that can be created, e.g. {key}=outputs/mine")
+    if isinstance(exc, ConnectionError) and "running Ray instance" in str(exc):
+        return ("hydra/launcher=ray_attach: no Ray cluster is running on this machine (or at "
+                "$RAY_ADDRESS); start one with ray start --head, or give "
+                "hydra.launcher.ray.init.address=HOST:6379")
     return None
 
 
@@ -165,6 +176,15 @@ def _raised_in_hydra(exc: BaseException) -> bool:
         last = tb.tb_frame.f_globals.get("__name__", "")
         tb = tb.tb_next
     return bool(last) and last.startswith("hydra.")
+
+
+def _made_by_hydra(exc: BaseException) -> bool:
+    """Whether Hydra was making a folder (the run or sweep folder) when `exc` was raised."""
+    tb, names = exc.__traceback__, []
+    while tb is not None:
+        names.append((tb.tb_frame.f_globals.get("__name__", ""), tb.tb_frame.f_code.co_name))
+        tb = tb.tb_next
+    return any(m.startswith("hydra.") for m, _ in names) and names[-1][1] == "mkdir"
 
 
 def _groups() -> list[str]:

@@ -197,6 +197,11 @@ CASES = [
      "afolder.db is a folder, not a SQLite database"),
     ("store of another app", ["seed=1..5", "tracking.uri=sqlite:///other.db"], 2,
      "the database holds another application's tables (customers), not an MLflow store"),
+    # Hydra makes the run folder before the job: its OSError was a traceback (exit 1).
+    ("run folder cannot be made", ["seed=1..3", "hydra.run.dir=/proc/nope"], 2,
+     "hydra.run.dir: cannot make the run folder /proc/nope (No such file or directory)"),
+    ("run folder is a file", ["seed=1..3", "hydra.run.dir=ok.csv"], 2,
+     "hydra.run.dir: cannot make the run folder ok.csv (a file of that name is there)"),
     ("store a plain path", ["seed=1..5", "tracking.uri=afolder"], 2,
      "tracking.uri=afolder: a path, which MLflow 3 reads as its folder store and refuses"),
     ("store scheme", ["seed=1..5", "tracking.uri=foo://bar"], 2,

@@ -95,3 +95,14 @@ def test_hydras_type_refusals_say_the_form_to_write(compose_cfg, arg, message):
     with pytest.raises(Exception) as e:
         compose_cfg(arg)
     assert explain(e.value, [arg]) == message
+
+
+def test_no_ray_cluster_is_one_line():
+    # Ray's own words (ray 2.x, ray.init(address="auto") with no cluster), a traceback before.
+    exc = ConnectionError("Could not find any running Ray instance. Please specify the one to "
+                          "connect to by setting `--address` flag or `RAY_ADDRESS` environment "
+                          "variable.")
+    assert explain(exc, ["-m", "hydra/launcher=ray_attach", "seed=1..2"]) == (
+        "hydra/launcher=ray_attach: no Ray cluster is running on this machine (or at "
+        "$RAY_ADDRESS); start one with ray start --head, or give "
+        "hydra.launcher.ray.init.address=HOST:6379")
