@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from runner.config import Mode
+from runner.plan import Plan
 from runner.report.luck import CONTESTED, LuckReport, NetworkSummary, TrainingSummary
 from runner.results import JobResult, LessonTraining
 
@@ -134,12 +136,51 @@ def _agrees(computed, printed) -> bool:
     return math.isclose(round(float(computed), d), float(printed), abs_tol=10 ** -(d + 3))
 
 
+def _same(computed, printed) -> bool:
+    """Whether an input the job used is exactly the one the source printed."""
+    a, b = np.asarray(computed, float).ravel(), np.asarray(printed, float).ravel()
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-12, atol=0))
+
+
+def lesson_differences(plan: Plan) -> list[str]:
+    """The settings in which the job differs from the setup the source printed its values
+    for (its row, raw units, mode=evaluate, its weights, bias and activation): where any
+    does, a computed value differs from the printed one because of the change, not a
+    misprint."""
+    printed, ds = plan.printed, plan.dataset
+    out = []
+    x = ds.frame[ds.features].to_numpy(float)[0]
+    if "x" in printed and not _same(x, printed["x"]):
+        out.append(f"row 0 of {ds.name} is x = {_fmt(tuple(x))}, "
+                   f"not the lesson's {_fmt(tuple(printed['x']))}")
+    if ds.mean is not None:
+        out.append("dataset.standardize=true: the neuron sees z-scored features")
+    if plan.mode == Mode.train:
+        out.append("mode=train: w and b are the trained ones")
+    if plan.explicit is None:
+        out.append(f"the weights are drawn by seed {plan.seed_spec}, not given")
+    else:
+        W, b = plan.explicit
+        if "w" in printed and not _same(W[0], printed["w"]):
+            out.append(f"weights={_fmt(tuple(W[0].tolist()))}, not the lesson's "
+                       f"{_fmt(tuple(printed['w']))}")
+        if "b" in printed and not _same(b[0], printed["b"]):
+            out.append(f"bias={_fmt(float(b[0]))}, not the lesson's {_fmt(printed['b'])}")
+    # The lesson's values are a sigmoid neuron's (printed.activation may name another).
+    lesson_act = str(printed.get("activation", "sigmoid"))
+    if plan.activation.name != lesson_act:
+        out.append(f"activation={plan.activation.name}, not the lesson's {lesson_act}")
+    return out
+
+
 def lesson_table(result: JobResult) -> str:
-    """The worked example: each quantity computed, beside what the source printed."""
+    """The worked example: each quantity computed, beside what the source printed where the
+    job reproduces the source's setup; with the computed values alone where it does not."""
     plan, ev = result.plan, result.evaluation
     printed = plan.printed
     ds, act = plan.dataset, plan.activation
-    x = ds.frame[ds.features].to_numpy(float)[0]
+    differs = lesson_differences(plan)
+    x = ds.X[0]  # what the neuron sees (z-scored with dataset.standardize)
     w, b = ev.W[0], float(ev.b[0])
     wx = float(w @ x)
     z = float(ev.z[0, 0])
@@ -147,7 +188,7 @@ def lesson_table(result: JobResult) -> str:
     cls = ds.positive if bool(result.pred[0, 0]) else ds.negative
     rule = f"ŷ {'≥' if cls == ds.positive else '<'} {act.threshold:g}"
     rows = [
-        ("x", list(x), "x"),
+        ("x (z-scored)" if ds.mean is not None else "x", list(x), "x"),
         ("w", list(w), "w"),
         ("b", b, "b"),
         ("wᵀx", wx, "wx"),
@@ -155,15 +196,13 @@ def lesson_table(result: JobResult) -> str:
         (f"ŷ = {act.name}(z)", y_hat, "y_hat"),
         ("class", cls, "class"),
     ]
-    out = [
-        f"The worked example: one {act.name} neuron, row 0 of {ds.name}",
-        f"  {'quantity':<16}{'computed':<22}printed",
-    ]
+    out = [f"The worked example: one {act.name} neuron, row 0 of {ds.name}",
+           f"  {'quantity':<16}{'computed':<22}" + ("" if differs else "printed")]
     for name, value, key in rows:
         shown = f"{cls} ({rule})" if key == "class" else _fmt(
             tuple(value) if isinstance(value, list) else value
         )
-        if key not in printed or printed[key] is None:
+        if differs or key not in printed or printed[key] is None:
             out.append(f"  {name:<16}{shown:<22}")
             continue
         p = printed[key]
@@ -177,6 +216,9 @@ def lesson_table(result: JobResult) -> str:
             mark += f"{float(act(np.asarray(float(printed['z'])))):.6f})"
         p_shown = _fmt(tuple(p_list) if isinstance(p_list, list) else p_list)
         out.append(f"  {name:<16}{shown:<22}{p_shown:<16}{mark}")
+    if differs:
+        out.append("  not compared with what the lesson printed, which is for its own setup: "
+                   + "; ".join(differs))
     return "\n".join(line.rstrip() for line in out)
 
 
@@ -187,13 +229,23 @@ def _prob(p: float) -> str:
 
 def lesson_training(t: LessonTraining, result: JobResult) -> str:
     """The line the lesson's later chapters promise: what training makes of its weights."""
-    ds, tr = result.plan.dataset, result.plan.trainer
+    plan = result.plan
+    ds, tr, printed = plan.lesson_train, plan.trainer, plan.printed
     verdict = ds.positive if t.positive else ds.negative
+    lessons = ("w" not in printed or _same(t.w0, printed["w"])) and (
+        "b" not in printed or _same(t.b0, printed["b"]))
     return (
-        f"\nTrained from the lesson's start on {t.dataset} ({t.n_rows} rows; "
+        f"\nTrained from {'the lesson' + chr(39) + 's start' if lessons else 'your weights'} on "
+        f"{t.dataset} ({t.n_rows} rows; "
         f"{tr.epochs} epochs of gradient descent, lr {tr.lr:g}, l2 {tr.l2:g}):\n"
         f"  w = {_fmt(t.w0)}, b = {_fmt(t.b0)}  →  "
         f"w = {_fmt(t.w)}, b = {_fmt(t.b)}  (accuracy {t.accuracy:.4f}, "
         f"log-loss {t.loss:.4f})\n"
         f"  under them the lesson's person gets ŷ = {_prob(t.y_hat)}: {verdict}"
     )
+
+
+def lesson_training_skipped(plan: Plan, why: str) -> str:
+    """The line in place of the lesson's training when the activation cannot be trained."""
+    return (f"\nNot trained on {plan.lesson_train.name} as the lesson goes on to do: "
+            f"activation={plan.activation.name}: {why}")
