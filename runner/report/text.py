@@ -85,7 +85,11 @@ def job_summary(result: JobResult, where: str | None, run_dir, ui_command: str |
         + f" · {ds.name} ({len(ds.y)} row"
         f"{'' if len(ds.y) == 1 else 's'}, {', '.join(ds.features)})",
     ]
-    if plan.explicit is not None:
+    if plan.explicit is not None and result.training is not None:
+        before = result.training.before.metrics["accuracy"][0]
+        lines.append("  trained          the explicit weights (no seed involved): accuracy "
+                     f"{before:.4f} → {acc[0]:.4f}")
+    elif plan.explicit is not None:
         lines.append("  evaluated        the explicit weights (no seed involved)")
     else:
         # A speed only for many seeds: for one it measures nothing but overhead.
