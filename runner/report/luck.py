@@ -101,7 +101,8 @@ class NetworkSummary:
 class TrainingSummary:
     """mode=train: how much of the seed's influence on accuracy training removed.
 
-    Spreads and shares are over the seeds that did not diverge (all seeds if every one did).
+    Spreads and shares are over the seeds that did not diverge (all seeds if every one did:
+    then the report shows no figure after training, only the sentence).
     """
 
     lr: float
@@ -202,7 +203,10 @@ def build(result: JobResult, map_metrics=None) -> LuckReport:
         n_seeds=int(n), seeds=plan.seed_spec, confidence=plan.luck.confidence,
         metrics=metrics, expected_best=expected_best, baseline_accuracy=baseline,
         share_beating_baseline=share_beating, rows=rows, highlight=highlight,
-        verdict=verdict(accuracy, n, expected_best, share_beating, baseline),
+        verdict=(f"No verdict on luck: all {n:,} seeds diverged in training, so their "
+                 "accuracy measures the failed training, not the seed."
+                 if result.training is not None and result.training.diverged.all()
+                 else verdict(accuracy, n, expected_best, share_beating, baseline)),
         training=_training(result, baseline) if result.training is not None else None,
         network=_network(result) if plan.is_network else None,
     )
@@ -281,8 +285,8 @@ def _training(result: JobResult, baseline: float) -> TrainingSummary:
     if stuck:
         sentence += (f" {stuck:,} of {kept.sum():,} seeds got stuck: no better than the "
                      f"constant guess ({baseline:.4f}) after training.")
-    why = ("their loss ended higher than it started, or overflowed (lower trainer.lr, or set "
-           "trainer.standardize=true)")
+    why = ("their loss ended higher than it started, or overflowed (lower trainer.lr"
+           + ("" if trainer.standardize else ", or set trainer.standardize=true") + ")")
     if diverged == n:
         sentence = (f"All {n:,} seeds diverged: {why}. Training failed, so it tells nothing "
                     "about how much of the result is the seed's.")

@@ -42,7 +42,7 @@ def luck_table(s: LuckReport) -> str:
     if s.network is not None:
         lines.append("  " + network_sentence(s.network, s.n_seeds))
     if s.training is not None:
-        lines += ["", training_table(s.training)]
+        lines += ["", training_table(s.training, s.n_seeds)]
     return "\n".join(lines)
 
 
@@ -60,16 +60,19 @@ def network_sentence(net: NetworkSummary, n_seeds: int) -> str:
     return text + f"Dead units: {dead(net.dead)}."
 
 
-def training_table(t: TrainingSummary) -> str:
+def training_table(t: TrainingSummary, n_seeds: int) -> str:
     rows = [f"Training ({t.epochs} epochs, lr {t.lr:g}, l2 {t.l2:g}"
             f"{', standardized' if t.standardize else ''})",
             f"  {'accuracy':<10}{'mean':>8}{'std':>8}{'min':>8}{'max':>8}{'best of 5':>11}"]
-    for name, m in (("before", t.before), ("after", t.after)):
+    # Diverged seeds are left out of the figures: when all diverged, none is after training.
+    every = [("before", t.before)] + ([] if t.diverged == n_seeds else [("after", t.after)])
+    for name, m in every:
         b5 = f"{m.best_of_5:>11.4f}" if m.best_of_5 is not None else f"{'–':>11}"
         rows.append(f"  {name:<10}{m.mean:>8.4f}{m.std:>8.4f}{m.min:>8.4f}{m.max:>8.4f}{b5}")
     fl = t.final_loss
-    rows.append(f"  final training loss: min {fl.min:.6f} · median {fl.median:.6f} · "
-                f"max {fl.max:.6f}")
+    if t.diverged < n_seeds:
+        rows.append(f"  final training loss: min {fl.min:.6f} · median {fl.median:.6f} · "
+                    f"max {fl.max:.6f}")
     rows.append("  " + t.sentence)
     return "\n".join(rows)
 
