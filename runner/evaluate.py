@@ -53,7 +53,7 @@ def _train(plan: Plan, before: Evaluation) -> tuple[Evaluation, Training]:
         evaluation = dataclasses.replace(evaluation, metrics={
             **evaluation.metrics,
             # Trained, yet no better than always guessing the majority class.
-            "stuck": (evaluation.metrics["accuracy"] <= baseline).astype(float),
+            "stuck": luck.stuck(evaluation.metrics["accuracy"], baseline).astype(float),
             "diverged": diverged.astype(float)})
     return evaluation, trained
 

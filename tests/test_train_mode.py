@@ -107,3 +107,18 @@ def test_all_seeds_diverged_shows_no_figures_after_training(make_cfg, tmp_path, 
     # The luck table's verdict does not call diverged seeds' equal accuracy "no luck".
     assert "No luck involved" not in out.text
     assert "all 5 seeds diverged in training" in out.report.verdict
+
+
+@pytest.mark.parametrize("hidden", [[], [2]], ids=["neuron", "network"])
+def test_one_class_data_has_no_stuck_seeds(make_cfg, tmp_path, hidden):
+    # The lesson's one row: always guessing its class is already perfect (1.0000), so a
+    # seed at 1.0000 after training is not "stuck", nor can any seed beat that guess.
+    cfg = make_cfg("mode=train", "dataset=lesson", "seed=1..5", f"model.hidden={hidden}",
+                   "tracking=off", "luck.plots=false")
+    out = run_job(cfg, tmp_path)
+    t = out.report.training
+    assert out.report.baseline_accuracy == 1.0 and t.stuck == 0
+    assert "stuck:" not in t.sentence and "got stuck" not in out.text
+    assert "The constant guess is already perfect (lesson holds one class)" in t.sentence
+    if hidden:
+        assert not out.result.evaluation.metrics["stuck"].any()

@@ -272,7 +272,7 @@ def _training(result: JobResult, baseline: float) -> TrainingSummary:
     med = float(np.median(after))
     beaten = float((before < med).mean())
     loss = t.losses[-1][kept]
-    stuck = int((after <= baseline).sum())
+    stuck = int(luck.stuck(after, baseline).sum())
     what = "network" if plan.is_network else "neuron"
     removed = ("all" if std_removed == 1.0 else f"{std_removed:.0%}") if (
         std_removed is not None) else "none (there was none to remove)"
@@ -282,7 +282,10 @@ def _training(result: JobResult, baseline: float) -> TrainingSummary:
         f"The trained {what} (median accuracy {med:.4f}) beats {beaten:.0%} of the random "
         "seeds."
     )
-    if stuck:
+    if baseline >= 1.0:
+        sentence += (f" The constant guess is already perfect ({plan.dataset.name} holds one "
+                     "class), so no seed can beat it and none is counted stuck.")
+    elif stuck:
         sentence += (f" {stuck:,} of {kept.sum():,} seeds got stuck: no better than the "
                      f"constant guess ({baseline:.4f}) after training.")
     why = ("their loss ended higher than it started, or overflowed (lower trainer.lr"
