@@ -9,12 +9,13 @@ import numpy as np
 from runner.config import Mode
 from runner.plan import Plan
 from runner.report.luck import CONTESTED, LuckReport, NetworkSummary, TrainingSummary
+from runner.report.stats import percent
 from runner.results import JobResult, LessonTraining
 
 
 def luck_table(s: LuckReport) -> str:
     """The compact table of a job's luck report."""
-    conf = f"{s.confidence:.0%} CI"
+    conf = f"{percent(s.confidence)} CI"
     head = (f"  {'metric':<12}{'mean':>8}{'std':>8}{'min':>8}{'q1':>8}{'median':>8}{'q3':>8}"
             f"{'max':>8}{'IQM':>8}   {conf} of the mean")
     after = ", after training (before and after: the table below)" if s.training else ""

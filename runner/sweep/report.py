@@ -23,7 +23,7 @@ from neuron import luck
 from runner import limits
 from runner.plan import LuckSettings
 from runner.report.markdown import escape
-from runner.report.stats import Summary, prob_greater_ci, summarize
+from runner.report.stats import Summary, percent, prob_greater_ci, summarize
 from runner.tracking.tracker import JOB_KINDS
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ def _cell(c: ConfigSummary, attr: str) -> str:
 
 
 def markdown(report: SweepReport) -> str:
-    conf = f"{report.confidence:.0%}"
+    conf = percent(report.confidence)
     extra = _extra_columns(report)
     lines = [f"## Sweep report: {report.n_jobs} jobs, {report.metric}", "",
              f"**{escape(variance_sentence(report))}**", "",
