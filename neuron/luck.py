@@ -189,6 +189,16 @@ def share_beating(x, baseline):
     return float(np.mean(x > baseline))
 
 
+def stuck(x, baseline):
+    """Per seed, x: (n,) accuracies: trained yet no better than the constant guess.
+
+    Where the constant guess is already perfect (the labels hold one class) no seed can do
+    better, so none is stuck: all False.
+    """
+    x = np.asarray(x, dtype=float)
+    return (x <= baseline) & (baseline < 1.0)
+
+
 def majority_baseline(y):
     """Accuracy of always guessing the majority class of y: (n_rows,) of 0/1."""
     y = np.asarray(y)

@@ -53,7 +53,7 @@ def _train(plan: Plan, before: Evaluation) -> tuple[Evaluation, Training]:
         evaluation = dataclasses.replace(evaluation, metrics={
             **evaluation.metrics,
             # Trained, yet no better than always guessing the majority class.
-            "stuck": (evaluation.metrics["accuracy"] <= baseline).astype(float),
+            "stuck": luck.stuck(evaluation.metrics["accuracy"], baseline).astype(float),
             "diverged": diverged.astype(float)})
     return evaluation, trained
 
@@ -201,16 +201,34 @@ def descend_network(plan: Plan, X, y, start):
     return tuple(layers), losses, parts[0].loss_epochs
 
 
-def train_lesson(plan: Plan, result: JobResult) -> LessonTraining:
-    """Train the explicit weights on plan.lesson_train; what the lesson's row gets then."""
-    ds, act, ev = plan.lesson_train, plan.activation, result.evaluation
-    W, b, losses, _ = descend(plan, ds.X, ds.y, ev.W[:1], ev.b[:1])
-    x = plan.dataset.X[:1]
+def train_lesson(plan: Plan) -> LessonTraining:
+    """Train the explicit weights on plan.lesson_train; what the lesson's person gets then.
+
+    The person is the row the lesson printed (printed.x, in the units of its file), not row 0
+    of whatever dataset the job evaluated; the start is the weights given, even with
+    mode=train (whose trained weights are the job's dataset's, not the lesson's start).
+    """
+    ds, act = plan.lesson_train, plan.activation
+    W0, b0 = plan.explicit
+    W, b, losses, _ = descend(plan, ds.X, ds.y, W0, b0)
+    x = np.asarray([plan.printed["x"]], float) if "x" in (plan.printed or {}) else (
+        plan.dataset.frame[plan.dataset.features].to_numpy(float)[:1])
+    if ds.mean is not None:  # the weights are in the units the lesson's data was given in
+        x = (x - ds.mean) / ds.std
     z_all, _ = forward(ds.X, W, b, act)
     z, y_hat = forward(x, W, b, act)
     return LessonTraining(
-        dataset=ds.name, n_rows=len(ds.y), w0=tuple(ev.W[0].tolist()), b0=float(ev.b[0]),
+        dataset=ds.name, n_rows=len(ds.y), w0=tuple(W0[0].tolist()), b0=float(b0[0]),
         w=tuple(W[0].tolist()), b=float(b[0]), loss=float(losses[-1, 0]),
         y_hat=float(y_hat[0, 0]), positive=bool(act.classify(z)[0, 0]),
         accuracy=float((act.classify(z_all)[0] == ds.y.astype(bool)).mean()),
     )
+
+
+def lesson_untrainable(plan: Plan) -> str | None:
+    """Why the lesson's weights cannot be trained with the plan's activation, or None."""
+    try:
+        training.check_trainable(plan.activation.name)
+    except ValueError as e:
+        return str(e)
+    return None

@@ -75,7 +75,9 @@ def closing_text(plan: Plan, result: JobResult, report: LuckReport | None,
     if plan.printed:
         lesson = text.lesson_table(result)
         if plan.lesson_train is not None:
-            lesson += "\n" + text.lesson_training(evaluate.train_lesson(plan, result), result)
+            why = evaluate.lesson_untrainable(plan)
+            lesson += "\n" + (text.lesson_training_skipped(plan, why) if why else
+                              text.lesson_training(evaluate.train_lesson(plan), result))
         out = lesson + "\n\n" + out
     return out
 

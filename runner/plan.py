@@ -145,11 +145,8 @@ def make_plan(config: Config, seed_given: bool = False, started: float | None = 
             raise UserError(f"mode=train activation={act.name}: {e}{more}") from None
     lesson_train = None
     if config.lesson_train is not None and explicit is not None:
+        # An activation that cannot be trained skips this part only (the report says why).
         lesson_train = data.load(config.lesson_train)
-        try:
-            training.check_trainable(act.name)
-        except ValueError as e:
-            raise UserError(f"lesson_train: {e}") from None
     row = config.dataset.highlight_row
     if row is not None and not 0 <= row < len(ds.y):
         raise UserError(f"dataset.highlight_row={row}: {ds.name} has rows 0 to {len(ds.y) - 1}; "

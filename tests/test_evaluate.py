@@ -83,6 +83,6 @@ def test_explicit_weights_and_the_lesson(make_cfg):
     result = evaluate.run(plan)
     assert result.n_seeds == 1 and result.seeds.tolist() == [-1]
     assert result.evaluation.z[0, 0] == pytest.approx(0.2 * 4 + 0.00001 * 80 + 1, abs=1e-15)
-    lesson = evaluate.train_lesson(plan, result)
+    lesson = evaluate.train_lesson(plan)
     assert lesson.w0 == (0.2, 0.00001) and lesson.b0 == 1.0
     assert lesson.accuracy > 0.95 and lesson.positive

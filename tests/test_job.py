@@ -270,3 +270,62 @@ def test_the_ui_lists_a_jobs_seeds_in_seed_order(make_cfg, store, tmp_path):
     note = parent.data.tags["mlflow.note.content"]
     assert (f"[The 41 seeds, in seed order](#/experiments/{parent.info.experiment_id}/runs?"
             f"viewStateShareKey=seeds-{parent.info.run_id}&workflowType=machine_learning)") in note
+
+
+@pytest.mark.parametrize("overrides, differs, computed", [
+    # The user's CSV, whose row 0 is not the lesson's person: not the lesson's misprint.
+    (["dataset=csv", "dataset.path={csv}", "dataset.features=[h,w]", "dataset.target=c",
+      "dataset.positive=O"], "row 0 of csv is x = (6, 60), not the lesson's (4, 80)", "1.2006"),
+    (["dataset.standardize=true"], "dataset.standardize=true", "0.731059"),
+    (["mode=train"], "mode=train: w and b are the trained ones", "5.41921"),
+    (["bias=null"], "bias=0, not the lesson's 1", "0.690146"),
+    (["weights=[0.3,0.00001]"], "weights=(0.3, 1e-05), not the lesson's (0.2, 1e-05)",
+     "1.2008"),
+])
+def test_lesson_compares_only_its_own_setup(make_cfg, tmp_path, overrides, differs, computed):
+    # A change to the lesson's setup makes the computed values differ from the printed ones:
+    # no "misprint" verdict blames the lesson for it; the table says what differs.
+    csv = tmp_path / "mine.csv"
+    csv.write_text("h,w,c\n6,60,N\n5,90,O\n")
+    cfg = make_cfg("+experiment=lesson", "tracking=off",
+                   *(o.format(csv=csv) for o in overrides))
+    text = run_job(cfg, tmp_path / "run").text
+    table = text.split("\n\n")[0]
+    assert "misprint" not in text and "✓" not in table and "printed" not in table.split("\n")[1]
+    assert "not compared with what the lesson printed" in table and differs in table
+    assert computed in table
+    # The training part speaks of the lesson's person (4 ft, 80 kg), from the given weights.
+    assert "under them the lesson's person gets ŷ = 1 − 7.2e-08: Obese" in text or (
+        "weights=" in overrides[0])
+
+
+def test_lesson_standardized_table_adds_up(make_cfg, tmp_path):
+    # x is what the neuron sees, so wᵀx + b is the z shown (it showed wᵀx 0.8008 and z 1).
+    cfg = make_cfg("+experiment=lesson", "tracking=off", "dataset.standardize=true")
+    table = run_job(cfg, tmp_path).text.split("\n\n")[0]
+    assert "x (z-scored)    (0, 0)" in table and "wᵀx             0\n" in table
+    assert "z = wᵀx + b     1\n" in table
+
+
+def test_lesson_with_an_untrainable_activation_skips_only_the_training(make_cfg, tmp_path):
+    cfg = make_cfg("+experiment=lesson", "tracking=off", "activation=relu")
+    text = run_job(cfg, tmp_path).text
+    assert "ŷ = relu(z)     1.8008" in text and "misprint" not in text
+    assert "Not trained on obesity as the lesson goes on to do: activation=relu: cannot train" \
+        in text and "Trained from" not in text
+
+
+def test_lesson_unchanged_still_finds_its_misprints(make_cfg, tmp_path):
+    text = run_job(make_cfg("+experiment=lesson", "tracking=off"), tmp_path).text
+    assert text.count("✗ misprint") == 3 and "not compared" not in text
+    assert "Trained from the lesson's start on obesity" in text
+
+
+def test_trained_explicit_weights_are_said_trained(make_cfg, tmp_path):
+    cfg = make_cfg("mode=train", "weights=[0.2,0.00001]", "bias=1", "tracking=off")
+    out = run_job(cfg, tmp_path)
+    before = out.result.training.before.metrics["accuracy"][0]
+    after = out.result.evaluation.metrics["accuracy"][0]
+    assert before != after
+    assert (f"trained          the explicit weights (no seed involved): accuracy {before:.4f} → "
+            f"{after:.4f}") in out.text and "evaluated        the explicit" not in out.text

@@ -386,3 +386,10 @@ def test_variance_split_rejects_mismatched_factors():
         variance_split([np.ones(2), np.ones(2)], [{"a": 1}, {"b": 1}])
     with pytest.raises(ValueError):
         variance_split([np.ones(2)], [{"seed": 1}])
+
+
+def test_stuck_is_no_better_than_the_constant_guess_unless_it_is_perfect():
+    acc = np.array([0.5, 0.7, 0.9, 1.0])
+    assert luck.stuck(acc, 0.7).tolist() == [True, True, False, False]
+    # One class: the constant guess is right on every row, and no seed can do better.
+    assert luck.stuck(acc, 1.0).tolist() == [False] * 4

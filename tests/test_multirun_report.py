@@ -151,3 +151,25 @@ def test_jobs_from_mlflow_reads_parents_tagged_job_and_sweep(tmp_path):
         client.set_terminated(run.info.run_id)
     jobs = sweep_report.jobs_from_mlflow(client, exp, "s1")
     assert sorted(j.overrides for j in jobs) == [("activation=job",), ("activation=sweep",)]
+
+
+def test_a_confidence_level_is_printed_with_all_its_digits():
+    # luck.confidence=0.999 was headed "100% CI of the mean".
+    jobs = [_job("0", ["activation=sigmoid"], [0.1, 0.4, 0.3]),
+            _job("1", ["activation=tanh"], [0.2, 0.6, 0.5])]
+    md = sweep_report.markdown(sweep_report.build(jobs, settings(200, confidence=0.999)))
+    assert "| 99.9% CI of the mean |" in md and "| 99.9% CI |" in md and "100%" not in md
+    md = sweep_report.markdown(sweep_report.build(jobs, settings(200, confidence=0.95)))
+    assert "| 95% CI of the mean |" in md
+
+
+def test_the_legend_explains_only_the_columns_shown():
+    # mode=evaluate,train of the single neuron: a before column, no stuck or dead column,
+    # yet the legend explained stuck: and dead: too.
+    jobs = [_job("0", ["mode=evaluate"], [0.3, 0.7, 0.5]),
+            sweep_report.Job("1", ("mode=train",), pd.DataFrame(
+                {"accuracy": [0.99, 0.98, 0.99], "accuracy_before": [0.3, 0.7, 0.5]}))]
+    text = sweep_report.table(sweep_report.build(jobs, settings(n_resamples=200)))
+    assert text.splitlines()[1].split()[-1] == "before"
+    assert "before: mean accuracy with the random weights" in text
+    assert "stuck:" not in text and "dead:" not in text

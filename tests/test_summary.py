@@ -92,3 +92,12 @@ def test_plots_are_written(make_cfg, tmp_path, store):
     client, parent = _parent(store)
     logged = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
     assert logged == {f"plots/{n}" for n in names}
+
+
+def test_a_confidence_level_is_printed_with_all_its_digits(make_cfg, tmp_path):
+    from runner.report import markdown
+
+    cfg = make_cfg("seed=1..5", "tracking=off", "luck.plots=false", "luck.confidence=0.999")
+    out = run_job(cfg, tmp_path)
+    assert "   99.9% CI of the mean" in out.text and "100% CI" not in out.text
+    assert "| 99.9% CI of the mean |" in markdown.description(out.report)

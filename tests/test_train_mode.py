@@ -92,3 +92,36 @@ def test_lesson_gains_the_trained_line(make_cfg, tmp_path):
     assert "seeds/s" not in out.text and "seeds evaluated" not in out.text
     # No line of the worked example's table ends in padding.
     assert not [line for line in out.text.splitlines() if line != line.rstrip()]
+
+
+@pytest.mark.parametrize("overrides, standardize", [
+    (["trainer.lr=1e308"], True), (["trainer.lr=5", "trainer.standardize=false"], False)])
+def test_all_seeds_diverged_shows_no_figures_after_training(make_cfg, tmp_path, overrides,
+                                                            standardize):
+    cfg = make_cfg("mode=train", "seed=1..5", "tracking=off", "luck.plots=false", *overrides)
+    out = run_job(cfg, tmp_path)
+    assert out.report.training.diverged == 5
+    training = out.text.split("\n\nTraining (")[1].split("\n\n")[0]
+    # Diverged seeds are left out of the training figures: with all diverged, none is left.
+    assert "\n  before " in training and "\n  after " not in training
+    assert "final training loss" not in training and "All 5 seeds diverged" in training
+    # Standardizing is advised only when it is not already on.
+    assert ("trainer.standardize=true" in training) is not standardize
+    # The luck table's verdict does not call diverged seeds' equal accuracy "no luck".
+    assert "No luck involved" not in out.text
+    assert "all 5 seeds diverged in training" in out.report.verdict
+
+
+@pytest.mark.parametrize("hidden", [[], [2]], ids=["neuron", "network"])
+def test_one_class_data_has_no_stuck_seeds(make_cfg, tmp_path, hidden):
+    # The lesson's one row: always guessing its class is already perfect (1.0000), so a
+    # seed at 1.0000 after training is not "stuck", nor can any seed beat that guess.
+    cfg = make_cfg("mode=train", "dataset=lesson", "seed=1..5", f"model.hidden={hidden}",
+                   "tracking=off", "luck.plots=false")
+    out = run_job(cfg, tmp_path)
+    t = out.report.training
+    assert out.report.baseline_accuracy == 1.0 and t.stuck == 0
+    assert "stuck:" not in t.sentence and "got stuck" not in out.text
+    assert "The constant guess is already perfect (lesson holds one class)" in t.sentence
+    if hidden:
+        assert not out.result.evaluation.metrics["stuck"].any()

@@ -101,7 +101,8 @@ class NetworkSummary:
 class TrainingSummary:
     """mode=train: how much of the seed's influence on accuracy training removed.
 
-    Spreads and shares are over the seeds that did not diverge (all seeds if every one did).
+    Spreads and shares are over the seeds that did not diverge (all seeds if every one did:
+    then the report shows no figure after training, only the sentence).
     """
 
     lr: float
@@ -202,7 +203,10 @@ def build(result: JobResult, map_metrics=None) -> LuckReport:
         n_seeds=int(n), seeds=plan.seed_spec, confidence=plan.luck.confidence,
         metrics=metrics, expected_best=expected_best, baseline_accuracy=baseline,
         share_beating_baseline=share_beating, rows=rows, highlight=highlight,
-        verdict=verdict(accuracy, n, expected_best, share_beating, baseline),
+        verdict=(f"No verdict on luck: all {n:,} seeds diverged in training, so their "
+                 "accuracy measures the failed training, not the seed."
+                 if result.training is not None and result.training.diverged.all()
+                 else verdict(accuracy, n, expected_best, share_beating, baseline)),
         training=_training(result, baseline) if result.training is not None else None,
         network=_network(result) if plan.is_network else None,
     )
@@ -268,7 +272,7 @@ def _training(result: JobResult, baseline: float) -> TrainingSummary:
     med = float(np.median(after))
     beaten = float((before < med).mean())
     loss = t.losses[-1][kept]
-    stuck = int((after <= baseline).sum())
+    stuck = int(luck.stuck(after, baseline).sum())
     what = "network" if plan.is_network else "neuron"
     removed = ("all" if std_removed == 1.0 else f"{std_removed:.0%}") if (
         std_removed is not None) else "none (there was none to remove)"
@@ -278,11 +282,14 @@ def _training(result: JobResult, baseline: float) -> TrainingSummary:
         f"The trained {what} (median accuracy {med:.4f}) beats {beaten:.0%} of the random "
         "seeds."
     )
-    if stuck:
+    if baseline >= 1.0:
+        sentence += (f" The constant guess is already perfect ({plan.dataset.name} holds one "
+                     "class), so no seed can beat it and none is counted stuck.")
+    elif stuck:
         sentence += (f" {stuck:,} of {kept.sum():,} seeds got stuck: no better than the "
                      f"constant guess ({baseline:.4f}) after training.")
-    why = ("their loss ended higher than it started, or overflowed (lower trainer.lr, or set "
-           "trainer.standardize=true)")
+    why = ("their loss ended higher than it started, or overflowed (lower trainer.lr"
+           + ("" if trainer.standardize else ", or set trainer.standardize=true") + ")")
     if diverged == n:
         sentence = (f"All {n:,} seeds diverged: {why}. Training failed, so it tells nothing "
                     "about how much of the result is the seed's.")

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from runner.report.luck import LuckReport
+from runner.report.stats import percent
 from runner.report.text import network_sentence
 
 # What makes markdown out of text: emphasis, code, links and images, tables and headings are
@@ -47,7 +48,7 @@ def description(s: LuckReport, links: Links = Links()) -> str:
     """The parent run's description. The UI shows its first ~100 px and folds the rest behind
     "Show more": the first line says how much was luck and links to the seeds."""
     a = s.metric("accuracy")
-    conf = f"{s.confidence:.0%}"
+    conf = percent(s.confidence)
     first = f"**{lead(s)}**"
     if links.seeds:
         first += f" [The {links.n_children:,} seeds, in seed order]({links.seeds})"

@@ -67,3 +67,9 @@ def prob_greater_ci(a, b, name: str, settings: LuckSettings) -> tuple[float, flo
     """Bootstrap CI of P(A > B) (rliable's probability of improvement), its own stream."""
     return luck.prob_greater_ci(a, b, rng_for(settings.bootstrap_seed, name),
                                 settings.confidence, settings.n_resamples)
+
+
+def percent(confidence: float) -> str:
+    """A confidence level as a percent with every digit it was given: 0.95 → '95%',
+    0.999 → '99.9%' (a fixed format rounded 0.999 to '100%')."""
+    return f"{confidence * 100:.10g}%"

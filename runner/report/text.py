@@ -6,13 +6,16 @@ import math
 
 import numpy as np
 
+from runner.config import Mode
+from runner.plan import Plan
 from runner.report.luck import CONTESTED, LuckReport, NetworkSummary, TrainingSummary
+from runner.report.stats import percent
 from runner.results import JobResult, LessonTraining
 
 
 def luck_table(s: LuckReport) -> str:
     """The compact table of a job's luck report."""
-    conf = f"{s.confidence:.0%} CI"
+    conf = f"{percent(s.confidence)} CI"
     head = (f"  {'metric':<12}{'mean':>8}{'std':>8}{'min':>8}{'q1':>8}{'median':>8}{'q3':>8}"
             f"{'max':>8}{'IQM':>8}   {conf} of the mean")
     after = ", after training (before and after: the table below)" if s.training else ""
@@ -40,7 +43,7 @@ def luck_table(s: LuckReport) -> str:
     if s.network is not None:
         lines.append("  " + network_sentence(s.network, s.n_seeds))
     if s.training is not None:
-        lines += ["", training_table(s.training)]
+        lines += ["", training_table(s.training, s.n_seeds)]
     return "\n".join(lines)
 
 
@@ -58,16 +61,19 @@ def network_sentence(net: NetworkSummary, n_seeds: int) -> str:
     return text + f"Dead units: {dead(net.dead)}."
 
 
-def training_table(t: TrainingSummary) -> str:
+def training_table(t: TrainingSummary, n_seeds: int) -> str:
     rows = [f"Training ({t.epochs} epochs, lr {t.lr:g}, l2 {t.l2:g}"
             f"{', standardized' if t.standardize else ''})",
             f"  {'accuracy':<10}{'mean':>8}{'std':>8}{'min':>8}{'max':>8}{'best of 5':>11}"]
-    for name, m in (("before", t.before), ("after", t.after)):
+    # Diverged seeds are left out of the figures: when all diverged, none is after training.
+    every = [("before", t.before)] + ([] if t.diverged == n_seeds else [("after", t.after)])
+    for name, m in every:
         b5 = f"{m.best_of_5:>11.4f}" if m.best_of_5 is not None else f"{'–':>11}"
         rows.append(f"  {name:<10}{m.mean:>8.4f}{m.std:>8.4f}{m.min:>8.4f}{m.max:>8.4f}{b5}")
     fl = t.final_loss
-    rows.append(f"  final training loss: min {fl.min:.6f} · median {fl.median:.6f} · "
-                f"max {fl.max:.6f}")
+    if t.diverged < n_seeds:
+        rows.append(f"  final training loss: min {fl.min:.6f} · median {fl.median:.6f} · "
+                    f"max {fl.max:.6f}")
     rows.append("  " + t.sentence)
     return "\n".join(rows)
 
@@ -83,7 +89,11 @@ def job_summary(result: JobResult, where: str | None, run_dir, ui_command: str |
         + f" · {ds.name} ({len(ds.y)} row"
         f"{'' if len(ds.y) == 1 else 's'}, {', '.join(ds.features)})",
     ]
-    if plan.explicit is not None:
+    if plan.explicit is not None and result.training is not None:
+        before = result.training.before.metrics["accuracy"][0]
+        lines.append("  trained          the explicit weights (no seed involved): accuracy "
+                     f"{before:.4f} → {acc[0]:.4f}")
+    elif plan.explicit is not None:
         lines.append("  evaluated        the explicit weights (no seed involved)")
     else:
         # A speed only for many seeds: for one it measures nothing but overhead.
@@ -134,12 +144,51 @@ def _agrees(computed, printed) -> bool:
     return math.isclose(round(float(computed), d), float(printed), abs_tol=10 ** -(d + 3))
 
 
+def _same(computed, printed) -> bool:
+    """Whether an input the job used is exactly the one the source printed."""
+    a, b = np.asarray(computed, float).ravel(), np.asarray(printed, float).ravel()
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-12, atol=0))
+
+
+def lesson_differences(plan: Plan) -> list[str]:
+    """The settings in which the job differs from the setup the source printed its values
+    for (its row, raw units, mode=evaluate, its weights, bias and activation): where any
+    does, a computed value differs from the printed one because of the change, not a
+    misprint."""
+    printed, ds = plan.printed, plan.dataset
+    out = []
+    x = ds.frame[ds.features].to_numpy(float)[0]
+    if "x" in printed and not _same(x, printed["x"]):
+        out.append(f"row 0 of {ds.name} is x = {_fmt(tuple(x))}, "
+                   f"not the lesson's {_fmt(tuple(printed['x']))}")
+    if ds.mean is not None:
+        out.append("dataset.standardize=true: the neuron sees z-scored features")
+    if plan.mode == Mode.train:
+        out.append("mode=train: w and b are the trained ones")
+    if plan.explicit is None:
+        out.append(f"the weights are drawn by seed {plan.seed_spec}, not given")
+    else:
+        W, b = plan.explicit
+        if "w" in printed and not _same(W[0], printed["w"]):
+            out.append(f"weights={_fmt(tuple(W[0].tolist()))}, not the lesson's "
+                       f"{_fmt(tuple(printed['w']))}")
+        if "b" in printed and not _same(b[0], printed["b"]):
+            out.append(f"bias={_fmt(float(b[0]))}, not the lesson's {_fmt(printed['b'])}")
+    # The lesson's values are a sigmoid neuron's (printed.activation may name another).
+    lesson_act = str(printed.get("activation", "sigmoid"))
+    if plan.activation.name != lesson_act:
+        out.append(f"activation={plan.activation.name}, not the lesson's {lesson_act}")
+    return out
+
+
 def lesson_table(result: JobResult) -> str:
-    """The worked example: each quantity computed, beside what the source printed."""
+    """The worked example: each quantity computed, beside what the source printed where the
+    job reproduces the source's setup; with the computed values alone where it does not."""
     plan, ev = result.plan, result.evaluation
     printed = plan.printed
     ds, act = plan.dataset, plan.activation
-    x = ds.frame[ds.features].to_numpy(float)[0]
+    differs = lesson_differences(plan)
+    x = ds.X[0]  # what the neuron sees (z-scored with dataset.standardize)
     w, b = ev.W[0], float(ev.b[0])
     wx = float(w @ x)
     z = float(ev.z[0, 0])
@@ -147,7 +196,7 @@ def lesson_table(result: JobResult) -> str:
     cls = ds.positive if bool(result.pred[0, 0]) else ds.negative
     rule = f"ŷ {'≥' if cls == ds.positive else '<'} {act.threshold:g}"
     rows = [
-        ("x", list(x), "x"),
+        ("x (z-scored)" if ds.mean is not None else "x", list(x), "x"),
         ("w", list(w), "w"),
         ("b", b, "b"),
         ("wᵀx", wx, "wx"),
@@ -155,15 +204,13 @@ def lesson_table(result: JobResult) -> str:
         (f"ŷ = {act.name}(z)", y_hat, "y_hat"),
         ("class", cls, "class"),
     ]
-    out = [
-        f"The worked example: one {act.name} neuron, row 0 of {ds.name}",
-        f"  {'quantity':<16}{'computed':<22}printed",
-    ]
+    out = [f"The worked example: one {act.name} neuron, row 0 of {ds.name}",
+           f"  {'quantity':<16}{'computed':<22}" + ("" if differs else "printed")]
     for name, value, key in rows:
         shown = f"{cls} ({rule})" if key == "class" else _fmt(
             tuple(value) if isinstance(value, list) else value
         )
-        if key not in printed or printed[key] is None:
+        if differs or key not in printed or printed[key] is None:
             out.append(f"  {name:<16}{shown:<22}")
             continue
         p = printed[key]
@@ -177,6 +224,9 @@ def lesson_table(result: JobResult) -> str:
             mark += f"{float(act(np.asarray(float(printed['z'])))):.6f})"
         p_shown = _fmt(tuple(p_list) if isinstance(p_list, list) else p_list)
         out.append(f"  {name:<16}{shown:<22}{p_shown:<16}{mark}")
+    if differs:
+        out.append("  not compared with what the lesson printed, which is for its own setup: "
+                   + "; ".join(differs))
     return "\n".join(line.rstrip() for line in out)
 
 
@@ -187,13 +237,23 @@ def _prob(p: float) -> str:
 
 def lesson_training(t: LessonTraining, result: JobResult) -> str:
     """The line the lesson's later chapters promise: what training makes of its weights."""
-    ds, tr = result.plan.dataset, result.plan.trainer
+    plan = result.plan
+    ds, tr, printed = plan.lesson_train, plan.trainer, plan.printed
     verdict = ds.positive if t.positive else ds.negative
+    lessons = ("w" not in printed or _same(t.w0, printed["w"])) and (
+        "b" not in printed or _same(t.b0, printed["b"]))
     return (
-        f"\nTrained from the lesson's start on {t.dataset} ({t.n_rows} rows; "
+        f"\nTrained from {'the lesson' + chr(39) + 's start' if lessons else 'your weights'} on "
+        f"{t.dataset} ({t.n_rows} rows; "
         f"{tr.epochs} epochs of gradient descent, lr {tr.lr:g}, l2 {tr.l2:g}):\n"
         f"  w = {_fmt(t.w0)}, b = {_fmt(t.b0)}  →  "
         f"w = {_fmt(t.w)}, b = {_fmt(t.b)}  (accuracy {t.accuracy:.4f}, "
         f"log-loss {t.loss:.4f})\n"
         f"  under them the lesson's person gets ŷ = {_prob(t.y_hat)}: {verdict}"
     )
+
+
+def lesson_training_skipped(plan: Plan, why: str) -> str:
+    """The line in place of the lesson's training when the activation cannot be trained."""
+    return (f"\nNot trained on {plan.lesson_train.name} as the lesson goes on to do: "
+            f"activation={plan.activation.name}: {why}")

@@ -23,7 +23,7 @@ from neuron import luck
 from runner import limits
 from runner.plan import LuckSettings
 from runner.report.markdown import escape
-from runner.report.stats import Summary, prob_greater_ci, summarize
+from runner.report.stats import Summary, percent, prob_greater_ci, summarize
 from runner.tracking.tracker import JOB_KINDS
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ def _cell(c: ConfigSummary, attr: str) -> str:
 
 
 def markdown(report: SweepReport) -> str:
-    conf = f"{report.confidence:.0%}"
+    conf = percent(report.confidence)
     extra = _extra_columns(report)
     lines = [f"## Sweep report: {report.n_jobs} jobs, {report.metric}", "",
              f"**{escape(variance_sentence(report))}**", "",
@@ -248,10 +248,11 @@ def table(report: SweepReport) -> str:
         lines.append(f"  {c.config:<{width}}{t.n:>8.0f}{t.mean:>8.4f}{t.std:>8.4f}"
                      f"{t.min:>8.4f}{t.max:>8.4f}"
                      + "".join(f"{_cell(c, a):>8}" for _, a in extra))
-    if extra:
-        lines.append(f"  before: mean {report.metric} with the random weights; stuck: seeds no "
-                     "better than the constant guess after training; dead: seeds with a "
-                     "hidden unit that outputs 0 on every row")
+    legend = {"before": f"before: mean {report.metric} with the random weights",
+              "stuck": "stuck: seeds no better than the constant guess after training",
+              "dead": "dead: seeds with a hidden unit that outputs 0 on every row"}
+    if extra:  # only the columns shown
+        lines.append("  " + "; ".join(legend[a] for _, a in extra))
     for p in report.winners():
         lines.append(f"  P({p.a} > {p.b}) = {p.p_a_beats_b:.3f} "
                      f"[{p.ci_low:.3f}, {p.ci_high:.3f}]")
