@@ -60,7 +60,12 @@ def main(cfg) -> None:
         print(f"{what}: the parent run, if any, is marked FAILED; run the same command "
               "again to log the rest.", file=sys.stderr)
         sys.exit(143 if isinstance(e, Terminated) else 130)
-    print(outcome.text)
+    try:
+        print(outcome.text, flush=True)
+    except BrokenPipeError:
+        # `python -m runner … | head`: the reader has what it wanted, and the job is done
+        # and logged; no traceback, and no second error when Python flushes at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _drop_run_dir(run_dir: Path, job_name: str) -> None:
