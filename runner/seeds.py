@@ -13,25 +13,29 @@ FORMS = "an int (seed=7), an inclusive range (seed=1..50) or a list (seed=[1,5,9
 _INT = re.compile(r"[+-]?(\d+|\d+(\.\d*)?[eE]\+?\d+)", re.ASCII)
 
 
-def _whole(value, spec) -> int:
-    """A non-negative whole number from an int, a whole float or a string like 7 or 1e6."""
+def _whole(value, spec, where: str | None = None, give: str = FORMS) -> int:
+    """A non-negative whole number from an int, a whole float or a string like 7 or 1e6.
+
+    Errors start with `where` (default `seed=<spec>`) and end with `give <give>`.
+    """
+    where = where or f"seed={spec!s}"
     if isinstance(value, bool):
-        raise UserError(f"seed={spec!s}: {value!r} is not a seed; give {FORMS}")
+        raise UserError(f"{where}: {value!r} is not a seed; give {give}")
     if isinstance(value, str):
         value = value.strip()
         if not _INT.fullmatch(value):
-            raise UserError(f"seed={spec!s}: {value.strip()!r} is not a whole number; give {FORMS}")
+            raise UserError(f"{where}: {value.strip()!r} is not a whole number; give {give}")
         value = float(value) if any(c in value for c in ".eE") else int(value)
     if isinstance(value, float):
         if not value.is_integer():
-            raise UserError(f"seed={spec!s}: {value!r} is not a whole number; give {FORMS}")
+            raise UserError(f"{where}: {value!r} is not a whole number; give {give}")
         value = int(value)
     if not isinstance(value, (int, np.integer)):
-        raise UserError(f"seed={spec!s}: {value!r} is not a whole number; give {FORMS}")
+        raise UserError(f"{where}: {value!r} is not a whole number; give {give}")
     if value < 0:
-        raise UserError(f"seed={spec!s}: seeds are non-negative, got {value}; give {FORMS}")
+        raise UserError(f"{where}: seeds are non-negative, got {value}; give {give}")
     if value > MAX_SEED:
-        raise UserError(f"seed={spec!s}: {value} is past the largest seed, {MAX_SEED}")
+        raise UserError(f"{where}: {value} is past the largest seed, {MAX_SEED}")
     return int(value)
 
 
@@ -49,15 +53,16 @@ def _check_count(n, spec):
         )
 
 
-def range_ends(text: str, where: str, hint: str) -> tuple[int, int]:
+def range_ends(text: str, where: str, hint: str, give: str = FORMS) -> tuple[int, int]:
     """The two ends of the inclusive range `text` ("a..b"), checked.
 
-    Errors start with `where`; `hint` says what to write when an end (or the "..") is missing.
+    Errors start with `where`; `hint` says what to write when an end (or the "..") is missing,
+    `give` what to write instead of an end that is not a seed.
     """
     lo, sep, hi = text.partition("..")
     if not sep or not lo.strip() or not hi.strip():
         raise UserError(f"{where}: {hint}")
-    a, b = _whole(lo, text), _whole(hi, text)
+    a, b = _whole(lo, text, where, give), _whole(hi, text, where, give)
     if b < a:
         raise UserError(f"{where}: the range is reversed; write {b}..{a}")
     return a, b

@@ -12,19 +12,24 @@ A seed's weights never depend on the other seeds of its job.
 
 from __future__ import annotations
 
-import argparse
+import re
 import sys
 
+from runner.args import Parser
 from runner.errors import UserError
 from runner.limits import MAX_SEEDS_PER_JOB, MAX_SPLIT_JOBS
 from runner.seeds import range_ends
+
+RANGE = "an inclusive range of non-negative seeds, like 1..1000000"
+RANGE_HINT = f"give {RANGE}"
+NEGATIVE_RANGE = re.compile(r"-\d")  # argparse would read -5..10 as an unknown option
 
 
 def split(spec: str, jobs: int | None = None, per_job: int | None = None) -> list[tuple[int, int]]:
     """The inclusive ranges, in order, that cover the range `spec` ("a..b") in `jobs` near-equal
     parts, or in parts of `per_job` seeds (the last one shorter)."""
     text = spec.strip()
-    a, b = range_ends(text, text, "give an inclusive range like 1..1000000")
+    a, b = range_ends(text, text, RANGE_HINT, give=RANGE)
     n = b - a + 1
     if (jobs is None) == (per_job is None):
         raise UserError("give --jobs N or --per-job K")
@@ -33,7 +38,8 @@ def split(spec: str, jobs: int | None = None, per_job: int | None = None) -> lis
             raise UserError(f"--per-job {per_job}: give at least 1")
         if per_job > MAX_SEEDS_PER_JOB:
             raise UserError(
-                f"--per-job {per_job:,}: a job holds at most {MAX_SEEDS_PER_JOB:,} seeds")
+                f"--per-job {per_job:,}: a job holds at most {MAX_SEEDS_PER_JOB:,} seeds; give "
+                f"--per-job {MAX_SEEDS_PER_JOB} or fewer, or --jobs {-(-n // MAX_SEEDS_PER_JOB)}")
         if -(-n // per_job) > MAX_SPLIT_JOBS:
             raise UserError(f"--per-job {per_job:,}: {-(-n // per_job):,} jobs, more than "
                             f"{MAX_SPLIT_JOBS:,}; give more seeds per job")
@@ -59,16 +65,26 @@ def override(ranges) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m runner.split",
+    p = Parser(
+        prog="python -m runner.split", usage="%(prog)s RANGE (--jobs N | --per-job K)",
         description="Print the seed= override that splits one inclusive seed range across "
-                    "the jobs of a Hydra multirun (python -m runner -m ...).")
-    p.add_argument("range", help="the whole range, inclusive, e.g. 1..1000000")
+                    "the jobs of a Hydra multirun (python -m runner -m ...).",
+        examples={"range": "the whole range, e.g. 1..1000000", "--jobs": "--jobs 4",
+                  "--per-job": "--per-job 250000"})
+    p.add_argument("range", nargs="?", help="the whole range, inclusive, e.g. 1..1000000")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--jobs", type=int, help="how many jobs, of near-equal size")
     g.add_argument("--per-job", type=int, help="how many seeds per job (the last has the rest)")
-    args = p.parse_args(argv)
     try:
+        args, rest = p.parse_known_args(argv)
+        # A negative range goes to `rest` (argparse reads it as an option): the range check
+        # then says what is wrong with it.
+        if args.range is None and rest and NEGATIVE_RANGE.match(rest[0]):
+            args.range = rest.pop(0)
+        if rest:
+            p.error(f"unrecognized arguments: {' '.join(rest)}")
+        if args.range is None:
+            p.error("the following arguments are required: range")
         print(override(split(args.range, args.jobs, args.per_job)))
     except UserError as e:
         print(f"Error: {e}", file=sys.stderr)

@@ -7,16 +7,25 @@ mlflow.db here.
 
 from __future__ import annotations
 
-import argparse
 import os
+import re
 import shlex
 import socket
 import sys
 from importlib.metadata import entry_points
 
+from runner.args import Parser
 from runner.errors import UserError
 from runner.tracking import views
-from runner.tracking.store import is_http, redact, resolve_uri, sqlite_path
+from runner.tracking.store import (
+    check,
+    error_text,
+    is_http,
+    redact,
+    resolve_uri,
+    sqlite_path,
+    without_password,
+)
 from runner.ui_app import EXPERIMENT
 
 APP = "neuron-luck"  # MLflow app plugin (pyproject.toml: entry point mlflow.app)
@@ -28,15 +37,33 @@ def has_app() -> bool:
     return any(e.name == APP for e in entry_points(group="mlflow.app"))
 
 
+def for_ui(message: str) -> str:
+    """A store's message, which speaks of the runner's tracking.uri and tracking=off, in the
+    words of this command: its flag is --uri, and without a store there is nothing to show."""
+    message = re.sub(r"^tracking\.uri=", "--uri ", message)
+    message = message.replace("point tracking.uri at", "point --uri at")
+    return re.sub(r",? or (run with|use) tracking=off(?=$|;)", "", message)
+
+
 def command(port: int, uri: str | None = None) -> list[str]:
+    """The `mlflow ui` command on the store `uri` (not a tracking server: it has its own UI),
+    the URI put in it as given."""
     uri = resolve_uri(uri)
     if is_http(uri):
-        raise UserError(f"{redact(uri)} is a tracking server: open that address in a browser")
+        raise UserError(f"--uri {redact(uri)}: a tracking server serves its own UI; "
+                        f"open {redact(uri)} in a browser")
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
            "--host", HOST, "--port", str(port)]
     if has_app():
         cmd += ["--app-name", APP, "--workers", "1"]
     return cmd
+
+
+def serve_command(port: int, uri: str) -> list[str]:
+    """The command main() execs: its password, if any, moved from the URI (whose command line
+    `ps` shows anyone) to the environment the server inherits, where its client reads it."""
+    served = without_password(uri)
+    return command(port, served if served is not None else uri)
 
 
 def port_free(port: int) -> bool:
@@ -94,7 +121,7 @@ def point_to_server(uri: str, name: str) -> int:
 
         exp = MlflowClient(uri).get_experiment_by_name(name)
     except UserError as e:
-        print(f"Error: {e}", file=sys.stderr)
+        print(f"Error: {for_ui(str(e))}", file=sys.stderr)
         return 2
     except Exception as e:  # the server answered, then failed: its words, without a password
         print(f"Error: --uri {base}: the MLflow server failed ({error_text(e, uri)})",
@@ -110,28 +137,38 @@ def point_to_server(uri: str, name: str) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runner.ui", description=__doc__)
+    parser = Parser(prog="python -m runner.ui", description=__doc__,
+                    examples={"--port": "--port 5000", "--uri": "--uri sqlite:///mlflow.db",
+                              "--experiment": "--experiment neuron-luck"})
     parser.add_argument("--port", type=int, default=views.UI_PORT)
     parser.add_argument("--uri", help="the tracking store (default: $MLFLOW_TRACKING_URI, "
                         "else sqlite:///mlflow.db in this folder)")
     parser.add_argument("--experiment", default="neuron-luck",
                         help="the experiment to open on (default: neuron-luck)")
     parser.add_argument("--print-command", action="store_true", help="print it, do not run it")
-    args = parser.parse_args(argv)
-    if not args.print_command and is_http(resolve_uri(args.uri)):
-        return point_to_server(resolve_uri(args.uri), args.experiment)
     try:
-        cmd = command(args.port, args.uri)
+        args = parser.parse_args(argv)
+        uri = resolve_uri(args.uri)
+        if is_http(uri):  # with --print-command too: there is no command, only its address
+            return point_to_server(uri, args.experiment)
+        if not args.print_command:
+            check_port(args.port)
+        # The runner's own check: a store MLflow cannot use is refused in one line, and a
+        # store that is not there yet is not created (MLflow would, folders and all).
+        check(uri)
         if args.print_command:
-            print(shlex.join(cmd))
+            print(shlex.join(command(args.port, redact(uri))))
             return 0
-        check_port(args.port)
     except UserError as e:
-        print(f"Error: {e}", file=sys.stderr)
+        print(f"Error: {for_ui(str(e))}", file=sys.stderr)
         return 2
-    uri = cmd[cmd.index("--backend-store-uri") + 1]
     base = f"http://{HOST}:{args.port}"
-    eid = experiment_id(uri, args.experiment)
+    try:
+        eid = experiment_id(uri, args.experiment)
+    except Exception as e:  # a store the check let through that MLflow refuses: its words
+        print(f"Error: --uri {redact(uri)}: MLflow cannot open this store "
+              f"({error_text(e, uri)}); point --uri at an MLflow store", file=sys.stderr)
+        return 2
     if eid is None:
         home = None
         print(f"No experiment {args.experiment!r} in {redact(uri)} yet: run python -m runner "
@@ -141,6 +178,7 @@ def main(argv=None) -> int:
     print(f"MLflow UI on {base} ({redact(uri)}); Ctrl-C stops it", flush=True)
     if home:
         print(f"  your jobs, one row each: {base}/{home}", flush=True)
+    cmd = serve_command(args.port, uri)
     os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")  # no GenAI job workers
     if eid is not None:
         os.environ[EXPERIMENT] = eid

@@ -497,6 +497,49 @@ def test_split_prints_the_override(capsys):
     assert "Error: --jobs 5" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, line", [
+    # argparse printed a usage block and 'error: ...' for these (a tester's report)
+    (["1..10"], "Error: --jobs or --per-job: missing; give one, --jobs 4 or --per-job 250000"),
+    (["1..10", "--jobs", "abc"], "Error: --jobs abc: not a whole number; give one, e.g. --jobs 4"),
+    (["1..10", "--jobs", "2", "--per-job", "3"],
+     "Error: --per-job: not allowed with --jobs; give one of them, --jobs 4 or --per-job 250000"),
+    (["1..10", "--jobs", "2", "extra"],
+     "Error: extra: not an argument of python -m runner.split; leave it out"),
+    (["--jobs", "2"], "Error: range: missing; give the whole range, e.g. 1..1000000"),
+    (["1..10", "--jobs"], "Error: --jobs: no value; give one, e.g. --jobs 4"),
+])
+def test_split_misuse_is_one_line_with_its_fix(argv, line, capsys):
+    assert split_main(argv) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == f"{line} (python -m runner.split --help)\n", out.err
+
+
+@pytest.mark.parametrize("argv, line", [
+    # argparse read -5..10 as an option and said 'the following arguments are required: range'
+    (["-5..10", "--jobs", "2"], "Error: -5..10: seeds are non-negative, got -5; give an "
+     "inclusive range of non-negative seeds, like 1..1000000"),
+    (["--jobs", "2", "-5..10"], "Error: -5..10: seeds are non-negative, got -5; give an "
+     "inclusive range of non-negative seeds, like 1..1000000"),
+    # it offered the int and list forms of seed=, which split does not take
+    (["1..10_000", "--jobs", "2"], "Error: 1..10_000: '10_000' is not a whole number; give an "
+     "inclusive range of non-negative seeds, like 1..1000000"),
+    # it named the limit, not what to give instead
+    (["1..100000000", "--per-job", "20000000"], "Error: --per-job 20,000,000: a job holds at "
+     "most 10,000,000 seeds; give --per-job 10000000 or fewer, or --jobs 10"),
+])
+def test_split_bad_range_or_size_is_worded_for_split(argv, line, capsys):
+    assert split_main(argv) == 2
+    assert capsys.readouterr().err == line + "\n"
+
+
+def test_split_help_still_prints_its_usage(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        split_main(["--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith(
+        "usage: python -m runner.split RANGE (--jobs N | --per-job K)")
+
+
 @pytest.mark.slow
 def test_a_split_range_is_one_seed_population_in_the_sweep_report(tmp_path):
     if find_spec("hydra_plugins.hydra_joblib_launcher") is None:

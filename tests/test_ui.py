@@ -313,3 +313,163 @@ def test_runner_ui_on_a_tracking_server_prints_its_jobs_address(mlflow_server, c
             "viewStateShareKey=neuron-luck") in out, out
     assert out.rstrip().endswith("workflowType=machine_learning")
     assert "s3cret" not in out
+    # --print-command prints the same: a server has no command to print (it refused before)
+    assert ui.main(["--uri", with_password, "--print-command"]) == 0
+    assert capsys.readouterr().out == out
+
+
+def _no_exec(monkeypatch):
+    """A tripwire: were main() to start the server, it would replace pytest's own process."""
+    def refuse(*args):
+        raise AssertionError(f"main() would exec {args}")
+    monkeypatch.setattr(os, "execvp", refuse)
+
+
+def test_store_messages_are_worded_for_the_uri_flag():
+    from runner import ui
+
+    assert ui.for_ui("tracking.uri=postgresql://u:***@h/db: cannot use the database (x); start "
+                     "it, fix the address, or run with tracking=off") == (
+        "--uri postgresql://u:***@h/db: cannot use the database (x); start it, fix the address")
+    assert ui.for_ui("tracking.uri=sqlite:////r/m.db: /r/m.db is read-only; point tracking.uri "
+                     "at a writable place or use tracking=off") == (
+        "--uri sqlite:////r/m.db: /r/m.db is read-only; point --uri at a writable place")
+    assert ui.for_ui("--port 1: is in use") == "--port 1: is in use"
+
+
+@pytest.mark.parametrize("uri, problem", [
+    # each crashed with a traceback, or (the missing folder) was created with an empty store
+    ("sqlite:///{tmp}/good.csv", "{tmp}/good.csv is not a SQLite database; point --uri at an "
+     "MLflow store or a new file"),
+    ("foo://x", "'foo://' is not a tracking store MLflow knows; give "),
+    ("sqlite:///{tmp}/nope/x.db", "folder {tmp}/nope does not exist"),
+    ("{tmp}/folder", "MLflow cannot open this store (MlflowException: "),
+])
+@pytest.mark.parametrize("print_command", [False, True])
+def test_runner_ui_refuses_a_bad_store_in_one_line(tmp_path, capsys, monkeypatch, uri, problem,
+                                                  print_command):
+    from runner import ui
+    from tests.conftest import free_port
+
+    _no_exec(monkeypatch)
+    (tmp_path / "good.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "folder").mkdir()
+    before = sorted(tmp_path.rglob("*"))
+    uri = uri.format(tmp=tmp_path)
+    if print_command and uri.endswith("folder"):
+        return  # the store check lets a folder through: MLflow refuses it when opened
+    argv = ["--uri", uri, "--port", str(free_port())] + ["--print-command"] * print_command
+    assert ui.main(argv) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1, out
+    assert out.err.startswith(f"Error: --uri {uri}: {problem.format(tmp=tmp_path)}"), out.err
+    assert "tracking.uri" not in out.err and "tracking=off" not in out.err
+    assert sorted(tmp_path.rglob("*")) == before  # nothing created
+
+
+@pytest.mark.parametrize("print_command", [False, True])
+@pytest.mark.parametrize("via_env", [False, True])
+def test_runner_ui_on_a_database_that_is_down_says_so_without_its_password(
+        monkeypatch, capsys, print_command, via_env):
+    from runner import ui
+    from tests.conftest import free_port
+
+    _no_exec(monkeypatch)
+    uri = f"postgresql+psycopg://bob:s3cret@127.0.0.1:{free_port()}/db"
+    if via_env:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        argv = []
+    else:
+        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        argv = ["--uri", uri]
+    argv += ["--port", str(free_port())] + ["--print-command"] * print_command
+    assert ui.main(argv) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1, out
+    assert out.err.startswith(f"Error: --uri {uri.replace('s3cret', '***')}: cannot use the "
+                              "database (OperationalError: "), out.err
+    assert out.err.rstrip().endswith("; start it, fix the address")
+    assert "s3cret" not in out.err
+
+
+def test_the_command_runner_ui_execs_has_no_password(tmp_path, monkeypatch):
+    """The password moves from the URI (ps shows a command line to anyone) to the environment
+    the server inherits."""
+    from runner import ui
+
+    for name in ("PGPASSWORD", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.setenv(name, "restored after the test")
+        monkeypatch.delenv(name)
+    cmd = ui.serve_command(5000, "postgresql+psycopg://bob:s3cret@127.0.0.1:5432/db")
+    assert "s3cret" not in " ".join(cmd)
+    assert cmd[cmd.index("--backend-store-uri") + 1] == "postgresql+psycopg://bob@127.0.0.1:5432/db"
+    assert os.environ["PGPASSWORD"] == "s3cret"
+    sqlite = f"sqlite:///{tmp_path / 'm.db'}"  # no password: as it is
+    assert ui.serve_command(5000, sqlite) == ui.command(5000, sqlite)
+
+
+def test_runner_ui_misuse_is_one_line(capsys, monkeypatch):
+    from runner import ui
+
+    _no_exec(monkeypatch)
+    assert ui.main(["--port", "abc"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ("Error: --port abc: not a whole number; give one, e.g. "
+                                         "--port 5000 (python -m runner.ui --help)\n")
+
+
+@pytest.mark.parametrize("print_command", [False, True])
+def test_runner_ui_on_an_unreachable_server_speaks_of_its_flag(capsys, monkeypatch,
+                                                               print_command):
+    from runner import ui
+    from tests.conftest import free_port
+
+    _no_exec(monkeypatch)
+    port = free_port()
+    argv = ["--uri", f"http://me:s3cret@127.0.0.1:{port}"] + ["--print-command"] * print_command
+    assert ui.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"Error: --uri http://me:***@127.0.0.1:{port}: cannot reach the "
+                          "MLflow server ("), err
+    assert err.rstrip().endswith("; start it, fix the address") and "s3cret" not in err
+
+
+@pytest.mark.slow
+def test_runner_ui_on_postgresql_keeps_the_password_off_every_command_line(tmp_path, capsys):
+    """--print-command printed the password, and the exec'd `mlflow ui` had it in its argv
+    (ps shows it to anyone): it is redacted in the one, in PGPASSWORD for the other."""
+    import time
+
+    from runner import ui
+    from tests.conftest import free_port
+    from tests.test_launchers import running_postgres
+
+    with running_postgres() as uri:
+        password = uri.split(":")[2].split("@")[0]
+        assert ui.main(["--uri", uri, "--print-command"]) == 0
+        line = capsys.readouterr().out
+        assert f"--backend-store-uri '{uri.replace(password, '***')}'" in line, line
+        assert password not in line
+
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("MLFLOW_") and k != "PGPASSWORD"}
+        env["PYTHONPATH"] = str(ROOT)
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "runner.ui", "--uri", uri, "--port",
+                                 str(port)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            argv, deadline = [], time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                argv = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+                if b"mlflow" in argv:  # exec'd: the same pid, the server's command line
+                    break
+                time.sleep(0.2)
+            assert b"mlflow" in argv, proc.communicate(timeout=30)
+            environ = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
+        finally:
+            os.killpg(proc.pid, 15)  # the session this test started: mlflow ui and its workers
+            proc.communicate(timeout=60)
+        assert password.encode() not in b" ".join(argv)
+        assert uri.replace(f":{password}", "").encode() in argv
+        assert f"PGPASSWORD={password}".encode() in environ
