@@ -35,7 +35,7 @@ def _whole(value, spec, where: str | None = None, give: str = FORMS) -> int:
     if value < 0:
         raise UserError(f"{where}: seeds are non-negative, got {value}; give {give}")
     if value > MAX_SEED:
-        raise UserError(f"{where}: {value} is past the largest seed, {MAX_SEED}")
+        raise UserError(f"{where}: {value} is past the largest seed, {MAX_SEED}; give {give}")
     return int(value)
 
 

@@ -40,7 +40,7 @@ def has_app() -> bool:
 def for_ui(message: str) -> str:
     """A store's message, which speaks of the runner's tracking.uri and tracking=off, in the
     words of this command: its flag is --uri, and without a store there is nothing to show."""
-    message = re.sub(r"^tracking\.uri=", "--uri ", message)
+    message = re.sub(r"(^|: )tracking\.uri=", r"\1--uri ", message)
     message = message.replace("point tracking.uri at", "point --uri at")
     return re.sub(r",? or (run with|use) tracking=off(?=$|;)", "", message)
 

@@ -170,7 +170,8 @@ def check_store(uri: str) -> None:
             _check_database(uri)
         return
     if not path.parent.exists():
-        raise UserError(f"tracking.uri={redact(uri)}: folder {path.parent} does not exist")
+        raise UserError(f"tracking.uri={redact(uri)}: folder {path.parent} does not exist; "
+                        "create it, or name a file in a folder that exists")
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UserError(
             f"tracking.uri={redact(uri)}: {path} is read-only; "
