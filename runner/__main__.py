@@ -50,8 +50,6 @@ def main(cfg) -> None:
 
         # No URL's password, whatever message carries one (the URI is redacted already).
         print(f"Error: {scrub(str(e), '')}", file=sys.stderr)
-        if isinstance(e, UserError):
-            _drop_run_dir(Path(hc.runtime.output_dir), hc.job.name)
         sys.exit(2 if isinstance(e, UserError) else 3)
     except KeyboardInterrupt as e:
         if full_error():
@@ -66,30 +64,6 @@ def main(cfg) -> None:
         # `python -m runner … | head`: the reader has what it wanted, and the job is done
         # and logged; no traceback, and no second error when Python flushes at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-def _drop_run_dir(run_dir: Path, job_name: str) -> None:
-    """Remove the run folder Hydra made for a refused job, if it holds only what Hydra put
-    there (.hydra/ and the job's log): a refusal leaves nothing behind. Only Hydra's own
-    folders (outputs/DATE/TIME, a multirun's numbered job folder) are removed; a folder the
-    user named with hydra.run.dir, or one holding anything else, is left alone."""
-    import re
-    import shutil
-
-    ours = {".hydra", f"{job_name}.log"}
-    day = re.compile(r"\d{4}-\d{2}-\d{2}")
-    hydras = day.fullmatch(run_dir.parent.name) or (
-        run_dir.name.isdigit() and day.fullmatch(run_dir.parent.parent.name))
-    try:
-        if not hydras or not {p.name for p in run_dir.iterdir()} <= ours:
-            return
-        shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
-        (run_dir / f"{job_name}.log").unlink(missing_ok=True)
-        run_dir.rmdir()
-        if day.fullmatch(run_dir.parent.name):
-            run_dir.parent.rmdir()  # the day's folder, if this was its only run
-    except OSError:
-        pass
 
 
 def run(args: list[str]) -> None:
