@@ -20,7 +20,7 @@ with speedups.heavy_imports("hydra"):
     import hydra
     from hydra.core.hydra_config import HydraConfig
 
-    from runner.config import check_overrides, register_configs, to_config
+    from runner.config import check_overrides, register_configs, seed_given, to_config
     from runner.errors import FULL_ERROR, LoggingFailed, Terminated, UserError, full_error
 
 log = logging.getLogger("runner")
@@ -38,11 +38,10 @@ def main(cfg) -> None:
         # the working directory after the job.
         os.chdir(hc.runtime.cwd)
     overrides = list(hc.overrides.task)
-    seed_given = any(o.split("=", 1)[0].lstrip("+~") == "seed" for o in overrides)
     try:
         check_overrides(overrides)
-        outcome = run_job(to_config(cfg), Path(hc.runtime.output_dir), overrides, seed_given,
-                          started=STARTED)
+        outcome = run_job(to_config(cfg), Path(hc.runtime.output_dir), overrides,
+                          seed_given(overrides), started=STARTED)
     except (UserError, LoggingFailed) as e:
         if full_error():
             raise

@@ -12,6 +12,8 @@ import difflib
 import re
 from pathlib import Path
 
+from runner.config import override_key
+
 CONF = Path(__file__).resolve().parent.parent / "conf"
 
 # Launcher presets and the pip package that provides each (README: "Outgrow one machine").
@@ -87,7 +89,7 @@ def check_args(args: list[str]) -> str | None:
             nxt = args[i + 1] if i + 1 < len(args) else None
             example = f"{a}={nxt}" if nxt is not None and "=" not in nxt else f"{a}=…"
             return f"{a}: a setting is key=value; write {example} (python -m runner --help)"
-        key = a.split("=", 1)[0].lstrip("+~")
+        key = override_key(a)
         if key in seen:
             several = "several seeds in one job: seed=1..50 or seed=[1,5,9]; " if key == "seed" \
                 else ""
@@ -169,22 +171,24 @@ def _first_line(text: str) -> str:
     return lines[0] if lines else "bad input"
 
 
-def _raised_in_hydra(exc: BaseException) -> bool:
-    tb = exc.__traceback__
-    last = None
+def _frames(exc: BaseException) -> list[tuple[str, str]]:
+    """(module, function) of each frame `exc` went through, outermost first."""
+    tb, frames = exc.__traceback__, []
     while tb is not None:
-        last = tb.tb_frame.f_globals.get("__name__", "")
+        frames.append((tb.tb_frame.f_globals.get("__name__", ""), tb.tb_frame.f_code.co_name))
         tb = tb.tb_next
-    return bool(last) and last.startswith("hydra.")
+    return frames
+
+
+def _raised_in_hydra(exc: BaseException) -> bool:
+    frames = _frames(exc)
+    return bool(frames) and frames[-1][0].startswith("hydra.")
 
 
 def _made_by_hydra(exc: BaseException) -> bool:
     """Whether Hydra was making a folder (the run or sweep folder) when `exc` was raised."""
-    tb, names = exc.__traceback__, []
-    while tb is not None:
-        names.append((tb.tb_frame.f_globals.get("__name__", ""), tb.tb_frame.f_code.co_name))
-        tb = tb.tb_next
-    return any(m.startswith("hydra.") for m, _ in names) and names[-1][1] == "mkdir"
+    frames = _frames(exc)
+    return any(m.startswith("hydra.") for m, _ in frames) and frames[-1][1] == "mkdir"
 
 
 def _groups() -> list[str]:

@@ -189,15 +189,26 @@ def register_configs() -> None:
 GROUPS = ("dataset", "activation", "init", "tracking", "trainer", "experiment")
 
 
+def override_key(override: str) -> str:
+    """The key an override sets: `+activation=relu`, `~seed` and `seed=7` → activation, seed."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def seed_given(overrides: list[str]) -> bool:
+    """Whether the command line sets the seed (with explicit weights it then plays no part,
+    which the job says)."""
+    return any(override_key(o) == "seed" for o in overrides)
+
+
 def check_overrides(overrides: list[str]) -> None:
     """What Hydra composes without complaint but a job cannot mean: several choices of one
     group at once (`activation=[relu,tanh]` merges both files into one)."""
     for o in overrides:
-        key, _, value = o.partition("=")
-        if key.lstrip("+~") in GROUPS and value.strip().startswith("["):
+        key, value = override_key(o), o.partition("=")[2]
+        if key in GROUPS and value.strip().startswith("["):
             values = value.strip()[1:-1]
-            raise UserError(f"{o}: one {key.lstrip('+~')} per job; to compare them, sweep: "
-                            f"python -m runner -m {key.lstrip('+~')}={values}")
+            raise UserError(f"{o}: one {key} per job; to compare them, sweep: "
+                            f"python -m runner -m {key}={values}")
 
 
 def to_config(cfg: DictConfig) -> Config:

@@ -13,6 +13,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict
 
+from runner.config import override_key
 from runner.errors import UserError
 from runner.plan import LuckSettings
 from runner.sweep import report as sweep_report
@@ -75,7 +76,7 @@ class SweepCallback(Callback):
             raise SystemExit(2) from None
         settings = SweepSettings.of(config)
         task = config.hydra.overrides.task
-        given = {o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1] for o in task if "=" in o}
+        given = {override_key(o): o.split("=", 1)[1] for o in task if "=" in o}
         if "sweep_id" in given:  # the user's own, as their override made it for the jobs
             sweep_id, extra = str(settings.sweep_id or given["sweep_id"]), []
         else:
@@ -151,7 +152,7 @@ def check_jobs(config: DictConfig) -> None:
     """
     from hydra.core.global_hydra import GlobalHydra
 
-    from runner.config import check_overrides, to_config
+    from runner.config import check_overrides, seed_given, to_config
     from runner.plan import make_plan
 
     if config.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
@@ -164,8 +165,7 @@ def check_jobs(config: DictConfig) -> None:
             cfg = loader.load_sweep_config(config, overrides)
             with open_dict(cfg):
                 del cfg["hydra"]
-            seed_given = any(o.split("=", 1)[0].lstrip("+~") == "seed" for o in overrides)
-            make_plan(to_config(cfg), seed_given)
+            make_plan(to_config(cfg), seed_given(overrides))
         except UserError as e:
             job = f"job #{i} of {len(jobs)} ({' '.join(overrides)})" if len(jobs) > 1 else "job"
             raise UserError(f"{e} [{job}; no job was run]") from None

@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 
 from neuron import luck
 from runner import limits
+from runner.config import override_key
 from runner.plan import LuckSettings
 from runner.report.markdown import escape
 from runner.report.stats import Summary, percent, prob_greater_ci, summarize
@@ -90,10 +91,6 @@ class SweepReport:
         }
 
 
-def _key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
-
-
 def _is_factor(key: str) -> bool:
     return not any(key == k or key.startswith(k + ".") for k in NOT_FACTORS)
 
@@ -149,7 +146,7 @@ def _column(jobs: list[Job], name: str) -> np.ndarray | None:
 
 def factors_of(jobs: list[Job]) -> list[dict]:
     """Each job's levels of the factors that vary across the sweep."""
-    levels = [{_key(o): o.split("=", 1)[1] for o in j.overrides if "=" in o} for j in jobs]
+    levels = [{override_key(o): o.split("=", 1)[1] for o in j.overrides if "=" in o} for j in jobs]
     keys = sorted({k for lv in levels for k in lv if _is_factor(k)})
     varying = [k for k in keys if len({lv.get(k, "(default)") for lv in levels}) > 1]
     return [{k: lv.get(k, "(default)") for k in varying} for lv in levels]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from runner import limits
-from runner.config import Mode
+from runner.config import Mode, override_key
 from runner.errors import LoggingFailed
 from runner.plan import TrackingPlan
 from runner.report import markdown
@@ -62,7 +62,7 @@ MAX_NAME = 250  # characters of a run name that every MLflow store keeps
 
 
 def _named_override(override: str, explicit: bool) -> bool:
-    key = override.split("=", 1)[0].lstrip("+~")
+    key = override_key(override)
     if key in _NAMED_OTHERWISE or key.split(".")[0] in _NOT_COMPUTED:
         return False
     return not (explicit and key.startswith("init."))  # explicit weights: init played no part
