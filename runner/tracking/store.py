@@ -72,7 +72,7 @@ def without_password(uri: str) -> str | None:
     if is_http(uri):
         os.environ.setdefault("MLFLOW_TRACKING_USERNAME", unquote(parts.username or ""))
         os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", unquote(parts.password))
-        return urlunsplit(parts._replace(netloc=host))
+        return _without_user(uri)
     if parts.scheme.split("+")[0] == "postgresql":
         os.environ.setdefault("PGPASSWORD", unquote(parts.password))
         user = parts.netloc.rpartition("@")[0].partition(":")[0]
@@ -90,11 +90,16 @@ def error_text(e: BaseException, uri: str) -> str:
     return f"{type(e).__name__}: {text}"
 
 
+def _without_user(uri: str) -> str:
+    """`uri` without its user and password (the part of the netloc before the last '@')."""
+    parts = urlsplit(uri)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def browser_address(uri: str) -> str:
     """An HTTP tracking server's address for a browser: no user or password in it (the
     browser asks for them), no trailing slash."""
-    parts = urlsplit(uri)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])).rstrip("/")
+    return _without_user(uri).rstrip("/")
 
 
 def is_http(uri: str) -> bool:
