@@ -147,23 +147,9 @@ def make_plan(config: Config, seed_given: bool = False, started: float | None = 
     if config.lesson_train is not None and explicit is not None:
         # An activation that cannot be trained skips this part only (the report says why).
         lesson_train = data.load(config.lesson_train)
-    row = config.dataset.highlight_row
-    if row is not None and not 0 <= row < len(ds.y):
-        raise UserError(f"dataset.highlight_row={row}: {ds.name} has rows 0 to {len(ds.y) - 1}; "
-                        "give one of them, or null")
-    values = config.dataset.highlight_values
-    if row is not None and values is not None:
-        if len(values) != len(ds.features):
-            raise UserError(
-                f"dataset.highlight_values={_fmt_list(values)}: {len(values)} values for "
-                f"{len(ds.features)} features ({', '.join(ds.features)}); give one per feature, "
-                "or null")
-    highlight = _highlight(config, ds)
-    if highlight is None and row is not None and values is not None:
-        held = _fmt_list(ds.frame[ds.features].iloc[row].to_numpy(float).tolist())
-        notes.append(f"row {row} of {ds.name} holds {held}, not dataset.highlight_values="
-                     f"{_fmt_list(values)}, so the report names no row; "
-                     "dataset.highlight_values=null names it")
+    highlight, note = _highlight(config, ds)
+    if note:
+        notes.append(note)
     if not config.tracking.enabled and config.tracking.uri:
         notes.append(f"tracking=off: tracking.uri={redact(config.tracking.uri)} is not used")
     started = time.time() if started is None else started
@@ -333,20 +319,30 @@ def _chunk_size(config: Config, ds, hidden) -> int:
                       limits.CHUNK_CELLS // cells))
 
 
-def _highlight(config: Config, ds: data.Dataset) -> tuple[int, str] | None:
-    """The row the report names, if the file holds it: obesity.yaml's "the lesson's person"
-    is row 0 of data/obesity.csv, not of another CSV given with dataset.path=."""
+def _highlight(config: Config, ds: data.Dataset) -> tuple[tuple[int, str] | None, str | None]:
+    """The row the report names and its label, if the file holds it: obesity.yaml's "the
+    lesson's person" is row 0 of data/obesity.csv, not of another CSV given with
+    dataset.path=. Else None, and a note saying why when a row was named. UserError for a
+    row past the file's or values that are not one per feature."""
     d = config.dataset
-    if d.highlight_row is None:
-        return None
-    row = int(d.highlight_row)
-    if d.highlight_values is not None:
-        if not 0 <= row < len(ds.frame) or len(d.highlight_values) != len(ds.features):
-            return None
-        values = ds.frame[ds.features].iloc[row].to_numpy(float)
-        if not np.allclose(values, np.asarray(d.highlight_values, float), rtol=1e-9, atol=0):
-            return None
-    return row, d.highlight_label or f"row {row}"
+    row, values = d.highlight_row, d.highlight_values
+    if row is None:
+        return None, None
+    if not 0 <= row < len(ds.y):
+        raise UserError(f"dataset.highlight_row={row}: {ds.name} has rows 0 to {len(ds.y) - 1}; "
+                        "give one of them, or null")
+    if values is not None:
+        if len(values) != len(ds.features):
+            raise UserError(
+                f"dataset.highlight_values={_fmt_list(values)}: {len(values)} values for "
+                f"{len(ds.features)} features ({', '.join(ds.features)}); give one per feature, "
+                "or null")
+        held = ds.frame[ds.features].iloc[row].to_numpy(float)
+        if not np.allclose(held, np.asarray(values, float), rtol=1e-9, atol=0):
+            return None, (f"row {row} of {ds.name} holds {_fmt_list(held.tolist())}, not "
+                          f"dataset.highlight_values={_fmt_list(values)}, so the report names "
+                          "no row; dataset.highlight_values=null names it")
+    return (int(row), d.highlight_label or f"row {row}"), None
 
 
 def _check_keys(features) -> None:
