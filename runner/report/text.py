@@ -242,9 +242,9 @@ def lesson_training(t: LessonTraining, result: JobResult) -> str:
     verdict = ds.positive if t.positive else ds.negative
     lessons = ("w" not in printed or _same(t.w0, printed["w"])) and (
         "b" not in printed or _same(t.b0, printed["b"]))
+    start = "the lesson's start" if lessons else "your weights"
     return (
-        f"\nTrained from {'the lesson' + chr(39) + 's start' if lessons else 'your weights'} on "
-        f"{t.dataset} ({t.n_rows} rows; "
+        f"\nTrained from {start} on {t.dataset} ({t.n_rows} rows; "
         f"{tr.epochs} epochs of gradient descent, lr {tr.lr:g}, l2 {tr.l2:g}):\n"
         f"  w = {_fmt(t.w0)}, b = {_fmt(t.b0)}  →  "
         f"w = {_fmt(t.w)}, b = {_fmt(t.b)}  (accuracy {t.accuracy:.4f}, "
