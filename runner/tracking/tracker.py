@@ -124,15 +124,31 @@ class Tracker:
         if key not in self.experiment_tags:
             envelope = json.loads(value)
             envelope["createdAt"] = int(time.time() * 1000)
-            self.client.set_experiment_tag(self.experiment_id, key, json.dumps(envelope))
-            self.experiment_tags[key] = value
-        kind, value = views.EXPERIMENT_KIND
-        if kind not in self.experiment_tags:
-            self.client.set_experiment_tag(self.experiment_id, kind, value)
-            self.experiment_tags[kind] = value
+            self.tag_experiment_once(key, json.dumps(envelope))
+        self.tag_experiment_once(*views.EXPERIMENT_KIND)
         if seeds_of is not None:
             self.client.set_experiment_tag(self.experiment_id,
                                            *views.seeds_view(seeds_of, features, trained))
+
+    def tag_experiment_once(self, key: str, value: str) -> None:
+        """Sets the experiment's tag `key` unless it is set: what is there was put by this
+        tool, or edited by a user in the UI, and is kept.
+
+        The jobs of a multirun set the same tags at once. MLflow's stores read, then insert
+        (SQLAlchemy's merge), so two first writes of one key can both insert and one fails on
+        the table's unique key: the tag is then there, which is all this asks for.
+        """
+        if key in self.experiment_tags:
+            return
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.set_experiment_tag(self.experiment_id, key, value)
+        except MlflowException:
+            value = self.client.get_experiment(self.experiment_id).tags.get(key)
+            if value is None:
+                raise
+        self.experiment_tags[key] = value
 
     def start_parent(self, name: str, tags: dict, key: str, since: float) -> ParentRun:
         """The parent run of job `key`, held by this process until `release`.

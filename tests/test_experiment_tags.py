@@ -1,0 +1,60 @@
+"""The jobs of a multirun write the experiment's shared tags (saved views, kind) at the same
+moment, in real processes on one real SQLite store: none of them may fail on it (CI found one
+job of a joblib multirun marked FAILED with UNIQUE constraint failed: experiment_tags.key)."""
+
+import multiprocessing
+
+from mlflow.tracking import MlflowClient
+
+from runner.tracking import views
+from runner.tracking.tracker import Tracker
+
+PROCESSES = 6
+KEYS = [f"neuron_luck.test.{i}" for i in range(40)]
+
+
+def _write_at_once(uri, barrier, errors):
+    try:
+        tracker = Tracker(uri, "tags")
+        barrier.wait(timeout=60)
+        for key in KEYS:
+            tracker.tag_experiment_once(key, "set by a job")
+        tracker.save_views()
+    except Exception as e:  # reported to the test, which names it
+        errors.put(f"{type(e).__name__}: {str(e)[:200]}")
+
+
+def test_jobs_writing_the_same_experiment_tags_at_once_all_succeed(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    Tracker(uri, "tags")  # the store and the experiment exist; none of the tags do
+    ctx = multiprocessing.get_context("fork")
+    barrier, errors = ctx.Barrier(PROCESSES), ctx.Queue()
+    procs = [ctx.Process(target=_write_at_once, args=(uri, barrier, errors))
+             for _ in range(PROCESSES)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    failures = []
+    while not errors.empty():
+        failures.append(errors.get())
+    assert not failures, failures
+    assert [p.exitcode for p in procs] == [0] * PROCESSES
+    tags = MlflowClient(uri).get_experiment_by_name("tags").tags
+    assert all(tags.get(k) == "set by a job" for k in KEYS)
+    kind, value = views.EXPERIMENT_KIND
+    assert tags[kind] == value
+    assert views.jobs_view()[0] in tags
+
+
+def test_a_tag_already_set_is_kept(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri, "tags")
+    tracker.client.set_experiment_tag(tracker.experiment_id, "neuron_luck.test.kept", "user's")
+    again = Tracker(uri, "tags")
+    again.tag_experiment_once("neuron_luck.test.kept", "ours")
+    tracker.tag_experiment_once("neuron_luck.test.new", "ours")
+    tracker.tag_experiment_once("neuron_luck.test.new", "changed")
+    tags = MlflowClient(uri).get_experiment_by_name("tags").tags
+    assert tags["neuron_luck.test.kept"] == "user's"
+    assert tags["neuron_luck.test.new"] == "ours"
