@@ -58,3 +58,30 @@ def test_a_tag_already_set_is_kept(tmp_path):
     tags = MlflowClient(uri).get_experiment_by_name("tags").tags
     assert tags["neuron_luck.test.kept"] == "user's"
     assert tags["neuron_luck.test.new"] == "ours"
+
+
+def test_a_lease_the_store_refuses_is_an_error_not_a_wait(tmp_path, monkeypatch):
+    # A claim refused for any reason was taken for a lost race and retried forever: a job on
+    # a server whose experiment was deleted hung without a word.
+    import pytest
+    from mlflow.exceptions import MlflowException
+
+    from runner import limits
+    from runner.tracking.lease import StoreLease
+
+    monkeypatch.setattr(limits, "LEASE_POLL_SECONDS", 0.01)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.create_experiment("gone")
+    client.delete_experiment(exp)
+    polls = []
+
+    def give_up():  # a wait ends here, as Ctrl-C would end it
+        polls.append(1)
+        return len(polls) > 20
+
+    try:
+        with pytest.raises(MlflowException, match="active"):
+            StoreLease(client, exp, "k1").acquire(give_up)
+    except KeyboardInterrupt:  # how acquire ends a wait it was told to give up
+        pytest.fail(f"waited ({len(polls)} polls) for a lease the store refuses")
+    assert polls == []

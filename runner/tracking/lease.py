@@ -158,8 +158,10 @@ class StoreLease(JobLock):
         try:
             self.client.set_experiment_tag(self.experiment_id, self.tag,
                                            Owner.me(self.token).text())
-        except MlflowException:  # two first claims inserted the same tag at once
-            return False
+        except MlflowException:
+            if self.holder() is not None:  # two first claims inserted the same tag at once
+                return False
+            raise  # refused for another reason (rights, a deleted experiment): not a wait
         time.sleep(limits.LEASE_SETTLE_SECONDS)
         holder = self.holder()
         return holder is not None and holder.token == self.token
