@@ -375,6 +375,33 @@ def test_joblib_two_at_a_time(postgres, mlflow_server, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("where", ["postgres", "server"])
+def test_a_deleted_experiment_is_refused_before_anything_is_evaluated(
+        postgres, mlflow_server, tmp_path, where):
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    uri = postgres if where == "postgres" else mlflow_server
+    name = f"deleted-on-{where}"  # not the experiment the other tests of this module use
+    client = MlflowClient(uri)
+    gone = client.create_experiment(name)
+    client.delete_experiment(gone)
+    password = postgres.split(":")[2].split("@")[0]
+    for multirun in ([], ["-m"]):
+        out = run_cli([*multirun, "seed=1..3", f"tracking.uri={uri}",
+                       f"tracking.experiment={name}", "luck.plots=false"], tmp_path)
+        assert out.returncode == 2, out.stderr
+        errors = [line for line in out.stderr.splitlines() if line.startswith("Error: ")]
+        assert len(errors) == 1, out.stderr
+        assert errors[0].startswith(f"Error: tracking.experiment={name}: that experiment was "
+                                    "deleted"), errors[0]
+        assert f"mlflow experiments restore --experiment-id {gone}" in errors[0]
+        assert "Traceback" not in out.stderr and password not in out.stderr + out.stdout
+        assert "seeds evaluated" not in out.stdout  # refused before the evaluation
+    assert client.search_runs([gone], run_view_type=ViewType.ALL) == []
+
+
+@pytest.mark.slow
 def test_submitit_local(postgres, mlflow_server, tmp_path):
     if find_spec("hydra_plugins.hydra_submitit_launcher") is None:
         _missing("hydra-submitit-launcher is not installed")

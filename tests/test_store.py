@@ -33,3 +33,30 @@ def test_an_unknown_scheme_names_the_stores_that_work():
         store.check_store("foo://bar")
     assert "give http(s)://HOST:PORT, sqlite:///PATH.db or postgresql+psycopg://" in str(e.value)
     assert "folder" not in str(e.value)
+
+
+def test_a_deleted_experiment_is_refused_with_how_to_restore_it(tmp_path):
+    # MLflow keeps a deleted experiment's name and refuses runs in it: the job failed after
+    # evaluating, exit 3, "must be in the 'active' state", with no way out named.
+    from mlflow.tracking import MlflowClient
+
+    from runner.tracking.tracker import Tracker
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    gone = client.create_experiment("gone")
+    client.create_experiment("here")
+    client.delete_experiment(gone)
+    with pytest.raises(UserError) as e:
+        store.check(uri, "gone")
+    assert str(e.value) == (
+        "tracking.experiment=gone: that experiment was deleted (MLflow keeps it, and its name, "
+        "until it is purged, and refuses new runs in it); restore it with "
+        f"MLFLOW_TRACKING_URI={uri} mlflow experiments restore --experiment-id {gone}, or log "
+        "elsewhere: tracking.experiment=NEW_NAME")
+    for fine in ("here", "new", None):
+        store.check(uri, fine)
+    # Deleted after the check: refused when the job opens it, in the same words.
+    with pytest.raises(UserError, match="tracking.experiment=gone: that experiment was deleted"):
+        Tracker(uri, "gone")
+    assert client.search_runs([gone]) == []

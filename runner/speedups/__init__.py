@@ -72,7 +72,7 @@ def publisher(plan):
             w = None
         if w is not None:
             try:
-                store.check(t.uri)
+                store.check(t.uri, t.experiment)
             except BaseException:
                 w.stop()
                 raise

@@ -88,7 +88,7 @@ class SweepCallback(Callback):
 
             try:
                 uri = store.resolve_uri(settings.uri)
-                store.check(uri)
+                store.check(uri, settings.experiment)
                 store.prepare(uri)
             except UserError as e:  # before any job starts: one line, as a job would say it
                 print(f"Error: {e}", file=sys.stderr)

@@ -291,7 +291,7 @@ class Publisher:
     the plots are drawn when the rest is logged."""
 
     def __init__(self, tracking: TrackingPlan):
-        store.check(tracking.uri)
+        store.check(tracking.uri, tracking.experiment)
         store.prepare(tracking.uri)
 
     def publish(self, outcome: Outcome, draw: DrawPlots | None) -> Published:

@@ -110,19 +110,23 @@ def is_sql(uri: str) -> bool:
     return urlsplit(uri).scheme.split("+")[0] in ("sqlite", "postgresql", "mysql")
 
 
-def check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """Fail fast, before any seed is evaluated, when an HTTP tracking server is not there."""
+def check_reachable(uri: str, experiment: str | None = None, timeout: float = 5.0) -> None:
+    """Fail fast, before any seed is evaluated, when an HTTP tracking server is not there, or
+    `experiment` is deleted on it."""
     if not is_http(uri):
         return
+    import json
     import urllib.error
+    import urllib.parse
     import urllib.request
 
     parts = urlsplit(uri)
-    # Credentials go in a header, not the URL, and the message shows the URL redacted.
+    # No credentials in these URLs, and the message shows the URL redacted. A server that
+    # wants them answers 401 here, and the experiment is checked when MLflow opens it.
     netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
-    url = urlunsplit(parts._replace(netloc=netloc)).rstrip("/") + "/health"
+    base = urlunsplit(parts._replace(netloc=netloc)).rstrip("/")
     try:
-        urllib.request.urlopen(url, timeout=timeout).close()
+        urllib.request.urlopen(base + "/health", timeout=timeout).close()
     except urllib.error.HTTPError:
         return  # something answered: a server that lacks /health, or wants auth
     except (urllib.error.URLError, OSError) as e:
@@ -131,6 +135,16 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
             f"tracking.uri={redact(uri)}: cannot reach the MLflow server ({reason}); start it, "
             "fix the address, or run with tracking=off"
         ) from None
+    if experiment is None:
+        return
+    query = urllib.parse.urlencode({"experiment_name": experiment})
+    try:
+        with urllib.request.urlopen(f"{base}/api/2.0/mlflow/experiments/get-by-name?{query}",
+                                    timeout=timeout) as answer:
+            found = json.load(answer).get("experiment", {})
+    except (OSError, ValueError):
+        return  # not there yet (404), or not ours to read: MLflow will say
+    refuse_deleted(uri, experiment, (found.get("experiment_id"), found.get("lifecycle_stage")))
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -144,11 +158,12 @@ KNOWN_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "fil
 MLFLOW_TABLES = {"alembic_version", "experiments"}
 
 
-def check_store(uri: str) -> None:
+def check_store(uri: str, experiment: str | None = None) -> None:
     """Whether `uri` can be an MLflow store, told quickly and before MLflow touches it: a
     known scheme; for SQLite its folder, its rights and its file; for another database, a
     connection within seconds. A database that holds another application's tables is
-    refused: MLflow would add its own tables to it."""
+    refused: MLflow would add its own tables to it. So is an `experiment` a user deleted
+    (in the UI): MLflow keeps its name and refuses new runs in it."""
     scheme = urlsplit(uri).scheme.split("+")[0].lower()
     if scheme and scheme not in KNOWN_SCHEMES and not (len(scheme) == 1 and os.name == "nt"):
         raise UserError(
@@ -172,7 +187,7 @@ def check_store(uri: str) -> None:
                         "store would lose every run); give sqlite:///PATH/mlflow.db")
     if path is None:
         if scheme in ("postgresql", "mysql", "mssql"):
-            _check_database(uri)
+            _check_database(uri, experiment)
         return
     if not path.parent.exists():
         raise UserError(f"tracking.uri={redact(uri)}: folder {path.parent} does not exist; "
@@ -197,10 +212,32 @@ def check_store(uri: str) -> None:
                                                 timeout=5)) as con:
             tables = {r[0] for r in con.execute(
                 "select name from sqlite_master where type = 'table'")}
+            stage = _stage(con.execute, tables, experiment)
     except sqlite3.Error as e:
         raise UserError(f"tracking.uri={redact(uri)}: {path} cannot be read as a SQLite "
                         f"database ({e}); point tracking.uri at an MLflow store") from None
     _refuse_foreign(uri, tables)
+    refuse_deleted(uri, experiment, stage)
+
+
+def _stage(execute, tables: set, experiment: str | None):
+    """(id, lifecycle stage) of `experiment` in MLflow's own table, or None."""
+    if experiment is None or "experiments" not in tables:
+        return None
+    return execute("select experiment_id, lifecycle_stage from experiments where name = ?",
+                   (experiment,)).fetchone()
+
+
+def refuse_deleted(uri: str, experiment: str | None, stage) -> None:
+    """`stage`: (experiment id, lifecycle stage) or None."""
+    if stage is None or stage[1] != "deleted":
+        return
+    raise UserError(
+        f"tracking.experiment={experiment}: that experiment was deleted (MLflow keeps it, "
+        "and its name, until it is purged, and refuses new runs in it); restore it with "
+        f"MLFLOW_TRACKING_URI={redact(uri)} mlflow experiments restore --experiment-id "
+        f"{stage[0]}, or log elsewhere: tracking.experiment=NEW_NAME"
+    )
 
 
 def _refuse_foreign(uri: str, tables: set) -> None:
@@ -213,8 +250,9 @@ def _refuse_foreign(uri: str, tables: set) -> None:
         )
 
 
-def _check_database(uri: str) -> None:
-    """A database server: reachable within seconds, and an MLflow store or empty."""
+def _check_database(uri: str, experiment: str | None = None) -> None:
+    """A database server: reachable within seconds, an MLflow store or empty, and
+    `experiment` not deleted."""
     import sqlalchemy
 
     try:
@@ -228,6 +266,10 @@ def _check_database(uri: str) -> None:
     try:
         with engine.connect() as con:
             tables = set(sqlalchemy.inspect(con).get_table_names())
+            stage = _stage(
+                lambda query, args: con.execute(
+                    sqlalchemy.text(query.replace("?", ":name")), {"name": args[0]}),
+                tables, experiment)
     except Exception as e:
         reason = (getattr(e, "orig", None) or e)
         raise UserError(
@@ -237,12 +279,14 @@ def _check_database(uri: str) -> None:
     finally:
         engine.dispose()
     _refuse_foreign(uri, tables)
+    refuse_deleted(uri, experiment, stage)
 
 
-def check(uri: str) -> None:
-    """Everything that can be checked about the store before a seed is evaluated."""
-    check_store(uri)
-    check_reachable(uri)
+def check(uri: str, experiment: str | None = None) -> None:
+    """Everything that can be checked about the store, and the experiment in it, before a
+    seed is evaluated."""
+    check_store(uri, experiment)
+    check_reachable(uri, experiment)
 
 
 def import_mlflow(uri: str) -> None:

@@ -21,7 +21,7 @@ from runner.progress import progress
 from runner.report.tables import PredictionsCsv, layer_arrays
 from runner.results import JobResult
 from runner.tracking import views
-from runner.tracking.store import import_mlflow, safe_key
+from runner.tracking.store import import_mlflow, refuse_deleted, safe_key
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,8 @@ class Tracker:
     def _experiment(self, name: str) -> str:
         exp = self.client.get_experiment_by_name(name)
         if exp is not None:
+            # Deleted since the store was checked, or on a server that hid it from the check.
+            refuse_deleted(self.uri, name, (exp.experiment_id, exp.lifecycle_stage))
             self.experiment_tags = dict(exp.tags)
             return exp.experiment_id
         from mlflow.exceptions import MlflowException
