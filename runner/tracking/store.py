@@ -334,6 +334,8 @@ def prepare(uri: str) -> None:
     """
     path = sqlite_path(uri)
     if path is None:
+        if urlsplit(uri).scheme.split("+")[0] == "postgresql":
+            _prepare_postgres(uri)
         return
     import_mlflow(uri)
     from mlflow.tracking import MlflowClient
@@ -347,6 +349,39 @@ def prepare(uri: str) -> None:
     finally:
         os.close(fd)  # releases the lock
 
+
+
+# Any number of our own, the same in every process: PostgreSQL advisory locks are named by one.
+_PG_INIT_LOCK = 0x6E6C75636B  # "nluck"
+
+
+def _prepare_postgres(uri: str) -> None:
+    """Create a new PostgreSQL store's tables once, when commands start on it at once.
+
+    MLflow creates them without a lock there too: two commands on an empty database both ran
+    CREATE TABLE and one failed (duplicate key in pg_type) after its seeds were evaluated.
+    A PostgreSQL advisory lock, held on a connection of our own while MLflow opens the
+    store, lets the first create the tables and the others find them made, on any machine.
+    """
+    import sqlalchemy
+
+    import_mlflow(uri)
+    from mlflow.tracking import MlflowClient
+
+    engine = sqlalchemy.create_engine(uri, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as con:
+            lock = sqlalchemy.text("select pg_advisory_lock(:key)")
+            con.execute(lock, {"key": _PG_INIT_LOCK})
+            con.commit()  # the lock is the session's: no transaction held open meanwhile
+            try:
+                MlflowClient(uri).search_experiments(max_results=1)  # creates the tables
+            finally:
+                con.execute(sqlalchemy.text("select pg_advisory_unlock(:key)"),
+                            {"key": _PG_INIT_LOCK})
+                con.commit()
+    finally:
+        engine.dispose()
 
 def git_commit() -> str | None:
     import subprocess
