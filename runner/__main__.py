@@ -67,12 +67,18 @@ def main(cfg) -> None:
 
 def run(args: list[str]) -> None:
     """main(), with Hydra's refusals of bad input worded as one line and exit code 2."""
-    from runner.cli_errors import check_args, explain
+    from runner.cli_errors import check_args, explain, launcher_note, version
 
+    if "--version" in args:  # Hydra's own would name Hydra's version only
+        print(version())
+        sys.exit(0)
     refused = check_args(args)
     if refused is not None:
         print(f"Error: {refused}", file=sys.stderr)
         sys.exit(2)
+    note = launcher_note(args)
+    if note is not None:
+        print(f"Note: {note}", file=sys.stderr)
     user_full = full_error()
     os.environ[FULL_ERROR] = "1" if user_full else "0"  # for this job and launched ones
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises what it would print in many lines

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import sys
 from pathlib import Path
 
 from runner.config import override_key
@@ -45,6 +46,36 @@ def _settings() -> set[str]:
     from runner.config import Config
 
     return {f.name for f in dataclasses.fields(Config)}
+
+
+def launcher_note(args: list[str]) -> str | None:
+    """A launcher or sweeper chosen for a single job, which Hydra ignores without a word (the
+    job runs here, not on the cluster the user named): a note, or None."""
+    if any(a in ("-m", "--multirun") or a.replace(" ", "") == "hydra.mode=MULTIRUN"
+           for a in args):
+        return None
+    for a in args:
+        key = a.lstrip("+~").split("=", 1)[0]
+        if key.startswith(("hydra/launcher", "hydra.launcher.", "hydra/sweeper",
+                           "hydra.sweeper.")):
+            return (f"{a} takes effect in a multirun only; without -m this job runs here, in "
+                    f"this process (python -m runner -m … {a} to launch)")
+    return None
+
+
+def version() -> str:
+    """`python -m runner --version`: ours, and the versions a result may depend on."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as of
+
+    def known(name: str) -> str:
+        try:
+            return of(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (f"neuron-luck {known('neuron-luck')} (Hydra {known('hydra-core')}, "
+            f"MLflow {known('mlflow')}, numpy {known('numpy')}, Python {sys.version.split()[0]})")
 
 
 def check_args(args: list[str]) -> str | None:

@@ -5,7 +5,8 @@ Hydra would misread (tests/test_bad_input.py runs the CLI itself)."""
 import pytest
 from hydra.errors import MissingConfigException
 
-from runner.cli_errors import check_args, explain
+from runner.cli_errors import check_args, explain, launcher_note, version
+from tests.conftest import run_cli
 
 
 def _missing(message, path, options):
@@ -106,3 +107,38 @@ def test_no_ray_cluster_is_one_line():
         "hydra/launcher=ray_attach: no Ray cluster is running on this machine (or at "
         "$RAY_ADDRESS); start one with ray start --head, or give "
         "hydra.launcher.ray.init.address=HOST:6379")
+
+
+@pytest.mark.parametrize("args, noted", [
+    (["hydra/launcher=submitit_slurm", "seed=1..9"], "hydra/launcher=submitit_slurm"),
+    (["seed=1..9", "hydra.launcher.n_jobs=4"], "hydra.launcher.n_jobs=4"),
+    (["+hydra/sweeper=optuna"], "+hydra/sweeper=optuna"),
+    (["-m", "hydra/launcher=joblib"], None),
+    (["--multirun", "hydra/launcher=joblib"], None),
+    (["hydra.mode=MULTIRUN", "hydra/launcher=joblib"], None),
+    (["seed=1..9", "activation=relu"], None),
+])
+def test_a_launcher_for_a_single_job_gets_a_note(args, noted):
+    # Hydra ignores a launcher without -m: the job ran here while the user waited for SLURM.
+    note = launcher_note(args)
+    if noted is None:
+        assert note is None
+    else:
+        assert note.startswith(f"{noted} takes effect in a multirun only; without -m this job "
+                               "runs here")
+
+
+def test_the_command_line_says_our_version_and_notes_a_launcher(tmp_path):
+    from importlib.metadata import version as installed
+
+    out = run_cli(["--version"], tmp_path)
+    assert out.returncode == 0
+    assert out.stdout.strip() == version()
+    assert out.stdout.startswith(f"neuron-luck {installed('neuron-luck')} (Hydra "
+                                 f"{installed('hydra-core')}, MLflow {installed('mlflow')}")
+    out = run_cli(["hydra/launcher=basic", "seed=1..3", "tracking=off",
+                   "luck.plots=false"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.startswith("Note: hydra/launcher=basic takes effect in a multirun "
+                                 "only"), out.stderr
+    assert "Luck across 3 seeds" in out.stdout
