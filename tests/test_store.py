@@ -59,4 +59,15 @@ def test_a_deleted_experiment_is_refused_with_how_to_restore_it(tmp_path):
     # Deleted after the check: refused when the job opens it, in the same words.
     with pytest.raises(UserError, match="tracking.experiment=gone: that experiment was deleted"):
         Tracker(uri, "gone")
+    # As a job meets it: the user's to fix (exit 2, not "MLflow logging failed", exit 3), and
+    # where the evaluated results are.
+    from types import SimpleNamespace
+
+    from runner.tracking.publish import open_tracker
+
+    job = SimpleNamespace(tracking=SimpleNamespace(uri=uri), run_dir=tmp_path / "run")
+    with pytest.raises(UserError) as e:
+        open_tracker(lambda outcome: Tracker(outcome.tracking.uri, "gone"), job)
+    assert str(e.value).startswith("tracking.experiment=gone: that experiment was deleted")
+    assert str(e.value).endswith(f"; the results are complete in {tmp_path / 'run'}")
     assert client.search_runs([gone]) == []

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from runner import limits
 from runner.config import Mode, override_key
-from runner.errors import LoggingFailed
+from runner.errors import LoggingFailed, UserError
 from runner.plan import TrackingPlan
 from runner.report import markdown
 from runner.report.luck import LuckReport
@@ -278,6 +278,8 @@ def open_tracker(make: Callable[[Outcome], Tracker], outcome: Outcome) -> Tracke
     check fails) as LoggingFailed: one line, no password, what to do."""
     try:
         return make(outcome)
+    except UserError as e:  # a setting the store refuses, found only when it is opened
+        raise UserError(f"{e}; the results are complete in {outcome.run_dir}") from None
     except Exception as e:
         raise LoggingFailed(
             f"MLflow logging failed before any run was logged ("
