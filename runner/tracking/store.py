@@ -221,11 +221,12 @@ def check_store(uri: str, experiment: str | None = None) -> None:
 
 
 def _stage(execute, tables: set, experiment: str | None):
-    """(id, lifecycle stage) of `experiment` in MLflow's own table, or None."""
+    """(id, lifecycle stage) of `experiment` in MLflow's own table, or None. `execute(sql,
+    params)`: a connection's, sqlite3's or SQLAlchemy's (both take :named parameters)."""
     if experiment is None or "experiments" not in tables:
         return None
-    return execute("select experiment_id, lifecycle_stage from experiments where name = ?",
-                   (experiment,)).fetchone()
+    return execute("select experiment_id, lifecycle_stage from experiments where name = :name",
+                   {"name": experiment}).fetchone()
 
 
 def refuse_deleted(uri: str, experiment: str | None, stage) -> None:
@@ -266,10 +267,8 @@ def _check_database(uri: str, experiment: str | None = None) -> None:
     try:
         with engine.connect() as con:
             tables = set(sqlalchemy.inspect(con).get_table_names())
-            stage = _stage(
-                lambda query, args: con.execute(
-                    sqlalchemy.text(query.replace("?", ":name")), {"name": args[0]}),
-                tables, experiment)
+            stage = _stage(lambda sql, params: con.execute(sqlalchemy.text(sql), params),
+                           tables, experiment)
     except Exception as e:
         reason = (getattr(e, "orig", None) or e)
         raise UserError(
@@ -350,7 +349,6 @@ def prepare(uri: str) -> None:
         os.close(fd)  # releases the lock
 
 
-
 # Any number of our own, the same in every process: PostgreSQL advisory locks are named by one.
 _PG_INIT_LOCK = 0x6E6C75636B  # "nluck"
 
@@ -382,6 +380,7 @@ def _prepare_postgres(uri: str) -> None:
                 con.commit()
     finally:
         engine.dispose()
+
 
 def git_commit() -> str | None:
     import subprocess
