@@ -73,7 +73,7 @@ def without_password(uri: str) -> str | None:
         os.environ.setdefault("MLFLOW_TRACKING_USERNAME", unquote(parts.username or ""))
         os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", unquote(parts.password))
         return _without_user(uri)
-    if parts.scheme.split("+")[0] == "postgresql":
+    if store_kind(uri) == "postgresql":
         os.environ.setdefault("PGPASSWORD", unquote(parts.password))
         user = parts.netloc.rpartition("@")[0].partition(":")[0]
         return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
@@ -102,12 +102,18 @@ def browser_address(uri: str) -> str:
     return _without_user(uri).rstrip("/")
 
 
+def store_kind(uri: str) -> str:
+    """The URI's scheme without a database driver ('postgresql' for postgresql+psycopg://),
+    lower-cased as urlsplit gives it; '' for a plain path."""
+    return urlsplit(uri).scheme.split("+")[0]
+
+
 def is_http(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
 
 def is_sql(uri: str) -> bool:
-    return urlsplit(uri).scheme.split("+")[0] in ("sqlite", "postgresql", "mysql")
+    return store_kind(uri) in ("sqlite", "postgresql", "mysql")
 
 
 def check_reachable(uri: str, experiment: str | None = None, timeout: float = 5.0) -> None:
@@ -164,7 +170,7 @@ def check_store(uri: str, experiment: str | None = None) -> None:
     connection within seconds. A database that holds another application's tables is
     refused: MLflow would add its own tables to it. So is an `experiment` a user deleted
     (in the UI): MLflow keeps its name and refuses new runs in it."""
-    scheme = urlsplit(uri).scheme.split("+")[0].lower()
+    scheme = store_kind(uri)
     if scheme and scheme not in KNOWN_SCHEMES and not (len(scheme) == 1 and os.name == "nt"):
         raise UserError(
             f"tracking.uri={redact(uri)}: '{scheme}://' is not a tracking store MLflow knows; "
@@ -333,7 +339,7 @@ def prepare(uri: str) -> None:
     """
     path = sqlite_path(uri)
     if path is None:
-        if urlsplit(uri).scheme.split("+")[0] == "postgresql":
+        if store_kind(uri) == "postgresql":
             _prepare_postgres(uri)
         return
     import_mlflow(uri)
