@@ -59,7 +59,7 @@ def sklearn_seconds_per_seed(activation: str, n_seeds: int, epochs: int) -> list
 
 
 def ours_training_seconds(activation: str, n_seeds: int, epochs: int) -> float:
-    """The job's training step alone: runner.evaluate.descend_network on every seed."""
+    """The job's training step alone: runner.evaluate.descend on every seed."""
     import numpy as np
     from hydra import compose, initialize_config_dir
 
@@ -75,8 +75,7 @@ def ours_training_seconds(activation: str, n_seeds: int, epochs: int) -> float:
     plan = make_plan(to_config(cfg))
     before = evaluate.evaluate(plan)
     start = time.perf_counter()
-    layers, losses, _ = evaluate.descend_network(plan, plan.dataset.X, plan.dataset.y,
-                                                 before.layers)
+    layers, losses, _ = evaluate.descend(plan, plan.dataset.X, plan.dataset.y, before.layers)
     seconds = time.perf_counter() - start
     assert np.isfinite(losses).all()
     return seconds

@@ -47,8 +47,10 @@ def main(argv=None):
     # Run as a script, the project root is not on sys.path; imported late so this stays
     # a plain file in benchmarks/ rather than needing an installed package.
     sys.path.insert(0, str(ROOT))
+    from neuron import network
+    from neuron.activations import get
+    from neuron.optimizers import GD
     from neuron.scaling import standardize
-    from neuron.training import train
 
     X, y = read_obesity(args.csv)
     Xs, _, _ = standardize(X)
@@ -58,7 +60,8 @@ def main(argv=None):
     W0, b0 = start[:, :-1], start[:, -1]
 
     t0 = time.perf_counter()
-    res = train(Xs, y, W0, b0, lr=args.lr, epochs=args.epochs, l2=args.l2)
+    res = network.train(Xs, y, network.neuron(W0, b0), get("sigmoid"), GD(args.lr),
+                        epochs=args.epochs, l2=args.l2)
     wall = time.perf_counter() - t0
 
     final = res.losses[-1]

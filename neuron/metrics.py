@@ -5,6 +5,9 @@ y_hat, pred: (n_seeds, n_rows); y: (n_rows,) of 0/1 with 1 the positive class.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import numpy as np
 
 # Clip probabilities away from 0 and 1 so a confident wrong answer costs a large, finite
@@ -33,23 +36,50 @@ def brier(p, y):
     return ((np.asarray(p, float) - np.asarray(y, float)) ** 2).mean(axis=1)
 
 
-def per_seed(y_hat, pred, y, probability):
-    """Dict of metric name → (n_seeds,) array.
+@dataclass(frozen=True)
+class PerSeed:
+    """Every per-seed metric, each (n_seeds,); None where the model or mode has none. The
+    field order is the order of the run folder's columns and a child run's metrics."""
 
-    Always accuracy, the confusion counts and mean_output; log_loss and brier only when
-    the output is a probability.
-    """
+    accuracy: np.ndarray
+    tp: np.ndarray
+    fp: np.ndarray
+    tn: np.ndarray
+    fn: np.ndarray
+    mean_output: np.ndarray
+    log_loss: np.ndarray | None = None  # the output is a probability
+    brier: np.ndarray | None = None
+    dead_units: np.ndarray | None = None  # hidden units dead on every row (a network)
+    stuck: np.ndarray | None = None  # a trained network no better than the constant guess
+    diverged: np.ndarray | None = None  # a trained network whose training diverged
+
+    def items(self):
+        """(name, values) of every metric that is set, in field order."""
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if v is not None:
+                yield f.name, v
+
+    def get(self, name: str) -> np.ndarray | None:
+        return getattr(self, name)
+
+    @staticmethod
+    def concat(parts) -> PerSeed:
+        """Chunks' metrics, seeds in order."""
+        first = parts[0]
+        return PerSeed(**{f.name: None if getattr(first, f.name) is None else
+                          np.concatenate([getattr(p, f.name) for p in parts])
+                          for f in dataclasses.fields(first)})
+
+
+def per_seed(y_hat, pred, y, probability) -> PerSeed:
+    """Always accuracy, the confusion counts and mean_output; log_loss and brier only when
+    the output is a probability."""
     tp, fp, tn, fn = confusion(pred, y)
     n = np.asarray(y).shape[0]
-    out = {
-        "accuracy": (tp + tn) / n,
-        "tp": tp,
-        "fp": fp,
-        "tn": tn,
-        "fn": fn,
-        "mean_output": np.asarray(y_hat, float).mean(axis=1),
-    }
-    if probability:
-        out["log_loss"] = log_loss(y_hat, y)
-        out["brier"] = brier(y_hat, y)
-    return out
+    return PerSeed(
+        accuracy=(tp + tn) / n, tp=tp, fp=fp, tn=tn, fn=fn,
+        mean_output=np.asarray(y_hat, float).mean(axis=1),
+        log_loss=log_loss(y_hat, y) if probability else None,
+        brier=brier(y_hat, y) if probability else None,
+    )

@@ -1,9 +1,12 @@
-"""A small network for many seeds at once: hidden layers of one activation f, then one sigmoid
-output unit, read by the lesson's rule (ŷ = σ(z) ≥ 0.5, i.e. z ≥ 0, is the positive class).
+"""The one model, for many seeds at once: hidden layers of one activation f, then one output
+unit. With no hidden layer it is the lesson's single neuron, z = X·w + b and ŷ = f(z); with
+hidden layers the output unit is a sigmoid, ŷ = σ(z). Either way z ≥ 0 is the positive class
+(relu's neuron: z > 0), the lesson's rule.
 
 Shapes: X (n_rows, n_features), y (n_rows,) of 0/1. A network is a tuple of Layers, the hidden
 layers first and the output unit last; layer l holds W (n_seeds, fan_in, fan_out) and
-b (n_seeds, fan_out) (per seed, scikit-learn's coefs_[l] and intercepts_[l]). Activations are
+b (n_seeds, fan_out) (per seed, scikit-learn's coefs_[l] and intercepts_[l]); the single
+neuron is one Layer with W (n_seeds, n_features, 1), b (n_seeds, 1). Activations are
 (n_seeds, n_rows, width). Each seed's numbers go through their own matrix products (numpy's
 matmul calls BLAS once per seed, on the same shapes whatever the number of seeds) and
 element-wise operations, so a seed's results are bit-identical whichever seeds it is computed
@@ -18,8 +21,14 @@ from typing import NamedTuple
 import numpy as np
 
 from neuron.activations import Activation, get, sigmoid
+from neuron.optimizers import GD, Optimizer
 
 _SIGMOID = get("sigmoid")
+
+# The single neuron trains on the log-loss of its own output read as a probability,
+# p = σ(s·z): sigmoid is s = 1, and tanh reads as p = (tanh(z) + 1)/2, which is exactly σ(2z).
+# A network's sigmoid output unit is s = 1.
+TRAINABLE = {"sigmoid": 1.0, "tanh": 2.0}
 
 
 @dataclass(frozen=True)
@@ -39,18 +48,57 @@ def n_params(n_features: int, hidden) -> int:
     return sum(fan_in * fan_out + fan_out for fan_in, fan_out in sizes(n_features, hidden))
 
 
+def hidden_widths(layers) -> tuple[int, ...]:
+    return tuple(int(layer.W.shape[2]) for layer in layers[:-1])
+
+
 def take(layers, rows) -> tuple[Layer, ...]:
     """The same network for the seeds `rows` (a slice or index array) only."""
     return tuple(Layer(layer.W[rows], layer.b[rows]) for layer in layers)
 
 
+def neuron(W, b) -> tuple[Layer]:
+    """The single neuron's weights W (n_seeds, n_features) and biases b (n_seeds,) as layers."""
+    W, b = np.asarray(W, float), np.asarray(b, float)
+    return (Layer(W[:, :, None], b[:, None]),)
+
+
+def neuron_weights(layers) -> tuple[np.ndarray, np.ndarray]:
+    """W (n_seeds, n_features), b (n_seeds,) of a network with no hidden layer."""
+    (layer,) = layers
+    return layer.W[:, :, 0], layer.b[:, 0]
+
+
+def output(f: Activation, hidden) -> Activation:
+    """What reads the output unit's z: the single neuron's own activation, or a network's
+    sigmoid."""
+    return _SIGMOID if hidden else f
+
+
+def check_trainable(f: Activation, hidden) -> float:
+    """s of the output's probability p = σ(s·z); ValueError if gradient descent cannot train
+    this model: a hidden activation without a useful derivative (step), or a single neuron
+    whose output is not a probability (relu, linear, …: no log-loss)."""
+    if hidden:
+        f.derivative(np.zeros(1), np.zeros(1))
+        return 1.0
+    if f.name not in TRAINABLE:
+        raise ValueError(
+            f"cannot train activation {f.name!r}: only {', '.join(TRAINABLE)} are trainable, "
+            "because log-loss needs a probability output (sigmoid, or (tanh+1)/2); "
+            "relu, step, linear and the others give no probability, so there is no log-loss"
+        )
+    return TRAINABLE[f.name]
+
+
 class Forward(NamedTuple):
     """Pre-activations Z and activations A of each hidden layer, each (n_seeds, n_rows, width),
-    and the output unit's z (n_seeds, n_rows)."""
+    the output unit's z (n_seeds, n_rows) and its output ŷ (n_seeds, n_rows)."""
 
     Z: list
     A: list
     z: np.ndarray
+    y_hat: np.ndarray
 
 
 def activate(f: Activation, Z, out):
@@ -84,7 +132,18 @@ def derive(f: Activation, Z, A, out):
     return out
 
 
+def _neuron_z(X, W, b):
+    """z = b + Σⱼ wⱼ·xⱼ (n_seeds, n_rows) for W (n_seeds, n_features), b (n_seeds,)."""
+    # Summed feature by feature rather than by matmul: the single neuron's results have been
+    # made this way since the start, and must not move in the last bit.
+    z = np.repeat(b[:, None], X.shape[0], axis=1)
+    for j in range(X.shape[1]):
+        z += W[:, j, None] * X[None, :, j]
+    return z
+
+
 def forward(X, layers, f: Activation) -> Forward:
+    """Every hidden layer's Z and A, the output's z and ŷ, for every seed and row."""
     X = np.asarray(X, dtype=float)
     Zs, As = [], []
     A = X
@@ -97,9 +156,12 @@ def forward(X, layers, f: Activation) -> Forward:
             Zs.append(Z)
             As.append(A)
         out = layers[-1]
-        z = np.matmul(A, out.W)[..., 0]
-        z += out.b
-    return Forward(Zs, As, z)
+        if len(layers) == 1:
+            z = _neuron_z(X, out.W[:, :, 0], out.b[:, 0])
+        else:
+            z = np.matmul(A, out.W)[..., 0]
+            z += out.b
+        return Forward(Zs, As, z, output(f, Zs)(z))
 
 
 def dead_units(fwd: Forward) -> np.ndarray:
@@ -127,18 +189,22 @@ def loss(X, y, layers, f: Activation, l2: float = 0.0, fwd: Forward | None = Non
     (n_seeds,). The penalty is scikit-learn's MLPClassifier alpha/(2·n_rows)·Σ‖W‖², so
     alpha = l2·n_rows."""
     y = np.asarray(y, dtype=float)
+    s = check_trainable(f, layers[:-1])
     fwd = fwd or forward(X, layers, f)
     penalty = sum((layer.W ** 2).sum(axis=(1, 2)) for layer in layers)
-    return _log_loss(fwd.z, y) + 0.5 * l2 * penalty
+    return _log_loss(s * fwd.z, y) + 0.5 * l2 * penalty
 
 
 def grad(X, y, layers, f: Activation, l2: float = 0.0, fwd: Forward | None = None):
     """Gradient of `loss` in every layer's W and b, as Layers of the same shapes."""
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
+    s = check_trainable(f, layers[:-1])
     fwd = fwd or forward(X, layers, f)
-    # dL/dz of the output unit: (σ(z) − y)/n_rows, for the mean log-loss.
-    G = ((sigmoid(fwd.z) - y) / X.shape[0])[..., None]
+    # dL/dz of the output unit: s·(σ(s·z) − y)/n_rows, for the mean log-loss of p = σ(s·z).
+    G = ((sigmoid(s * fwd.z) - y) / X.shape[0])[..., None]
+    if s != 1.0:
+        G *= s
     grads = []
     for i in range(len(layers) - 1, -1, -1):
         layer = layers[i]
@@ -173,29 +239,48 @@ def recorded_epochs(epochs: int, record_every: int | None) -> np.ndarray:
     return at if at[-1] == epochs else np.append(at, epochs)
 
 
-def train(X, y, layers, f: Activation, lr=0.5, epochs=1000, l2=0.0, record_every=None):
-    """Full-batch gradient descent W ← W − lr·dW, b ← b − lr·db, every seed at once.
+_GD = GD()
 
-    X is used as given: z-score it first if its columns have different scales. Returns a
-    TrainResult; a seed whose numbers overflow goes on as NaN (the caller reports it).
-    One hidden layer goes through `_train_one_hidden` (the common case, kept fast), deeper
-    networks through `forward` and `grad`.
+
+def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, l2=0.0,
+          record_every=None) -> TrainResult:
+    """Full-batch training on the mean log-loss + (l2/2)·Σ‖W‖², every seed at once: each
+    epoch computes every gradient, then `optimizer` takes one step (GD: p ← p − lr·g).
+
+    X is used as given: z-score it first if its columns have different scales. The layers
+    given are not changed. A seed whose numbers overflow goes on as NaN (the caller reports it).
+
+    One function, three kernels, each the same arithmetic as `forward`/`grad` in an order
+    that keeps its buffers: no hidden layer (the single neuron, feature by feature as
+    `forward` sums it), one hidden layer (the common network), and any depth. Kept apart
+    because the general path costs, at 1,000 seeds × 400 rows, 1.6× the time for one hidden
+    layer of 8 (`benchmarks/network_speed.py`) and allocates per epoch what the neuron's
+    kernel keeps in three buffers.
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
-    f.derivative(np.zeros(1), np.zeros(1))  # refuses an activation it cannot train
+    if X.ndim != 2 or y.shape != (X.shape[0],) or layers[0].W.shape[1] != X.shape[1]:
+        raise ValueError(f"shapes disagree: X {X.shape}, y {y.shape}, first layer's W "
+                         f"{layers[0].W.shape}")
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError("y must be 0/1 (1 = positive class)")
+    s = check_trainable(f, layers[:-1])
     epochs = int(epochs)
     if epochs < 0:
         raise ValueError(f"epochs={epochs}: must be >= 0")
     loss_epochs = recorded_epochs(epochs, record_every)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        if len(layers) == 1:
+            return _train_neuron(X, y, layers[0], s, optimizer, epochs, l2, loss_epochs)
         if len(layers) == 2:
-            return _train_one_hidden(X, y, layers, f, lr, epochs, l2, loss_epochs)
-        return _train_any(X, y, layers, f, lr, epochs, l2, loss_epochs)
+            return _train_one_hidden(X, y, layers, f, optimizer, epochs, l2, loss_epochs)
+        return _train_any(X, y, layers, f, optimizer, epochs, l2, loss_epochs)
 
 
-def _train_any(X, y, layers, f, lr, epochs, l2, loss_epochs):
+def _train_any(X, y, layers, f, optimizer, epochs, l2, loss_epochs):
     layers = tuple(Layer(layer.W.copy(), layer.b.copy()) for layer in layers)
+    params = [a for layer in layers for a in (layer.W, layer.b)]  # updated in place
+    update = optimizer.start(params)
     losses = np.empty((loss_epochs.size, layers[0].W.shape[0]))
     k = 0
     for epoch in range(epochs + 1):
@@ -205,15 +290,77 @@ def _train_any(X, y, layers, f, lr, epochs, l2, loss_epochs):
             k += 1
         if epoch == epochs:
             break
-        for layer, g in zip(layers, grad(X, y, layers, f, l2, fwd), strict=True):
-            W, b = layer.W, layer.b  # updated in place: the Layer itself is frozen
-            W -= lr * g.W
-            b -= lr * g.b
+        update(params, [a for g in grad(X, y, layers, f, l2, fwd) for a in (g.W, g.b)])
     return TrainResult(layers, losses, loss_epochs)
 
 
-def _train_one_hidden(X, y, layers, f, lr, epochs, l2, loss_epochs):
-    """Gradient descent for one hidden layer of width H, in preallocated buffers.
+def _train_neuron(X, y, layer, s, optimizer, epochs, l2, loss_epochs):
+    """The single neuron: W (n_seeds, n_features), b (n_seeds,) and three (n_seeds, n_rows)
+    buffers reused every epoch (fresh multi-megabyte arrays cost page faults each time)."""
+    W, b = layer.W[:, :, 0].copy(), layer.b[:, 0].copy()
+    update = optimizer.start([W, b])
+    losses = np.empty((loss_epochs.size, W.shape[0]))
+    z, p, tmp = (np.empty((W.shape[0], X.shape[0])) for _ in range(3))
+    signed_s = s * (1.0 - 2.0 * y)
+    k = 0
+    for epoch in range(epochs + 1):
+        _neuron_z_into(X, W, b, z, tmp)
+        if epoch == loss_epochs[k]:
+            losses[k] = _neuron_loss(z, signed_s, W, l2, p, tmp)
+            k += 1
+        if epoch == epochs:
+            break
+        # p = σ(s·z), accurate to a few ulp for every z; e^(−s·z) overflowing to inf gives
+        # the right p = 0.
+        np.multiply(z, -s, out=p)
+        np.exp(p, out=p)
+        p += 1.0
+        np.divide(1.0, p, out=p)
+        update([W, b], _neuron_grad(X, y, W, p, s, l2, tmp))
+    return TrainResult(neuron(W, b), losses, loss_epochs)
+
+
+def _neuron_z_into(X, W, b, out, tmp):
+    """_neuron_z into `out`, `tmp` being scratch of the same shape: the same sums, in the
+    same order, without allocating."""
+    out[...] = b[:, None]
+    for j in range(X.shape[1]):
+        np.multiply(W[:, j, None], X[:, j], out=tmp)
+        out += tmp
+    return out
+
+
+def _neuron_loss(z, signed_s, W, l2, out, tmp):
+    """_log_loss(s·z, y) + the penalty, in place: signed_s = s·(1 − 2y) (n_rows,)."""
+    np.multiply(z, signed_s, out=tmp)
+    # softplus(v) = max(v, 0) + log1p(e^(−|v|)): temporaries of this size cost more than
+    # the arithmetic.
+    np.abs(tmp, out=out)
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    np.log1p(out, out=out)
+    np.maximum(tmp, 0.0, out=tmp)
+    out += tmp
+    return out.mean(axis=1) + 0.5 * l2 * (W * W).sum(axis=1)
+
+
+def _neuron_grad(X, y, W, p, s, l2, tmp):
+    """gW, gb from p = σ(s·z); overwrites p with the residual."""
+    # dL/dz = s·(p − y) for p = σ(s·z): for tanh, dL/dp = (p−y)/(p(1−p)) and
+    # dp/dz = (1 − tanh²z)/2 = 2p(1−p), so the p(1−p) cancels and leaves 2(p − y).
+    r = p
+    r -= y
+    r *= s / X.shape[0]
+    # Row sums feature by feature, not r @ X, as _neuron_z sums.
+    gW = np.empty_like(W)
+    for j in range(X.shape[1]):
+        np.multiply(r, X[:, j], out=tmp)
+        gW[:, j] = tmp.sum(axis=1)
+    return gW + l2 * W, r.sum(axis=1)
+
+
+def _train_one_hidden(X, y, layers, f, optimizer, epochs, l2, loss_epochs):
+    """One hidden layer of width H, in preallocated buffers.
 
     The first layer's bias rides as a last row of its weights against a column of ones in X,
     so one matrix product gives both. With r = (σ(z) − y)/n_rows the output's dL/dz and
@@ -226,6 +373,7 @@ def _train_one_hidden(X, y, layers, f, lr, epochs, l2, loss_epochs):
     W1 = np.concatenate([layers[0].W, layers[0].b[:, None, :]], axis=1)  # (S, F + 1, H)
     w2 = layers[1].W.copy()  # (S, H, 1)
     b2 = layers[1].b[:, 0].copy()  # (S,)
+    update = optimizer.start([W1, w2, b2])
     Z = np.empty((n_seeds, n_rows, width))
     A, D = np.empty_like(Z), np.empty_like(Z)
     zb = np.empty((n_seeds, n_rows, 1))
@@ -263,9 +411,7 @@ def _train_one_hidden(X, y, layers, f, lr, epochs, l2, loss_epochs):
         if l2:
             dW1[:, :n_features] += l2 * W1[:, :n_features]
             dw2 += l2 * w2
-        W1 -= lr * dW1
-        w2 -= lr * dw2
-        b2 -= lr * db2
+        update([W1, w2, b2], [dW1, dw2, db2])
     trained = (Layer(np.ascontiguousarray(W1[:, :n_features]), W1[:, n_features].copy()),
                Layer(w2, b2[:, None]))
     return TrainResult(trained, losses, loss_epochs)

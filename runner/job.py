@@ -74,10 +74,8 @@ def closing_text(plan: Plan, result: JobResult, report: LuckReport | None,
         out = text.luck_table(report) + "\n\n" + out
     if plan.printed:
         lesson = text.lesson_table(result)
-        if plan.lesson_train is not None:
-            why = evaluate.lesson_untrainable(plan)
-            lesson += "\n" + (text.lesson_training_skipped(plan, why) if why else
-                              text.lesson_training(evaluate.train_lesson(plan), result))
+        if result.lesson is not None:
+            lesson += "\n" + text.lesson_training(result.lesson, result)
         out = lesson + "\n\n" + out
     return out
 

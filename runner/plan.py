@@ -6,6 +6,7 @@ bad input, so a refused command has computed nothing, written nothing and logged
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -13,11 +14,10 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
 
 import numpy as np
 
-from neuron import activations, initializers, network, training
+from neuron import activations, initializers, network
 from runner import data, limits, seeds
 from runner.config import ChildRuns, Config, Mode, TrackingConfig, plain, to_yaml
 from runner.errors import UserError
@@ -43,6 +43,21 @@ class LuckSettings:
     n_resamples: int
     confidence: float
     plots: bool
+
+
+@dataclass(frozen=True)
+class Printed:
+    """What a source printed for its worked example (the lesson's `printed:`), each value
+    shown beside the one computed; None where it printed nothing."""
+
+    x: tuple[float, ...] | None = None
+    w: tuple[float, ...] | None = None
+    b: float | None = None
+    wx: float | None = None
+    z: float | None = None
+    y_hat: float | None = None
+    cls: str | None = None  # `class` in the config
+    activation: str = "sigmoid"  # whose values the source printed
 
 
 @dataclass(frozen=True)
@@ -73,7 +88,7 @@ class Plan:
     luck: LuckSettings
     chunk_size: int  # seeds evaluated at once: chunk_size, less for memory (limits.py)
     highlight: tuple[int, str] | None  # a row the report speaks of by name, and its label
-    printed: Mapping[str, Any] | None  # what a source printed (the lesson), to compare
+    printed: Printed | None  # what a source printed (the lesson), to compare
     lesson_train: data.Dataset | None  # the lesson's weights are trained on this
     tracking: TrackingPlan | None  # None: tracking=off
     hidden: tuple[int, ...]  # hidden-layer widths; (): the single neuron
@@ -86,14 +101,26 @@ class Plan:
         return len(self.seeds)
 
     @property
-    def is_network(self) -> bool:
-        return bool(self.hidden)
+    def model_noun(self) -> str:
+        return "network" if self.hidden else "neuron"
+
+    @property
+    def model_shape(self) -> str | None:
+        """How names and summaries tell a network's shape; None for the single neuron (its
+        names and params stay what they were before networks existed)."""
+        return f"hidden {list(self.hidden)}" if self.hidden else None
+
+    @property
+    def model_params(self) -> dict:
+        """A network's shape as run params; none for the single neuron, likewise."""
+        return {"hidden": str(list(self.hidden)), "n_params": self.n_params} if (
+            self.hidden) else {}
 
     @property
     def output(self) -> activations.Activation:
         """What reads the output unit: the neuron's own activation, or a network's sigmoid
         output (ŷ ≥ 0.5, i.e. z ≥ 0, is positive: the lesson's rule)."""
-        return activations.get("sigmoid") if self.hidden else self.activation
+        return network.output(self.activation, self.hidden)
 
     @property
     def n_params(self) -> int:
@@ -135,10 +162,7 @@ def make_plan(config: Config, seed_given: bool = False, started: float | None = 
     t = config.trainer
     if config.mode == Mode.train:
         try:
-            if hidden:
-                act.derivative(np.zeros(1), np.zeros(1))
-            else:
-                training.check_trainable(act.name)
+            network.check_trainable(act, hidden)
         except ValueError as e:
             more = ("" if hidden or act.name in activations.UNTRAINABLE
                     else "; in a network it trains: add model.hidden=[4]")
@@ -167,7 +191,7 @@ def make_plan(config: Config, seed_given: bool = False, started: float | None = 
         luck=LuckSettings(config.luck.bootstrap_seed, config.luck.n_resamples,
                           config.luck.confidence, config.luck.plots),
         chunk_size=_chunk_size(config, ds, hidden), highlight=highlight,
-        printed=plain(config.printed) if config.printed is not None else None,
+        printed=_printed(config.printed) if config.printed is not None else None,
         lesson_train=lesson_train, tracking=tracking, hidden=hidden, key=job_key(config),
         config_yaml=to_yaml(config, redact(config.tracking.uri) if config.tracking.uri else None),
         notes=tuple(notes),
@@ -403,6 +427,27 @@ def _explicit_weights(config: Config, features) -> tuple[np.ndarray, np.ndarray]
         raise UserError(f"bias={config.bias}: the bias must be a finite number of magnitude "
                         f"at most {limits.MAX_PARAMETER:g}")
     return W, np.asarray([b])
+
+
+def _printed(values) -> Printed:
+    given = dict(plain(values))
+    given["cls"] = given.pop("class", None)
+    names = [f.name for f in dataclasses.fields(Printed)]
+    for key, value in given.items():
+        if key not in names:
+            raise UserError(f"printed.{key}: not a value a source prints; the keys are "
+                            f"{', '.join('class' if n == 'cls' else n for n in names)}")
+        try:
+            if key in ("x", "w") and value is not None:
+                given[key] = tuple(float(v) for v in value)
+            elif key in ("b", "wx", "z", "y_hat") and value is not None:
+                given[key] = float(value)
+            elif value is not None:
+                given[key] = str(value)
+        except (TypeError, ValueError):
+            raise UserError(f"printed.{key}={value}: not a number"
+                            + (" list" if key in ("x", "w") else "")) from None
+    return Printed(**{k: v for k, v in given.items() if v is not None})
 
 
 def _fmt_list(values):

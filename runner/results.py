@@ -4,30 +4,41 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
+from neuron import network
+from neuron.metrics import PerSeed
 from neuron.network import Layer
 from runner.plan import Plan
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The neuron (or network) evaluated with every seed's weights over the dataset.
+    """The model evaluated with every seed's weights over the dataset.
 
-    The single neuron has W and b; a network has `layers` (neuron.network.Layer, the output
-    unit last), kept while seeds × parameters is small enough (limits.MAX_KEPT_WEIGHTS).
+    `layers` (neuron.network.Layer, the output unit last; the single neuron is one Layer) are
+    kept while seeds × parameters is small enough (limits.MAX_KEPT_WEIGHTS).
     """
 
-    W: np.ndarray | None  # (n_seeds, n_features): the single neuron
-    b: np.ndarray | None  # (n_seeds,)
-    metrics: Mapping[str, np.ndarray]  # metric name → (n_seeds,)
+    layers: tuple[Layer, ...] | None  # every seed's weights and biases
+    metrics: PerSeed
     n_positive: np.ndarray  # (n_rows,) seeds that call each row positive
     n_correct: np.ndarray  # (n_rows,) seeds that get each row right
     z: np.ndarray | None = None  # (n_seeds, n_rows) of the output unit, when small enough
     y_hat: np.ndarray | None = None  # (n_seeds, n_rows)
-    layers: tuple[Layer, ...] | None = None  # a network's weights and biases
+
+    @property
+    def W(self) -> np.ndarray | None:
+        """The single neuron's weights (n_seeds, n_features): its own params and plots."""
+        return None if self.layers is None or len(self.layers) != 1 else (
+            network.neuron_weights(self.layers)[0])
+
+    @property
+    def b(self) -> np.ndarray | None:
+        """The single neuron's biases (n_seeds,)."""
+        return None if self.layers is None or len(self.layers) != 1 else (
+            network.neuron_weights(self.layers)[1])
 
     def without_outputs(self) -> Evaluation:
         """The same evaluation without the per-row outputs (they serve child runs only)."""
@@ -52,6 +63,7 @@ class JobResult:
     evaluation: Evaluation  # after training, with mode=train
     training: Training | None
     seconds: float  # wall time of the evaluation and training
+    lesson: LessonTraining | LessonSkipped | None = None  # plan.lesson_train's training
 
     @property
     def seeds(self) -> np.ndarray:
@@ -68,8 +80,7 @@ class JobResult:
         return None if z is None else self.plan.output.classify(z)
 
     def without_outputs(self) -> JobResult:
-        return JobResult(self.plan, self.evaluation.without_outputs(), self.training,
-                         self.seconds)
+        return dataclasses.replace(self, evaluation=self.evaluation.without_outputs())
 
 
 @dataclass(frozen=True)
@@ -86,3 +97,11 @@ class LessonTraining:
     y_hat: float  # the lesson's row
     positive: bool
     accuracy: float
+
+
+@dataclass(frozen=True)
+class LessonSkipped:
+    """The lesson's weights not trained: the activation cannot be."""
+
+    dataset: str
+    why: str

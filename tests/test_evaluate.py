@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neuron import initializers, metrics
-from neuron.neuron import forward
+from neuron.network import forward, neuron
 from runner import evaluate, limits
 from runner.plan import make_plan
 from runner.results import JobResult
@@ -23,15 +23,15 @@ def test_every_seed_is_its_own_draw_evaluated(make_cfg):
     W, b = initializers.draw([4, 2, 9], 2, *plan.init)
     np.testing.assert_array_equal(ev.W, W)
     np.testing.assert_array_equal(ev.b, b)
-    z, y_hat = forward(ds.X, W, b, plan.activation)
+    z, y_hat = forward(ds.X, neuron(W, b), plan.activation)[2:]
     np.testing.assert_array_equal(ev.z, z)
     np.testing.assert_array_equal(ev.y_hat, y_hat)
     pred = z >= 0
     np.testing.assert_array_equal(result.pred, pred)
     expected = metrics.per_seed(y_hat, pred, ds.y, probability=False)
-    assert set(ev.metrics) == set(expected)
+    assert dict(ev.metrics.items()).keys() == dict(expected.items()).keys()
     for k, v in expected.items():
-        np.testing.assert_array_equal(ev.metrics[k], v)
+        np.testing.assert_array_equal(ev.metrics.get(k), v)
     np.testing.assert_array_equal(ev.n_positive, pred.sum(axis=0))
     np.testing.assert_array_equal(ev.n_correct, (pred == ds.y.astype(bool)).sum(axis=0))
     assert result.training is None and result.seconds > 0
@@ -46,8 +46,8 @@ def test_results_do_not_depend_on_the_chunk_size(make_cfg, mode):
         for field in ("W", "b", "z", "y_hat", "n_positive", "n_correct"):
             np.testing.assert_array_equal(getattr(one.evaluation, field),
                                           getattr(other.evaluation, field))
-        for k in one.evaluation.metrics:
-            np.testing.assert_array_equal(one.evaluation.metrics[k], other.evaluation.metrics[k])
+        for k, v in one.evaluation.metrics.items():
+            np.testing.assert_array_equal(v, other.evaluation.metrics.get(k))
         if mode == "train":
             np.testing.assert_array_equal(one.training.losses, other.training.losses)
 
@@ -66,7 +66,7 @@ def test_outputs_are_kept_only_while_small(make_cfg, monkeypatch):
     monkeypatch.setattr(limits, "MAX_PREDICTION_CELLS", 400 * 3 - 1)
     result = evaluate.run(plan_of(make_cfg, "seed=1..3"))
     assert result.evaluation.z is None and result.pred is None
-    assert result.evaluation.metrics["accuracy"].shape == (3,)
+    assert result.evaluation.metrics.accuracy.shape == (3,)
 
 
 def test_results_are_frozen_and_outputs_can_be_dropped(make_cfg):
@@ -75,7 +75,7 @@ def test_results_are_frozen_and_outputs_can_be_dropped(make_cfg):
         result.seconds = 0.0
     lean = result.without_outputs()
     assert isinstance(lean, JobResult) and lean.evaluation.z is None
-    assert lean.evaluation.W is result.evaluation.W and lean.plan is result.plan
+    assert lean.evaluation.layers is result.evaluation.layers and lean.plan is result.plan
 
 
 def test_explicit_weights_and_the_lesson(make_cfg):

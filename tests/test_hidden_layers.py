@@ -29,7 +29,7 @@ def test_random_networks_are_each_seeds_own_draw(make_cfg, tmp_path):
         z = np.tanh(plan.dataset.X @ W1 + b1) @ W2 + b2
         np.testing.assert_allclose(ev.z[row], z[:, 0], rtol=1e-12, atol=1e-12)
         acc = ((z[:, 0] >= 0) == plan.dataset.y.astype(bool)).mean()
-        assert ev.metrics["accuracy"][row] == acc
+        assert ev.metrics.accuracy[row] == acc
     saved = np.load(tmp_path / "weights.npz")
     assert saved["seeds"].tolist() == [4, 9]
     np.testing.assert_array_equal(saved["W1"], ev.layers[0].W)
@@ -64,15 +64,15 @@ def test_one_relu_unit_gets_stuck_where_tanh_does_not(make_cfg, tmp_path):
     tanh = run_job(make_cfg("activation=tanh", *common), tmp_path / "tanh")
     baseline = luck.majority_baseline(relu.result.plan.dataset.y)
     for out in (relu, tanh):
-        acc = out.result.evaluation.metrics["accuracy"]
-        stuck = out.result.evaluation.metrics["stuck"]
+        acc = out.result.evaluation.metrics.accuracy
+        stuck = out.result.evaluation.metrics.stuck
         np.testing.assert_array_equal(stuck, (acc <= baseline).astype(float))
         assert out.report.training.stuck == int(stuck.sum())
     assert relu.report.training.stuck > 0 and tanh.report.training.stuck == 0
     assert f"{relu.report.training.stuck} of 30 seeds got stuck" in relu.text
     # A stuck ReLU seed is a dead one: its unit outputs 0 on every row.
-    stuck = relu.result.evaluation.metrics["stuck"] == 1
-    assert (relu.result.evaluation.metrics["dead_units"][stuck] == 1).all()
+    stuck = relu.result.evaluation.metrics.stuck == 1
+    assert (relu.result.evaluation.metrics.dead_units[stuck] == 1).all()
     assert "Dead units: at the start" in relu.text
     # The closing summary names the network, not just the activation.
     assert "\nneuron-luck · relu · hidden [1], sigmoid output · obesity (400 rows" in relu.text
@@ -151,8 +151,8 @@ def test_chunks_shrink_to_the_memory_budget_and_change_nothing(make_cfg, monkeyp
     assert plan.chunk_size == 2
     small = evaluate.run(plan)
     np.testing.assert_array_equal(small.evaluation.z, whole.evaluation.z)
-    np.testing.assert_array_equal(small.evaluation.metrics["dead_units"],
-                                  whole.evaluation.metrics["dead_units"])
+    np.testing.assert_array_equal(small.evaluation.metrics.dead_units,
+                                  whole.evaluation.metrics.dead_units)
     monkeypatch.setattr(limits, "MEMORY_BUDGET", per_seed - 1)
     with pytest.raises(UserError, match=r"400 rows take 0.0 GiB of working memory per seed, "
                                         r"more than the 0 GiB budget; use fewer rows or narrower"):
@@ -165,8 +165,7 @@ def test_the_fast_trainer_is_what_the_plain_steps_give(make_cfg):
     plan = make_plan(make_cfg("model.hidden=[3]", "activation=tanh", "mode=train",
                               "seed=1..4", "trainer.epochs=25", "tracking=off"))
     before = evaluate.evaluate(plan)
-    layers, _, _ = evaluate.descend_network(plan, plan.dataset.X, plan.dataset.y,
-                                            before.layers)
+    layers, _, _ = evaluate.descend(plan, plan.dataset.X, plan.dataset.y, before.layers)
     from neuron import scaling
 
     Xs, mean, std = scaling.standardize(plan.dataset.X)

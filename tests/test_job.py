@@ -324,8 +324,8 @@ def test_lesson_unchanged_still_finds_its_misprints(make_cfg, tmp_path):
 def test_trained_explicit_weights_are_said_trained(make_cfg, tmp_path):
     cfg = make_cfg("mode=train", "weights=[0.2,0.00001]", "bias=1", "tracking=off")
     out = run_job(cfg, tmp_path)
-    before = out.result.training.before.metrics["accuracy"][0]
-    after = out.result.evaluation.metrics["accuracy"][0]
+    before = out.result.training.before.metrics.accuracy[0]
+    after = out.result.evaluation.metrics.accuracy[0]
     assert before != after
     assert (f"trained          the explicit weights (no seed involved): accuracy {before:.4f} → "
             f"{after:.4f}") in out.text and "evaluated        the explicit" not in out.text

@@ -9,6 +9,7 @@ import pytest
 from neuron import activations as A
 from neuron import initializers as I
 from neuron import network as N
+from neuron.optimizers import GD
 
 TRAINABLE = [n for n in A.NAMES if n != "step"]
 
@@ -96,7 +97,7 @@ def test_the_fast_trainer_follows_the_plain_gradient(data, name, hidden):
     X, y = data
     f = A.get(name)
     layers = net(np.arange(4), hidden)
-    fast = N.train(X, y, layers, f, lr=0.3, epochs=30, l2=0.01)
+    fast = N.train(X, y, layers, f, GD(0.3), epochs=30, l2=0.01)
     for layer in layers:  # the start is left as it was
         assert np.isfinite(layer.W).all()
     plain = [N.Layer(la.W.copy(), la.b.copy()) for la in layers]
@@ -128,7 +129,7 @@ def test_step_for_step_against_scikit_learn(data, name, sk, hidden):
     l2, lr = 0.01, 0.5
     for seed in (3, 11):
         start = net([seed], hidden)
-        ours = N.train(X, y, start, A.get(name), lr=lr, epochs=100, l2=l2)
+        ours = N.train(X, y, start, A.get(name), GD(lr), epochs=100, l2=l2)
         clf = MLPClassifier(hidden_layer_sizes=tuple(hidden), activation=sk, solver="sgd",
                             momentum=0.0, batch_size=len(y), learning_rate="constant",
                             learning_rate_init=lr, alpha=l2 * len(y), max_iter=1,
@@ -159,7 +160,7 @@ def test_a_dead_relu_unit_is_reported_and_never_moves(data):
     assert (fwd.A[0][1, :, 2] == 0).all()
     dead = N.dead_units(fwd)
     assert dead[1] >= 1
-    trained = N.train(X, y, layers, A.get("relu"), lr=0.5, epochs=300)
+    trained = N.train(X, y, layers, A.get("relu"), GD(0.5), epochs=300)
     np.testing.assert_array_equal(trained.layers[0].W[1, :, 2], W1[1, :, 2])
     assert trained.layers[0].b[1, 2] == b1[1, 2]
     assert trained.layers[1].W[1, 2, 0] == layers[1].W[1, 2, 0]  # nothing flows from it

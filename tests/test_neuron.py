@@ -2,8 +2,13 @@ from pathlib import Path
 
 import numpy as np
 
-from neuron import activations, metrics
-from neuron.neuron import Neuron, forward
+from neuron import activations, metrics, network
+
+
+def forward(X, W, b, f):
+    """The single neuron's z and ŷ: the network without hidden layers."""
+    fwd = network.forward(X, network.neuron(W, b), f)
+    return fwd.z, fwd.y_hat
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,10 +22,12 @@ def test_lesson_numbers():
     assert f.classify(z)[0, 0] and y_hat[0, 0] >= f.threshold  # Obese
 
 
-def test_single_neuron_matches_forward():
+def test_single_neuron_is_one_layer_of_one_unit():
     f = activations.get("tanh")
-    n = Neuron([0.5, -1.0], 0.25, f)
-    assert abs(n([2.0, 1.0]) - np.tanh(0.25)) < 1e-15
+    (layer,) = network.neuron([[0.5, -1.0]], [0.25])
+    assert layer.W.shape == (1, 2, 1) and layer.b.shape == (1, 1)
+    z, y_hat = forward([[2.0, 1.0]], [[0.5, -1.0]], [0.25], f)
+    assert abs(y_hat[0, 0] - np.tanh(0.25)) < 1e-15 and z[0, 0] == 0.25
 
 
 def test_forward_shapes_and_values():
@@ -45,18 +52,19 @@ def test_metrics_confusion_and_probability_scores():
     y_hat = np.array([[0.9, 0.2, 0.4, 0.6], [0.5, 0.5, 0.5, 0.5]])
     pred = y_hat >= 0.5
     m = metrics.per_seed(y_hat, pred, y, probability=True)
-    np.testing.assert_array_equal(m["tp"], [1, 2])
-    np.testing.assert_array_equal(m["fp"], [1, 2])
-    np.testing.assert_array_equal(m["tn"], [1, 0])
-    np.testing.assert_array_equal(m["fn"], [1, 0])
-    np.testing.assert_allclose(m["accuracy"], [0.5, 0.5])
+    np.testing.assert_array_equal(m.tp, [1, 2])
+    np.testing.assert_array_equal(m.fp, [1, 2])
+    np.testing.assert_array_equal(m.tn, [1, 0])
+    np.testing.assert_array_equal(m.fn, [1, 0])
+    np.testing.assert_allclose(m.accuracy, [0.5, 0.5])
     expected = -np.mean([np.log(0.9), np.log(0.8), np.log(0.4), np.log(0.4)])
-    assert abs(m["log_loss"][0] - expected) < 1e-12
-    assert abs(m["log_loss"][1] - np.log(2)) < 1e-12
-    np.testing.assert_allclose(m["brier"], [(0.01 + 0.04 + 0.36 + 0.36) / 4, 0.25])
-    np.testing.assert_allclose(m["mean_output"], [0.525, 0.5])
+    assert abs(m.log_loss[0] - expected) < 1e-12
+    assert abs(m.log_loss[1] - np.log(2)) < 1e-12
+    np.testing.assert_allclose(m.brier, [(0.01 + 0.04 + 0.36 + 0.36) / 4, 0.25])
+    np.testing.assert_allclose(m.mean_output, [0.525, 0.5])
 
 
 def test_no_probability_metrics_for_tanh():
     m = metrics.per_seed(np.zeros((1, 2)), np.zeros((1, 2), bool), np.array([0, 1]), False)
-    assert "log_loss" not in m and "brier" not in m
+    assert m.log_loss is None and m.brier is None
+    assert [k for k, _ in m.items()] == ["accuracy", "tp", "fp", "tn", "fn", "mean_output"]

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from neuron import luck as L
+from neuron import network
+from neuron.metrics import PerSeed
 from runner.plan import LuckSettings, make_plan
 from runner.report import luck, markdown, stats, text
 from runner.results import Evaluation, JobResult
@@ -23,8 +25,10 @@ def result(make_cfg, tmp_path):
     pred = np.array([[1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 1, 1], [0, 0, 0, 0]], bool)
     y = np.array([1, 0, 1, 0], bool)
     acc = (pred == y).mean(axis=1)  # 0.5, 0.5, 0.75, 0.5
-    ev = Evaluation(W=np.zeros((4, 2)), b=np.zeros(4),
-                    metrics={"accuracy": acc, "mean_output": np.array([0.0, 0.1, 0.2, 0.3])},
+    counts = np.zeros(4, int)  # not summarized
+    ev = Evaluation(layers=network.neuron(np.zeros((4, 2)), np.zeros(4)),
+                    metrics=PerSeed(acc, counts, counts, counts, counts,
+                                    mean_output=np.array([0.0, 0.1, 0.2, 0.3])),
                     n_positive=pred.sum(axis=0), n_correct=(pred == y).sum(axis=0))
     return JobResult(plan, ev, None, 0.01)
 

@@ -48,7 +48,7 @@ def test_training_removes_the_luck_and_is_logged(make_cfg, store, tmp_path):
     assert child.data.params["w0.height_ft"] == f"{before.W[i, 0]:.6g}"
     assert child.data.params["bias0"] == f"{before.b[i]:.6g}"
     assert child.data.params["w.height_ft"] == f"{out.result.evaluation.W[i, 0]:.6g}"
-    assert child.data.metrics["accuracy_before"] == before.metrics["accuracy"][i]
+    assert child.data.metrics["accuracy_before"] == before.metrics.accuracy[i]
     curve = client.get_metric_history(child.info.run_id, "train_loss")
     steps = sorted(m.step for m in curve)
     assert steps[0] == 0 and steps[-1] == 3000 and 100 < len(steps) <= 202
@@ -70,7 +70,7 @@ def test_tanh_trains(make_cfg, tmp_path):
     cfg = make_cfg("mode=train", "activation=tanh", "seed=1..5", "tracking=off",
                    "luck.plots=false")
     out = run_job(cfg, tmp_path)
-    assert np.all(out.result.evaluation.metrics["accuracy"] > 0.9)
+    assert np.all(out.result.evaluation.metrics.accuracy > 0.9)
 
 
 def test_bad_mode_and_trainer(make_cfg, tmp_path):
@@ -124,4 +124,4 @@ def test_one_class_data_has_no_stuck_seeds(make_cfg, tmp_path, hidden):
     assert "stuck:" not in t.sentence and "got stuck" not in out.text
     assert "The constant guess is already perfect (lesson holds one class)" in t.sentence
     if hidden:
-        assert not out.result.evaluation.metrics["stuck"].any()
+        assert not out.result.evaluation.metrics.stuck.any()

@@ -1,15 +1,45 @@
 import ast
 import csv
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from neuron import training
-from neuron.activations import sigmoid
-from neuron.neuron import forward
+from neuron import network
+from neuron.activations import get, sigmoid
+from neuron.optimizers import GD
 from neuron.scaling import standardize, unstandardize
-from neuron.training import check_trainable, grad, loss, train
+
+# The single neuron is the network without hidden layers: these tests speak of its weights
+# W (n_seeds, n_features) and b (n_seeds,), and go through neuron.network's one forward,
+# loss, grad and train.
+TRAINABLE = network.TRAINABLE
+
+
+def forward(X, W, b, f):
+    fwd = network.forward(X, network.neuron(W, b), f)
+    return fwd.z, fwd.y_hat
+
+
+def loss(X, y, W, b, activation="sigmoid", l2=0.0):
+    return network.loss(X, y, network.neuron(W, b), get(activation), l2)
+
+
+def grad(X, y, W, b, activation="sigmoid", l2=0.0):
+    (g,) = network.grad(X, y, network.neuron(W, b), get(activation), l2)
+    return g.W[:, :, 0], g.b[:, 0]
+
+
+def check_trainable(name):
+    return network.check_trainable(get(name), ())
+
+
+def train(X, y, W0, b0, activation="sigmoid", lr=0.1, epochs=1000, l2=0.0, record_every=None):
+    r = network.train(X, y, network.neuron(W0, b0), get(activation), GD(lr), epochs, l2,
+                      record_every)
+    W, b = network.neuron_weights(r.layers)
+    return SimpleNamespace(W=W, b=b, losses=r.losses, loss_epochs=r.loss_epochs)
 
 ROOT = Path(__file__).resolve().parent.parent
 OBESITY_CSV = ROOT / "data" / "obesity.csv"
@@ -69,7 +99,7 @@ def test_grad_matches_central_differences(activation, l2):
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
 def test_loss_matches_log_loss_of_probability(activation):
     X, y, W, b = small_problem()
-    f = training.TRAINABLE[activation]
+    f = TRAINABLE[activation]
     z, _ = forward(X, W, b, lambda z: z)
     p = sigmoid(f * z)
     if activation == "tanh":
@@ -99,7 +129,7 @@ def test_loss_is_finite_and_linear_far_from_boundary():
 def test_z_is_bit_identical_to_neuron_forward():
     X, _, _, _ = small_problem(n_rows=41, n_features=7)
     W, b = seeded_weights(range(13), 7)
-    z = training._z(X, W, b, np.empty((13, 41)), np.empty((13, 41)))
+    z = network._neuron_z_into(X, W, b, np.empty((13, 41)), np.empty((13, 41)))
     assert np.array_equal(z, forward(X, W, b, lambda z: z)[0])
 
 
@@ -178,8 +208,8 @@ def test_check_trainable_refuses_non_probability_activations(name):
 
 
 def test_check_trainable_accepts_sigmoid_and_tanh():
-    assert set(training.TRAINABLE) == {"sigmoid", "tanh"}
-    for name in training.TRAINABLE:
+    assert set(TRAINABLE) == {"sigmoid", "tanh"}
+    for name in TRAINABLE:
         check_trainable(name)
 
 
@@ -188,7 +218,7 @@ def test_losses_do_not_increase_for_small_lr(activation):
     X, y, W, b = small_problem(n_rows=60, n_features=4, n_seeds=8)
     W, b = 3 * W, 3 * b  # start far from the optimum so the early steps are large
     # The log-loss Hessian is at most s²/4 · X̃ᵀX̃/n with X̃ = [X, 1]: lr = 1/L guarantees descent.
-    s = training.TRAINABLE[activation]
+    s = TRAINABLE[activation]
     Xt = np.column_stack([X, np.ones(len(X))])
     lipschitz = s**2 / 4 * np.linalg.eigvalsh(Xt.T @ Xt / len(X)).max() + 0.05
 
@@ -265,12 +295,13 @@ def test_standardize_and_unstandardize_round_trip():
     np.testing.assert_allclose(z_raw, z_std, rtol=1e-9, atol=1e-9)
 
 
-def test_training_module_imports_only_numpy():
-    tree = ast.parse((ROOT / "neuron" / "training.py").read_text())
+@pytest.mark.parametrize("module", ["network.py", "optimizers.py"])
+def test_the_model_and_its_optimizers_import_only_numpy(module):
+    tree = ast.parse((ROOT / "neuron" / module).read_text())
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
-    assert imported <= {"__future__", "typing", "numpy", "neuron"}
+    assert imported <= {"__future__", "typing", "dataclasses", "numpy", "neuron"}

@@ -174,9 +174,9 @@ def build(result: JobResult, map_metrics=None) -> LuckReport:
     ds, n = plan.dataset, result.n_seeds
     map_metrics = map_metrics or (lambda fn, names: [fn(name) for name in names])
     metrics = tuple(m for m in map_metrics(
-        lambda name: _summary(ev.metrics[name], name, plan.luck),
-        [name for name in SUMMARIZED if name in ev.metrics]) if m is not None)
-    acc = np.asarray(ev.metrics["accuracy"], float)
+        lambda name: _summary(ev.metrics.get(name), name, plan.luck),
+        [name for name in SUMMARIZED if ev.metrics.get(name) is not None]) if m is not None)
+    acc = np.asarray(ev.metrics.accuracy, float)
     ks, best, sd = luck.expected_max(acc)
     baseline = float(luck.majority_baseline(ds.y))
     share_pos = ev.n_positive / n
@@ -208,7 +208,7 @@ def build(result: JobResult, map_metrics=None) -> LuckReport:
                  if result.training is not None and result.training.diverged.all()
                  else verdict(accuracy, n, expected_best, share_beating, baseline)),
         training=_training(result, baseline) if result.training is not None else None,
-        network=_network(result) if plan.is_network else None,
+        network=_network(result) if plan.hidden else None,
     )
 
 
@@ -219,10 +219,10 @@ def _dead(counts: np.ndarray, total: int) -> DeadUnits:
 
 def _network(result: JobResult) -> NetworkSummary:
     plan, total = result.plan, sum(result.plan.hidden)
-    before = (_dead(result.training.before.metrics["dead_units"], total)
+    before = (_dead(result.training.before.metrics.dead_units, total)
               if result.training is not None else None)
     return NetworkSummary(hidden=plan.hidden, n_params=plan.n_params,
-                          dead=_dead(result.evaluation.metrics["dead_units"], total),
+                          dead=_dead(result.evaluation.metrics.dead_units, total),
                           dead_before=before)
 
 
@@ -263,8 +263,8 @@ def _training(result: JobResult, baseline: float) -> TrainingSummary:
     trainer = plan.trainer
     n = result.n_seeds
     kept = ~t.diverged if not t.diverged.all() else np.ones(n, bool)
-    before = np.asarray(t.before.metrics["accuracy"], float)[kept]
-    after = np.asarray(result.evaluation.metrics["accuracy"], float)[kept]
+    before = np.asarray(t.before.metrics.accuracy, float)[kept]
+    after = np.asarray(result.evaluation.metrics.accuracy, float)[kept]
     sb, sa = _spread(before), _spread(after)
     diverged = int(t.diverged.sum())
     std_removed = None if sb.std == 0 or diverged == n else float(1.0 - sa.std / sb.std)
@@ -273,7 +273,7 @@ def _training(result: JobResult, baseline: float) -> TrainingSummary:
     beaten = float((before < med).mean())
     loss = t.losses[-1][kept]
     stuck = int(luck.stuck(after, baseline).sum())
-    what = "network" if plan.is_network else "neuron"
+    what = plan.model_noun
     removed = ("all" if std_removed == 1.0 else f"{std_removed:.0%}") if (
         std_removed is not None) else "none (there was none to remove)"
     sentence = (

@@ -418,9 +418,9 @@ def _regions(result: JobResult) -> dict | None:
 
     plan, ev = result.plan, result.evaluation
     X = plan.dataset.X
-    if not plan.is_network or ev.layers is None or X.shape[1] != 2 or result.n_seeds < 2:
+    if not plan.hidden or ev.layers is None or X.shape[1] != 2 or result.n_seeds < 2:
         return None
-    acc = ev.metrics["accuracy"]
+    acc = ev.metrics.accuracy
     pad = 0.05 * (X.max(axis=0) - X.min(axis=0))
     lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
     g0, g1 = np.linspace(lo[0], hi[0], 150), np.linspace(lo[1], hi[1], 150)
@@ -485,7 +485,7 @@ class Plot:
 def spec(result: JobResult, report: LuckReport) -> tuple[Plot, ...]:
     """The plots of a job's report, in order; `draw` turns them into files."""
     plan, ev = result.plan, result.evaluation
-    ds, acc = plan.dataset, ev.metrics["accuracy"]
+    ds, acc = plan.dataset, ev.metrics.accuracy
     best, hl = report.expected_best, report.highlight
     # The weight plane and the boundary lines are the single neuron's; a network gets the
     # decision regions of its luckiest and unluckiest seed.
@@ -506,7 +506,7 @@ def spec(result: JobResult, report: LuckReport) -> tuple[Plot, ...]:
     if result.training is not None:
         before, k = result.training.before, min(4, result.n_seeds)
         plots.append(Plot("before_after.png", before_after,
-                          {"acc_before": before.metrics["accuracy"], "acc_after": acc}))
+                          {"acc_before": before.metrics.accuracy, "acc_after": acc}))
         if two_features:
             # The weights act on the features as the neuron sees them (maybe z-scored).
             names = ds.features if ds.mean is None else [f"{f} (z-score)" for f in ds.features]

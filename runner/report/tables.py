@@ -23,7 +23,7 @@ def seeds_table(result: JobResult) -> pd.DataFrame:
         for j, f in enumerate(result.plan.dataset.features):
             cols[f"w.{f}"] = ev.W[:, j]
         cols["bias"] = ev.b
-    cols.update(ev.metrics)
+    cols.update(ev.metrics.items())
     if result.training is not None:
         cols.update({f"{k}_before": v for k, v in result.training.before.metrics.items()})
     return pd.DataFrame(cols)
@@ -42,7 +42,7 @@ def weights_file(result: JobResult) -> dict | None:
     (W_l: (n_seeds, fan_in, fan_out), b_l: (n_seeds, fan_out), in the data's units), and with
     mode=train the starting weights as W1_start, b1_start, …; None when not kept."""
     ev = result.evaluation
-    if ev.layers is None:
+    if ev.layers is None or ev.W is not None:  # the single neuron's are in seeds.parquet
         return None
     out = {"seeds": result.seeds, **layer_arrays(ev.layers)}
     if result.training is not None:

@@ -10,7 +10,7 @@ from runner.config import Mode
 from runner.plan import Plan
 from runner.report.luck import CONTESTED, LuckReport, NetworkSummary, TrainingSummary
 from runner.report.stats import percent
-from runner.results import JobResult, LessonTraining
+from runner.results import JobResult, LessonSkipped, LessonTraining
 
 
 def luck_table(s: LuckReport) -> str:
@@ -81,16 +81,16 @@ def training_table(t: TrainingSummary, n_seeds: int) -> str:
 def job_summary(result: JobResult, where: str | None, run_dir, ui_command: str | None) -> str:
     """The closing lines of a job: what was evaluated, how fast, and where it went."""
     plan = result.plan
-    acc = result.evaluation.metrics["accuracy"]
+    acc = result.evaluation.metrics.accuracy
     ds = plan.dataset
     lines = [
         f"neuron-luck · {plan.activation.name}"
-        + (f" · hidden {list(plan.hidden)}, sigmoid output" if plan.hidden else "")
+        + (f" · {plan.model_shape}, sigmoid output" if plan.model_shape else "")
         + f" · {ds.name} ({len(ds.y)} row"
         f"{'' if len(ds.y) == 1 else 's'}, {', '.join(ds.features)})",
     ]
     if plan.explicit is not None and result.training is not None:
-        before = result.training.before.metrics["accuracy"][0]
+        before = result.training.before.metrics.accuracy[0]
         lines.append("  trained          the explicit weights (no seed involved): accuracy "
                      f"{before:.4f} → {acc[0]:.4f}")
     elif plan.explicit is not None:
@@ -158,9 +158,9 @@ def lesson_differences(plan: Plan) -> list[str]:
     printed, ds = plan.printed, plan.dataset
     out = []
     x = ds.frame[ds.features].to_numpy(float)[0]
-    if "x" in printed and not _same(x, printed["x"]):
+    if printed.x is not None and not _same(x, printed.x):
         out.append(f"row 0 of {ds.name} is x = {_fmt(tuple(x))}, "
-                   f"not the lesson's {_fmt(tuple(printed['x']))}")
+                   f"not the lesson's {_fmt(printed.x)}")
     if ds.mean is not None:
         out.append("dataset.standardize=true: the neuron sees z-scored features")
     if plan.mode == Mode.train:
@@ -169,13 +169,13 @@ def lesson_differences(plan: Plan) -> list[str]:
         out.append(f"the weights are drawn by seed {plan.seed_spec}, not given")
     else:
         W, b = plan.explicit
-        if "w" in printed and not _same(W[0], printed["w"]):
+        if printed.w is not None and not _same(W[0], printed.w):
             out.append(f"weights={_fmt(tuple(W[0].tolist()))}, not the lesson's "
-                       f"{_fmt(tuple(printed['w']))}")
-        if "b" in printed and not _same(b[0], printed["b"]):
-            out.append(f"bias={_fmt(float(b[0]))}, not the lesson's {_fmt(printed['b'])}")
+                       f"{_fmt(printed.w)}")
+        if printed.b is not None and not _same(b[0], printed.b):
+            out.append(f"bias={_fmt(float(b[0]))}, not the lesson's {_fmt(printed.b)}")
     # The lesson's values are a sigmoid neuron's (printed.activation may name another).
-    lesson_act = str(printed.get("activation", "sigmoid"))
+    lesson_act = printed.activation
     if plan.activation.name != lesson_act:
         out.append(f"activation={plan.activation.name}, not the lesson's {lesson_act}")
     return out
@@ -202,26 +202,27 @@ def lesson_table(result: JobResult) -> str:
         ("wᵀx", wx, "wx"),
         ("z = wᵀx + b", z, "z"),
         (f"ŷ = {act.name}(z)", y_hat, "y_hat"),
-        ("class", cls, "class"),
+        ("class", cls, "cls"),
     ]
     out = [f"The worked example: one {act.name} neuron, row 0 of {ds.name}",
            f"  {'quantity':<16}{'computed':<22}" + ("" if differs else "printed")]
     for name, value, key in rows:
-        shown = f"{cls} ({rule})" if key == "class" else _fmt(
+        p = getattr(printed, key)
+        shown = f"{cls} ({rule})" if key == "cls" else _fmt(
             tuple(value) if isinstance(value, list) else value
         )
-        if differs or key not in printed or printed[key] is None:
+        if differs or p is None:
             out.append(f"  {name:<16}{shown:<22}")
             continue
-        p = printed[key]
-        p_list = list(p) if not isinstance(p, (str, int, float)) else p
+        p_list = list(p) if isinstance(p, tuple) else p
         ok = _agrees(value, p_list)
         mark = "✓" if ok else "✗ misprint"
-        if not ok and key == "z" and "wx" in printed and _agrees(printed["wx"] + b, p_list):
+        if not ok and key == "z" and printed.wx is not None and _agrees(
+                printed.wx + b, p_list):
             mark += " (follows from the printed wᵀx)"
-        if not ok and key == "y_hat" and "z" in printed:
-            mark += f" ({act.name}({_fmt(float(printed['z']))}) would be "
-            mark += f"{float(act(np.asarray(float(printed['z'])))):.6f})"
+        if not ok and key == "y_hat" and printed.z is not None:
+            mark += f" ({act.name}({_fmt(printed.z)}) would be "
+            mark += f"{float(act(np.asarray(printed.z))):.6f})"
         p_shown = _fmt(tuple(p_list) if isinstance(p_list, list) else p_list)
         out.append(f"  {name:<16}{shown:<22}{p_shown:<16}{mark}")
     if differs:
@@ -235,13 +236,17 @@ def _prob(p: float) -> str:
     return f"1 − {1 - p:.1e}" if 0.999999 < p < 1 else f"{p:.6f}"
 
 
-def lesson_training(t: LessonTraining, result: JobResult) -> str:
-    """The line the lesson's later chapters promise: what training makes of its weights."""
+def lesson_training(t: LessonTraining | LessonSkipped, result: JobResult) -> str:
+    """The line the lesson's later chapters promise: what training makes of its weights (or
+    why the activation cannot be trained)."""
     plan = result.plan
+    if isinstance(t, LessonSkipped):
+        return (f"\nNot trained on {t.dataset} as the lesson goes on to do: "
+                f"activation={plan.activation.name}: {t.why}")
     ds, tr, printed = plan.lesson_train, plan.trainer, plan.printed
     verdict = ds.positive if t.positive else ds.negative
-    lessons = ("w" not in printed or _same(t.w0, printed["w"])) and (
-        "b" not in printed or _same(t.b0, printed["b"]))
+    lessons = (printed.w is None or _same(t.w0, printed.w)) and (
+        printed.b is None or _same(t.b0, printed.b))
     start = "the lesson's start" if lessons else "your weights"
     return (
         f"\nTrained from {start} on {t.dataset} ({t.n_rows} rows; "
@@ -251,9 +256,3 @@ def lesson_training(t: LessonTraining, result: JobResult) -> str:
         f"log-loss {t.loss:.4f})\n"
         f"  under them the lesson's person gets ŷ = {_prob(t.y_hat)}: {verdict}"
     )
-
-
-def lesson_training_skipped(plan: Plan, why: str) -> str:
-    """The line in place of the lesson's training when the activation cannot be trained."""
-    return (f"\nNot trained on {plan.lesson_train.name} as the lesson goes on to do: "
-            f"activation={plan.activation.name}: {why}")

@@ -78,8 +78,8 @@ def parent_name(result: JobResult, overrides=()) -> str:
     setting the command changed, and the seeds (or the explicit weights)."""
     plan = result.plan
     parts = [plan.activation.name]
-    if plan.is_network:
-        parts.append(f"hidden {list(plan.hidden)}")
+    if plan.model_shape:
+        parts.append(plan.model_shape)
     if plan.explicit is None:
         parts.append(plan.init[0].scheme)
     parts.append(plan.dataset.name)
@@ -99,8 +99,7 @@ def parent_name(result: JobResult, overrides=()) -> str:
 
 def network_params(result: JobResult) -> dict:
     """A network's shape, for parent and child runs alike (the single neuron has none)."""
-    plan = result.plan
-    return {"hidden": str(list(plan.hidden)), "n_params": plan.n_params} if plan.is_network else {}
+    return result.plan.model_params
 
 
 def _draw_params(prefix: str, draw) -> dict:
@@ -205,7 +204,7 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
     try:
         trained = plan.mode == Mode.train
         tracker.save_views(parent if n_children else None, plan.dataset.features, trained)
-        acc = result.evaluation.metrics["accuracy"]
+        acc = result.evaluation.metrics.accuracy
         metrics = {"accuracy_mean": acc.mean(), "accuracy_min": acc.min(),
                    "accuracy_max": acc.max(), "n_seeds": result.n_seeds}
         tags = {"neuron_luck.overrides": store.scrub(" ".join(outcome.overrides), uri)}

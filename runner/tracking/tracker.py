@@ -365,7 +365,7 @@ class Tracker:
                 if table is not None:
                     self.write_artifact(run.info, "predictions.csv",
                                         table.render(ev.z[i], ev.y_hat[i], pred[i]).encode())
-                if ev.layers is not None:
+                if ev.layers is not None and ev.W is None:  # a network's; a neuron's are params
                     self.write_artifact(run.info, "weights.npz", weights_npz(result, i))
                 self.client.set_terminated(rid, "FINISHED")
             except BaseException:
