@@ -6,6 +6,8 @@ Every random draw goes through the ``rng`` (an ``np.random.Generator``) passed i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 # Above this many distinct values a bootstrap resamples indices instead of drawing
@@ -52,7 +54,19 @@ def _chunks(total, rows):
     return [min(rows, total - start) for start in range(0, total, rows)]
 
 
-def describe(x):
+@dataclass(frozen=True)
+class Description:
+    n: int
+    mean: float
+    std: float  # ddof=1; 0.0 when n == 1
+    min: float
+    max: float
+    median: float
+    q1: float
+    q3: float
+
+
+def describe(x) -> Description:
     """n, mean, std (ddof=1; 0.0 when n == 1), min, max, median, q1, q3 of x: (n,).
 
     Picard 2021 ("torch.manual_seed(3407) is all you need") reports mean, std, min and
@@ -60,16 +74,10 @@ def describe(x):
     """
     x = _scores(x)
     q1, median, q3 = np.percentile(x, [25.0, 50.0, 75.0])
-    return {
-        "n": int(x.size),
-        "mean": float(x.mean()),
-        "std": float(x.std(ddof=1)) if x.size > 1 else 0.0,
-        "min": float(x.min()),
-        "max": float(x.max()),
-        "median": float(median),
-        "q1": float(q1),
-        "q3": float(q3),
-    }
+    return Description(
+        n=int(x.size), mean=float(x.mean()), std=float(x.std(ddof=1)) if x.size > 1 else 0.0,
+        min=float(x.min()), max=float(x.max()), median=float(median), q1=float(q1),
+        q3=float(q3))
 
 
 def iqm(x):

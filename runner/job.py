@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from runner.config import Config
 from runner.plan import Plan, make_plan
 from runner.report import luck, plots, tables, text
 from runner.report.luck import LuckReport
-from runner.results import JobResult
+from runner.results import JobResult, LessonSkipped, LessonTraining
 from runner.tracking.publish import Outcome, Published, where
 
 
@@ -52,6 +53,9 @@ def run_job(config: Config, run_dir: Path, overrides=(), seed_given: bool = Fals
         if report is not None:
             files.append(run_dir / "luck.json")
             files[-1].write_text(json.dumps(report.to_json(), indent=1))
+        if result.lesson is not None:
+            files.append(run_dir / "lesson_training.json")
+            files[-1].write_text(json.dumps(lesson_json(result.lesson), indent=1))
         if publisher is None:
             drawn = drawing() if drawing else ()
         else:
@@ -61,6 +65,11 @@ def run_job(config: Config, run_dir: Path, overrides=(), seed_given: bool = Fals
             drawn = published.plots
     return JobOutcome(result, report, tuple(files), drawn, published,
                       closing_text(plan, result, report, published, run_dir))
+
+
+def lesson_json(lesson: LessonTraining | LessonSkipped) -> dict:
+    """The lesson's training as the run folder's lesson_training.json holds it."""
+    return {"trained": isinstance(lesson, LessonTraining), **dataclasses.asdict(lesson)}
 
 
 def closing_text(plan: Plan, result: JobResult, report: LuckReport | None,

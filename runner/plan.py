@@ -19,30 +19,18 @@ import numpy as np
 
 from neuron import activations, initializers, network
 from runner import data, limits, seeds
-from runner.config import ChildRuns, Config, Mode, TrackingConfig, plain, to_yaml
+from runner.config import (
+    ChildRuns,
+    Config,
+    LuckConfig,
+    Mode,
+    TrackingConfig,
+    TrainerConfig,
+    plain,
+    to_yaml,
+)
 from runner.errors import UserError
 from runner.tracking.store import redact, resolve_uri, safe_key
-
-
-@dataclass(frozen=True)
-class TrainerSettings:
-    """Full-batch gradient descent (mode=train, and the lesson's training)."""
-
-    lr: float
-    epochs: int
-    l2: float
-    standardize: bool
-    record_every: int | None
-
-
-@dataclass(frozen=True)
-class LuckSettings:
-    """The across-seed report: bootstrap seed, resamples and confidence, and whether to plot."""
-
-    bootstrap_seed: int
-    n_resamples: int
-    confidence: float
-    plots: bool
 
 
 @dataclass(frozen=True)
@@ -84,8 +72,8 @@ class Plan:
     seed_spec: str  # '1..50', '[3,7]', 'explicit weights'
     init: tuple[initializers.Draw, initializers.Draw]  # weights, bias
     explicit: tuple[np.ndarray, np.ndarray] | None  # W (1, n_features), b (1,) if given
-    trainer: TrainerSettings
-    luck: LuckSettings
+    trainer: TrainerConfig  # the config's own typed settings, as the sweep reads them too
+    luck: LuckConfig
     chunk_size: int  # seeds evaluated at once: chunk_size, less for memory (limits.py)
     highlight: tuple[int, str] | None  # a row the report speaks of by name, and its label
     printed: Printed | None  # what a source printed (the lesson), to compare
@@ -105,10 +93,15 @@ class Plan:
         return "network" if self.hidden else "neuron"
 
     @property
-    def model_shape(self) -> str | None:
-        """How names and summaries tell a network's shape; None for the single neuron (its
+    def model_names(self) -> tuple[str, ...]:
+        """How a run's name tells a network's shape; nothing for the single neuron (its
         names and params stay what they were before networks existed)."""
-        return f"hidden {list(self.hidden)}" if self.hidden else None
+        return (f"hidden {list(self.hidden)}",) if self.hidden else ()
+
+    @property
+    def model_summary(self) -> str:
+        """The same in the closing summary's first line."""
+        return f" · hidden {list(self.hidden)}, sigmoid output" if self.hidden else ""
 
     @property
     def model_params(self) -> dict:
@@ -159,7 +152,6 @@ def make_plan(config: Config, seed_given: bool = False, started: float | None = 
         raise UserError(f"chunk_size={config.chunk_size}: must be at least 1; the default is "
                         "10000 (a smaller chunk only saves memory)")
     hidden = _hidden(config, ds.X.shape[1])
-    t = config.trainer
     if config.mode == Mode.train:
         try:
             network.check_trainable(act, hidden)
@@ -187,9 +179,7 @@ def make_plan(config: Config, seed_given: bool = False, started: float | None = 
     return Plan(
         mode=config.mode, activation=act, dataset=ds, seeds=seed_array, seed_spec=spec,
         init=init, explicit=explicit,
-        trainer=TrainerSettings(t.lr, t.epochs, t.l2, t.standardize, t.record_every),
-        luck=LuckSettings(config.luck.bootstrap_seed, config.luck.n_resamples,
-                          config.luck.confidence, config.luck.plots),
+        trainer=config.trainer, luck=config.luck,
         chunk_size=_chunk_size(config, ds, hidden), highlight=highlight,
         printed=_printed(config.printed) if config.printed is not None else None,
         lesson_train=lesson_train, tracking=tracking, hidden=hidden, key=job_key(config),

@@ -293,8 +293,43 @@ def _description(dump):
         run["tags"]["mlflow.note.content"] = "\n\n".join(body)
 
 
+def _lesson_training(dump):
+    # Issue 19: the lesson's training (its weights trained on data/obesity.csv) is computed
+    # with the job and logged: the parent's metrics and lesson_training.json. The expected
+    # values come from plain gradient descent written here with matrix products, z-scored
+    # as trainer.standardize does, 1000 epochs at lr 0.5 (trainer's defaults).
+    import numpy as np
+
+    for run in dump.values():
+        if not _is_parent(run) or run["params"].get("seeds") != "explicit weights":
+            continue
+        raw = np.loadtxt(ROOT / "data" / "obesity.csv", delimiter=",", skiprows=1,
+                         usecols=(0, 1))
+        y = np.loadtxt(ROOT / "data" / "obesity.csv", delimiter=",", skiprows=1, usecols=2,
+                       dtype=str) == "Obese"
+        w0, b0 = np.array([0.2, 0.00001]), 1.0
+        mean, std = raw.mean(axis=0), raw.std(axis=0)
+        Xs = (raw - mean) / std
+        w, b = w0 * std, b0 + w0 @ mean
+        for _ in range(1000):
+            r = 1 / (1 + np.exp(-(Xs @ w + b))) - y
+            w, b = w - 0.5 * Xs.T @ r / len(y), b - 0.5 * r.mean()
+        z = Xs @ w + b
+        loss = float(np.mean(np.logaddexp(0, z) - y * z))
+        w, b = w / std, b - (w / std) @ mean
+        y_hat = float(1 / (1 + np.exp(-(w @ [4.0, 80.0] + b))))
+        accuracy = float(((raw @ w + b >= 0) == y).mean())
+        run["metrics"].update({"lesson_trained_accuracy": [[0, accuracy]],
+                               "lesson_trained_log_loss": [[0, loss]],
+                               "lesson_trained_y_hat": [[0, y_hat]]})
+        run["artifacts"]["lesson_training.json"] = {
+            "trained": True, "dataset": "obesity", "n_rows": len(y), "w0": w0.tolist(),
+            "b0": b0, "w": w.tolist(), "b": float(b), "loss": loss, "y_hat": y_hat,
+            "positive": y_hat >= 0.5, "accuracy": accuracy}
+
+
 INTENDED_CHANGES = [_server_flag, _model_key, _training_counts, _job_kind,
-                    _highlight_values, _names, _params, _description]
+                    _highlight_values, _names, _params, _description, _lesson_training]
 
 
 def expected(name: str) -> dict:

@@ -329,3 +329,32 @@ def test_trained_explicit_weights_are_said_trained(make_cfg, tmp_path):
     assert before != after
     assert (f"trained          the explicit weights (no seed involved): accuracy {before:.4f} → "
             f"{after:.4f}") in out.text and "evaluated        the explicit" not in out.text
+
+
+def test_the_lessons_training_is_a_result_and_is_logged(make_cfg, tmp_path, store,
+                                                         monkeypatch):
+    # Issue 19: the lesson's training ran while the closing text was formatted, so it reached
+    # neither the result nor MLflow. Now it is computed with the job and logged.
+    import json
+
+    from neuron import network
+    from runner.job import closing_text
+    from runner.results import LessonSkipped, LessonTraining
+
+    out = run_job(make_cfg("+experiment=lesson", f"tracking.uri={store}"), tmp_path)
+    t = out.result.lesson
+    assert isinstance(t, LessonTraining) and t.dataset == "obesity" and t.n_rows == 400
+    assert t.w0 == (0.2, 0.00001) and t.w != t.w0 and t.positive
+    saved = json.loads((tmp_path / "lesson_training.json").read_text())
+    assert saved["trained"] is True and saved["w"] == list(t.w) and saved["y_hat"] == t.y_hat
+    _, (parent,), _ = _runs(store)
+    assert parent.data.metrics["lesson_trained_accuracy"] == t.accuracy
+    assert parent.data.metrics["lesson_trained_log_loss"] == t.loss
+    assert parent.data.metrics["lesson_trained_y_hat"] == t.y_hat
+    # The closing text only formats what the job computed: no training while it is written.
+    monkeypatch.setattr(network, "train", lambda *a, **k: pytest.fail("trained while formatting"))
+    assert closing_text(out.result.plan, out.result, out.report, out.published,
+                        tmp_path) == out.text
+    skipped = run_job(make_cfg("+experiment=lesson", "tracking=off", "activation=relu"),
+                      tmp_path / "relu").result.lesson
+    assert isinstance(skipped, LessonSkipped) and "cannot train" in skipped.why

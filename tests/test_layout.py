@@ -95,3 +95,46 @@ def test_nothing_reaches_into_another_modules_private_names():
             if isinstance(node, ast.ImportFrom) and node.module in mods:
                 private = [a.name for a in node.names if a.name.startswith("_")]
                 assert not private, f"{name} imports {private} from {node.module}"
+
+
+def _branches_on(path: Path, attrs: set[str]) -> list[int]:
+    """Lines of `path` whose if/else tests read one of `attrs` (x.hidden, x.is_network)."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.If, ast.IfExp, ast.While)):
+            if any(isinstance(n, ast.Attribute) and n.attr in attrs
+                   for n in ast.walk(node.test)):
+                lines.append(node.lineno)
+    return lines
+
+
+# Issue 19: the single neuron is the network without hidden layers, so almost nothing asks
+# which one it is. What still does, and why: the plan (the model's names and params, the
+# network-only checks), evaluate (a network's per-seed dead units, stuck and diverged: the
+# single neuron's runs keep the metrics they always had), the luck report (its network
+# summary) and the plots (a network's decision regions where a neuron has its weight plane).
+MODEL_SHAPE_BRANCHES = {"runner.plan", "runner.evaluate", "runner.report.luck",
+                        "runner.report.plots"}
+
+
+def test_few_places_ask_whether_the_model_is_a_network():
+    found = {name for name, path in modules("runner").items()
+             if _branches_on(path, {"hidden", "is_network"})}
+    assert found <= MODEL_SHAPE_BRANCHES, sorted(found - MODEL_SHAPE_BRANCHES)
+
+
+def test_the_branch_finder_sees_a_branch(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text("def f(plan):\n    x = 1\n    if plan.is_network:\n        x = 2\n"
+                   "    return [x] if plan.hidden else []\n")
+    assert _branches_on(src, {"hidden", "is_network"}) == [3, 5]
+
+
+def test_neuron_has_one_model_and_one_trainer():
+    defined = {}
+    for name, path in modules("neuron").items():
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name in (
+                    "train", "forward", "loss", "grad"):
+                defined.setdefault(node.name, []).append(name)
+    assert defined == {k: ["neuron.network"] for k in ("train", "forward", "loss", "grad")}

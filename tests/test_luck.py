@@ -29,17 +29,17 @@ def accuracies(rng, n, n_rows=300, p=0.7):
 
 def test_describe_hand_values():
     d = describe([4.0, 1.0, 3.0, 2.0])
-    assert d["n"] == 4
-    assert d["mean"] == 2.5
-    assert d["std"] == pytest.approx(np.sqrt(5 / 3), rel=1e-15)
-    assert (d["min"], d["max"], d["median"]) == (1.0, 4.0, 2.5)
-    assert (d["q1"], d["q3"]) == (1.75, 3.25)
+    assert d.n == 4
+    assert d.mean == 2.5
+    assert d.std == pytest.approx(np.sqrt(5 / 3), rel=1e-15)
+    assert (d.min, d.max, d.median) == (1.0, 4.0, 2.5)
+    assert (d.q1, d.q3) == (1.75, 3.25)
 
 
 def test_describe_single_seed_has_zero_std():
     d = describe([0.8])
-    assert d["n"] == 1 and d["std"] == 0.0
-    assert d["min"] == d["max"] == d["median"] == d["q1"] == d["q3"] == d["mean"] == 0.8
+    assert d.n == 1 and d.std == 0.0
+    assert d.min == d.max == d.median == d.q1 == d.q3 == d.mean == 0.8
 
 
 def test_rejects_nan_and_empty():

@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 
 from neuron import luck
-from runner.plan import LuckSettings
+from runner.config import LuckConfig
 from runner.sweep import report as sweep_report
 
 
 def settings(n_resamples=10_000, confidence=0.95, bootstrap_seed=0):
-    return LuckSettings(bootstrap_seed, n_resamples, confidence, plots=False)
+    return LuckConfig(bootstrap_seed, n_resamples, confidence, plots=False)
 
 
 def _job(name, overrides, acc):

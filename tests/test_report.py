@@ -8,7 +8,8 @@ import pytest
 from neuron import luck as L
 from neuron import network
 from neuron.metrics import PerSeed
-from runner.plan import LuckSettings, make_plan
+from runner.config import LuckConfig
+from runner.plan import make_plan
 from runner.report import luck, markdown, stats, text
 from runner.results import Evaluation, JobResult
 from tests.golden import GOLDEN
@@ -92,7 +93,7 @@ def test_text_and_markdown(result):
 
 
 def test_one_stream_per_statistic():
-    s = LuckSettings(bootstrap_seed=3, n_resamples=2000, confidence=0.9, plots=False)
+    s = LuckConfig(bootstrap_seed=3, n_resamples=2000, confidence=0.9, plots=False)
     x = np.random.default_rng(0).uniform(size=50)
     a = stats.summarize(x, "accuracy", s)
     assert stats.summarize(x, "accuracy", s) == a
@@ -108,7 +109,7 @@ def test_the_normal_interval_honours_the_confidence(monkeypatch):
     monkeypatch.setattr(limits, "MIN_DISTINCT_FOR_NORMAL_CI", 5)
     x = np.random.default_rng(1).normal(size=400)
     for confidence, z in ((0.95, 1.959963984540054), (0.5, 0.6744897501960817)):
-        s = stats.summarize(x, "m", LuckSettings(0, 100, confidence, False))
+        s = stats.summarize(x, "m", LuckConfig(0, 100, confidence, False))
         half = z * x.std(ddof=1) / np.sqrt(x.size)
         assert s.ci_method == "normal"
         assert s.ci_high - s.mean == pytest.approx(half, rel=1e-12)

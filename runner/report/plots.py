@@ -411,7 +411,20 @@ def decision_regions(X, y, grid0, grid1, regions, path, feature_names) -> Path:
     return _save(plt, fig, path)
 
 
-def _regions(result: JobResult) -> dict | None:
+@dataclass(frozen=True)
+class Regions:
+    """decision_regions' inputs: the data, the grid, and each seed's title and (150, 150)
+    bool map of where it says positive."""
+
+    X: np.ndarray
+    y: np.ndarray
+    grid0: np.ndarray
+    grid1: np.ndarray
+    regions: list
+    feature_names: list
+
+
+def _regions(result: JobResult) -> Regions | None:
     """decision_regions' inputs for the job's luckiest and unluckiest seed (a network of two
     features whose weights were kept), on a 150 × 150 grid over the data."""
     from neuron import network
@@ -433,8 +446,8 @@ def _regions(result: JobResult) -> dict | None:
     names = plan.dataset.features
     if plan.dataset.mean is not None:
         names = [f"{f} (z-score)" for f in names]
-    return {"X": X, "y": plan.dataset.y, "grid0": g0, "grid1": g1, "regions": regions,
-            "feature_names": names}
+    return Regions(X=X, y=plan.dataset.y, grid0=g0, grid1=g1, regions=regions,
+                   feature_names=list(names))
 
 
 def configurations(names, after, path, before=None, metric="accuracy") -> Path:
@@ -516,7 +529,7 @@ def spec(result: JobResult, report: LuckReport) -> tuple[Plot, ...]:
                 "seeds": result.seeds[:k].tolist()}))
     regions = _regions(result)
     if regions is not None:
-        plots.append(Plot("regions.png", decision_regions, regions))
+        plots.append(Plot("regions.png", decision_regions, vars(regions)))
     return tuple(plots)
 
 

@@ -7,6 +7,7 @@ report and a multirun's report go through here, with the user's `luck.*` setting
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from neuron import luck
 from runner import limits
-from runner.plan import LuckSettings
+from runner.config import LuckConfig
 
 
 @dataclass(frozen=True)
@@ -40,17 +41,16 @@ def rng_for(bootstrap_seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([bootstrap_seed, zlib.crc32(name.encode())])
 
 
-def summarize(values, name: str, settings: LuckSettings) -> Summary:
+def summarize(values, name: str, settings: LuckConfig) -> Summary:
     """values: (n,) finite scores of one metric across seeds, called `name`."""
     values = np.asarray(values, float)
     d = luck.describe(values)
     low, high, method = _mean_ci(values, name, settings)
-    return Summary(n=d["n"], mean=d["mean"], std=d["std"], min=d["min"], max=d["max"],
-                   median=d["median"], q1=d["q1"], q3=d["q3"], iqm=luck.iqm(values),
-                   ci_low=low, ci_high=high, ci_method=method)
+    return Summary(**dataclasses.asdict(d), iqm=luck.iqm(values), ci_low=low, ci_high=high,
+                   ci_method=method)
 
 
-def _mean_ci(values, name, settings: LuckSettings) -> tuple[float, float, str]:
+def _mean_ci(values, name, settings: LuckConfig) -> tuple[float, float, str]:
     if (len(values) > limits.MAX_INDEX_BOOTSTRAP
             and len(np.unique(values)) > limits.MIN_DISTINCT_FOR_NORMAL_CI):
         from scipy.stats import norm  # ~0.6 s to import: only for the jobs that need it
@@ -63,7 +63,7 @@ def _mean_ci(values, name, settings: LuckSettings) -> tuple[float, float, str]:
     return low, high, "bootstrap"
 
 
-def prob_greater_ci(a, b, name: str, settings: LuckSettings) -> tuple[float, float]:
+def prob_greater_ci(a, b, name: str, settings: LuckConfig) -> tuple[float, float]:
     """Bootstrap CI of P(A > B) (rliable's probability of improvement), its own stream."""
     return luck.prob_greater_ci(a, b, rng_for(settings.bootstrap_seed, name),
                                 settings.confidence, settings.n_resamples)

@@ -85,7 +85,7 @@ def job_summary(result: JobResult, where: str | None, run_dir, ui_command: str |
     ds = plan.dataset
     lines = [
         f"neuron-luck · {plan.activation.name}"
-        + (f" · {plan.model_shape}, sigmoid output" if plan.model_shape else "")
+        + plan.model_summary
         + f" · {ds.name} ({len(ds.y)} row"
         f"{'' if len(ds.y) == 1 else 's'}, {', '.join(ds.features)})",
     ]

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from runner.config import override_key
+from runner.config import LuckConfig, override_key
 from runner.errors import UserError
-from runner.plan import LuckSettings
 from runner.sweep import report as sweep_report
 
 log = logging.getLogger(__name__)
@@ -49,16 +48,15 @@ class SweepSettings:
     tracking: bool
     uri: str | None
     experiment: str
-    luck: LuckSettings
+    luck: LuckConfig  # the same typed settings a job's plan holds
 
     @classmethod
     def of(cls, config: DictConfig) -> SweepSettings:
-        t, lk = config.tracking, config.luck
+        t = config.tracking
         return cls(
             sweep_dir=Path(str(config.hydra.sweep.dir)), sweep_id=config.get("sweep_id"),
             tracking=bool(t.enabled), uri=t.get("uri"), experiment=str(t.experiment),
-            luck=LuckSettings(int(lk.bootstrap_seed), int(lk.n_resamples),
-                              float(lk.confidence), bool(lk.plots)),
+            luck=OmegaConf.to_object(config.luck),
         )
 
 

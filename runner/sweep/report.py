@@ -21,8 +21,7 @@ from omegaconf import OmegaConf
 
 from neuron import luck
 from runner import limits
-from runner.config import override_key
-from runner.plan import LuckSettings
+from runner.config import LuckConfig, override_key
 from runner.report.markdown import escape
 from runner.report.stats import Summary, percent, prob_greater_ci, summarize
 from runner.tracking.tracker import JOB_KINDS
@@ -152,7 +151,7 @@ def factors_of(jobs: list[Job]) -> list[dict]:
     return [{k: lv.get(k, "(default)") for k in varying} for lv in levels]
 
 
-def build(jobs: list[Job], settings: LuckSettings, metric: str = "accuracy",
+def build(jobs: list[Job], settings: LuckConfig, metric: str = "accuracy",
           sweep_id: str | None = None) -> SweepReport:
     """Per-configuration statistics, pairwise P(A > B), and the variance split."""
     if not jobs:

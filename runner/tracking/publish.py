@@ -20,7 +20,7 @@ from runner.errors import LoggingFailed, UserError
 from runner.plan import TrackingPlan
 from runner.report import markdown
 from runner.report.luck import LuckReport
-from runner.results import JobResult
+from runner.results import JobResult, LessonTraining
 from runner.tracking import store, views
 from runner.tracking.tracker import JOB_KIND, ChildRuns, Tracker
 
@@ -78,8 +78,7 @@ def parent_name(result: JobResult, overrides=()) -> str:
     setting the command changed, and the seeds (or the explicit weights)."""
     plan = result.plan
     parts = [plan.activation.name]
-    if plan.model_shape:
-        parts.append(plan.model_shape)
+    parts += plan.model_names
     if plan.explicit is None:
         parts.append(plan.init[0].scheme)
     parts.append(plan.dataset.name)
@@ -179,6 +178,16 @@ def report_metrics(s: LuckReport) -> dict:
     return out
 
 
+def lesson_metrics(result: JobResult) -> dict:
+    """The lesson's weights trained on its training data (+experiment=lesson): what the
+    closing text says of them, as parent-run metrics."""
+    t = result.lesson
+    if not isinstance(t, LessonTraining):
+        return {}
+    return {"lesson_trained_accuracy": t.accuracy, "lesson_trained_log_loss": t.loss,
+            "lesson_trained_y_hat": t.y_hat}
+
+
 def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
     """Write the job's parent run and its child runs; the parent's id.
 
@@ -208,6 +217,7 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
         metrics = {"accuracy_mean": acc.mean(), "accuracy_min": acc.min(),
                    "accuracy_max": acc.max(), "n_seeds": result.n_seeds}
         tags = {"neuron_luck.overrides": store.scrub(" ".join(outcome.overrides), uri)}
+        metrics.update(lesson_metrics(result))
         if report is not None:
             metrics.update(report_metrics(report))
             tags["mlflow.note.content"] = markdown.description(
