@@ -164,15 +164,17 @@ def forward(X, layers, f: Activation) -> Forward:
         return Forward(Zs, As, z, output(f, Zs)(z))
 
 
-def dead_units(fwd: Forward) -> np.ndarray:
-    """Hidden units whose output is 0 on every row, per seed: (n_seeds,) int.
+def dead_units(fwd: Forward, rows=None) -> np.ndarray:
+    """Hidden units whose output is 0 on every row (of `rows`, e.g. the training rows; by
+    default all), per seed: (n_seeds,) int.
 
     A ReLU unit whose input is negative on every row is dead: its gradient is 0 too, so
     gradient descent never brings it back.
     """
     if not fwd.A:
         return np.zeros(fwd.z.shape[0], dtype=np.int64)
-    return sum((A == 0).all(axis=1).sum(axis=1) for A in fwd.A)
+    rows = slice(None) if rows is None else rows
+    return sum((A[:, rows] == 0).all(axis=1).sum(axis=1) for A in fwd.A)
 
 
 def _log_loss(z, y):
@@ -243,7 +245,7 @@ _GD = GD()
 
 
 def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, l2=0.0,
-          record_every=None) -> TrainResult:
+          record_every=None, *, rows=None, batch_size=None, orders=None) -> TrainResult:
     """Full-batch training on the mean log-loss + (l2/2)·Σ‖W‖², every seed at once: each
     epoch computes every gradient, then `optimizer` takes one step (GD: p ← p − lr·g).
 
@@ -269,6 +271,8 @@ def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, 
     if epochs < 0:
         raise ValueError(f"epochs={epochs}: must be >= 0")
     loss_epochs = recorded_epochs(epochs, record_every)
+    if rows is not None or batch_size is not None:
+        raise NotImplementedError("mini-batches: not yet")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         if len(layers) == 1:
             return _train_neuron(X, y, layers[0], s, optimizer, epochs, l2, loss_epochs)

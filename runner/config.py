@@ -54,6 +54,23 @@ class ActivationName(Choice):
     gelu = "gelu"
 
 
+class SplitKind(Choice):
+    none = "none"  # every row trains and is measured (the lesson's way)
+    holdout = "holdout"  # a stratified test share, drawn by split.seed
+    kfold = "kfold"  # stratified folds: each run's test rows are one fold
+
+
+class OptimizerName(Choice):
+    gd = "gd"  # plain gradient descent
+    sgd = "sgd"  # with momentum (Nesterov's by default), as scikit-learn's sgd solver
+    adam = "adam"  # Kingma & Ba 2015, as scikit-learn's adam solver
+
+
+class Sources(Choice):
+    grid = "grid"  # every combination of the given seed, order_seed and split.seed values
+    together = "together"  # run i uses the i-th seed for all three (Bouthillier 2021)
+
+
 class InitScheme(Choice):
     uniform = "uniform"
     normal = "normal"
@@ -134,6 +151,7 @@ class LuckConfig:
     n_resamples: int = 10_000
     confidence: float = 0.95
     plots: bool = True
+    sources: Sources = Sources.grid
 
 
 @dataclass
@@ -143,6 +161,22 @@ class TrainerConfig:
     l2: float = 0.0
     standardize: bool = True
     record_every: Optional[int] = None
+    optimizer: OptimizerName = OptimizerName.gd
+    batch_size: Optional[int] = None  # rows per step; null: the whole training set
+    shuffle: bool = True  # with batch_size: each epoch in the order order_seed draws
+    momentum: float = 0.9  # sgd
+    nesterov: bool = True  # sgd
+    beta1: float = 0.9  # adam
+    beta2: float = 0.999  # adam
+    epsilon: float = 1e-8  # adam
+
+
+@dataclass
+class SplitConfig:
+    kind: SplitKind = SplitKind.none
+    test_fraction: float = 0.25  # holdout: the share of each class held out
+    folds: int = 5  # kfold
+    seed: Any = 0  # which rows are test: an int, a range or a list, like seed
 
 
 @dataclass
@@ -158,9 +192,11 @@ class Config:
     tracking: TrackingConfig = MISSING
     trainer: TrainerConfig = MISSING
     model: ModelConfig = field(default_factory=ModelConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
     mode: Mode = Mode.evaluate
     lesson_train: Optional[DatasetConfig] = None
     seed: Any = 1
+    order_seed: Any = 0  # the mini-batch order: an int, a range or a list, like seed
     weights: Optional[List[float]] = None
     bias: Optional[float] = None
     chunk_size: int = 10_000
@@ -184,9 +220,10 @@ def register_configs() -> None:
     cs.store(name="base_init", node=InitConfig)
     cs.store(name="base_tracking", node=TrackingConfig)
     cs.store(name="base_trainer", node=TrainerConfig)
+    cs.store(name="base_split", node=SplitConfig)
 
 
-GROUPS = ("dataset", "activation", "init", "tracking", "trainer", "experiment")
+GROUPS = ("dataset", "activation", "init", "tracking", "trainer", "split", "experiment")
 
 
 def override_key(override: str) -> str:

@@ -9,14 +9,14 @@ import time
 
 import numpy as np
 
-from neuron import initializers, luck, metrics, network, scaling
+from neuron import initializers, luck, metrics, network, optimizers, scaling, splits
 from neuron.network import Layer
-from neuron.optimizers import GD
 from runner import limits, speedups
-from runner.config import Mode
+from runner.config import Mode, OptimizerName, TrainerConfig
 from runner.plan import Plan
 from runner.progress import progress
 from runner.results import Evaluation, JobResult, LessonSkipped, LessonTraining, Training
+from runner.runs import Group
 
 
 def run(plan: Plan) -> JobResult:
@@ -32,10 +32,17 @@ def run(plan: Plan) -> JobResult:
 
 
 def _train(plan: Plan, before: Evaluation) -> tuple[Evaluation, Training]:
-    """Train every seed from `before`'s weights: the trained evaluation and the training."""
+    """Train every run from `before`'s weights on its training rows: the trained evaluation
+    and the training."""
     ds = plan.dataset
-    layers, losses, epochs = descend(plan, ds.X, ds.y, before.layers)
-    # A seed diverged when its loss ended above where it started (too large a step
+    parts = [descend(plan, group_X(plan, g)[g.train], ds.y[g.train],
+                     network.take(before.layers, sl), sl)
+             for g, sl in _group_slices(plan)]
+    layers = tuple(Layer(np.concatenate([p[0][i].W for p in parts]),
+                         np.concatenate([p[0][i].b for p in parts]))
+                   for i in range(len(parts[0][0])))
+    losses, epochs = np.concatenate([p[1] for p in parts], axis=1), parts[0][2]
+    # A run diverged when its loss ended above where it started (too large a step
     # overshoots further each epoch), or its numbers overflowed to infinity or NaN.
     with np.errstate(invalid="ignore"):
         diverged = ~(losses[-1] <= losses[0])
@@ -54,10 +61,31 @@ def _train(plan: Plan, before: Evaluation) -> tuple[Evaluation, Training]:
     return evaluation, trained
 
 
-def evaluate(plan: Plan, layers=None) -> Evaluation:
-    """z, ŷ and the metrics for every seed, chunk by chunk.
+def group_X(plan: Plan, group: Group) -> np.ndarray:
+    """The features as the runs of `group` see them: with dataset.standardize and a split,
+    z-scored by the training rows' statistics (the test rows must not inform them)."""
+    ds = plan.dataset
+    if ds.mean is None or group.test is None:
+        return ds.X
+    raw = ds.frame[ds.features].to_numpy(float)
+    _, mean, std = scaling.standardize(raw[group.train])
+    return (raw - mean) / std
 
-    `layers`: every seed's weights (neuron.network.Layer, the output unit last), e.g. after
+
+def _group_slices(plan: Plan):
+    """(group, slice of runs) for each group of runs sharing their rows, in run order."""
+    g = plan.runs.group
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    ends = np.r_[starts[1:], g.size]
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        yield plan.runs.groups[g[a]], slice(a, b)
+
+
+def evaluate(plan: Plan, layers=None) -> Evaluation:
+    """z, ŷ and the metrics for every run, chunk by chunk: on its test rows (and its
+    training rows) when the plan splits the data, else on every row.
+
+    `layers`: every run's weights (neuron.network.Layer, the output unit last), e.g. after
     training; by default the plan's explicit weights or each seed's draw.
     """
     act, ds, n = plan.activation, plan.dataset, plan.n_seeds
@@ -67,7 +95,7 @@ def evaluate(plan: Plan, layers=None) -> Evaluation:
              for fan_in, fan_out in sizes]
             if n * plan.n_params <= limits.MAX_KEPT_WEIGHTS else None)
     tally = _Tally(plan)
-    for sl in _chunks(plan):
+    for group, sl in _chunks(plan):
         if layers is not None:
             chunk = network.take(layers, sl)
         elif plan.explicit is not None:
@@ -75,12 +103,22 @@ def evaluate(plan: Plan, layers=None) -> Evaluation:
         else:
             chunk = tuple(Layer(W, b) for W, b in initializers.draw_layers(
                 plan.seeds[sl], sizes, *plan.init))
-        fwd = network.forward(ds.X, chunk, act)
+        fwd = network.forward(group_X(plan, group), chunk, act)
         pred = out.classify(fwd.z)
-        m = metrics.per_seed(fwd.y_hat, pred, ds.y, out.probability)
+        if group.test is None:
+            m, train = metrics.per_seed(fwd.y_hat, pred, ds.y, out.probability), None
+        else:
+            # np.take, C-ordered: numpy lays out y_hat[:, rows] by the number of runs, and a
+            # mean over a strided axis sums in another order (a run's bits would then
+            # depend on the runs beside it).
+            m, train = (metrics.per_seed(np.ascontiguousarray(np.take(fwd.y_hat, rows, axis=1)),
+                                         pred[:, rows], ds.y[rows], out.probability)
+                        for rows in (group.test, group.train))
         if plan.hidden:
-            m = dataclasses.replace(m, dead_units=network.dead_units(fwd))
-        tally.add(sl, fwd.z, fwd.y_hat, pred, m)
+            dead = network.dead_units(fwd, group.train)
+            m = dataclasses.replace(m, dead_units=dead)
+            train = None if train is None else dataclasses.replace(train, dead_units=dead)
+        tally.add(sl, fwd.z, fwd.y_hat, pred, m, train, group.test)
         if kept is not None:
             for (W, b), layer in zip(kept, chunk, strict=True):
                 W[sl], b[sl] = layer.W, layer.b
@@ -88,12 +126,14 @@ def evaluate(plan: Plan, layers=None) -> Evaluation:
 
 
 def _chunks(plan: Plan):
-    """Slices of plan.chunk_size seeds, with a progress bar on a terminal for long jobs."""
+    """(group, slice) of at most plan.chunk_size runs sharing their rows, with a progress bar
+    on a terminal for long jobs."""
     n = plan.n_seeds
-    starts = range(0, n, plan.chunk_size)
-    for start in progress(starts, "evaluating", total_items=n, min_items=limits.PROGRESS_SEEDS,
-                          unit="chunk"):
-        yield slice(start, min(start + plan.chunk_size, n))
+    pieces = [(g, slice(start, min(start + plan.chunk_size, sl.stop)))
+              for g, sl in _group_slices(plan) for start in range(sl.start, sl.stop,
+                                                                   plan.chunk_size)]
+    yield from progress(pieces, "evaluating", total_items=n, min_items=limits.PROGRESS_SEEDS,
+                        unit="chunk")
 
 
 class _Tally:
@@ -107,30 +147,51 @@ class _Tally:
         self.z = np.empty((n, n_rows)) if keep else None
         self.y_hat = np.empty((n, n_rows)) if keep else None
         self.metrics: list[metrics.PerSeed] = []
+        self.train: list[metrics.PerSeed] = []
+        self.n_measured = np.zeros(n_rows, dtype=np.int64)
         self.n_positive = np.zeros(n_rows, dtype=np.int64)
         self.n_correct = np.zeros(n_rows, dtype=np.int64)
 
-    def add(self, sl: slice, z, y_hat, pred, per_seed: metrics.PerSeed) -> None:
+    def add(self, sl: slice, z, y_hat, pred, per_seed: metrics.PerSeed,
+            train: metrics.PerSeed | None, test_rows: np.ndarray | None) -> None:
         self.metrics.append(per_seed)
-        n_positive, n_correct = luck.per_example_counts(pred, self.y)
-        self.n_positive += n_positive
-        self.n_correct += n_correct
+        if train is not None:
+            self.train.append(train)
+        rows = slice(None) if test_rows is None else test_rows
+        n_positive, n_correct = luck.per_example_counts(pred[:, rows], self.y[rows])
+        # Per row, over the runs that measured it (held it out, with a split).
+        self.n_positive[rows] += n_positive
+        self.n_correct[rows] += n_correct
+        self.n_measured[rows] += pred.shape[0]
         if self.z is not None:
             self.z[sl], self.y_hat[sl] = z, y_hat
 
     def evaluation(self, layers) -> Evaluation:
         return Evaluation(
             layers=layers, metrics=metrics.PerSeed.concat(self.metrics),
-            n_positive=self.n_positive, n_correct=self.n_correct, z=self.z, y_hat=self.y_hat)
+            n_positive=self.n_positive, n_correct=self.n_correct, z=self.z, y_hat=self.y_hat,
+            train=metrics.PerSeed.concat(self.train) if self.train else None,
+            n_measured=self.n_measured)
 
 
-def descend(plan: Plan, X, y, start):
-    """Train every seed's model from `start` (Layers) on X, y, in chunks of
+def optimizer(t: TrainerConfig):
+    """The step trainer.optimizer names, with its settings."""
+    if t.optimizer == OptimizerName.sgd:
+        return optimizers.SGD(t.lr, momentum=t.momentum, nesterov=t.nesterov)
+    if t.optimizer == OptimizerName.adam:
+        return optimizers.Adam(t.lr, beta1=t.beta1, beta2=t.beta2, epsilon=t.epsilon)
+    return optimizers.GD(t.lr)
+
+
+def descend(plan: Plan, X, y, start, runs: slice | None = None):
+    """Train every run's model from `start` (Layers) on X, y, in chunks of
     limits.TRAIN_CHUNK_SEEDS (which the speed-ups may train side by side).
 
-    With trainer.standardize the descent runs on z-scored features (one learning rate suits
-    every feature); the Layers returned are in the units of X, with the losses
-    (n_recorded, n_seeds) and their epochs.
+    `runs`: which of the plan's runs `start` holds (their order seeds draw the mini-batches'
+    order), by default the first ones. With trainer.standardize the descent runs on z-scored
+    features (one learning rate suits every feature; the statistics are X's, the training
+    rows'); the Layers returned are in the units of X, with the losses (n_recorded, n_runs)
+    and their epochs.
     """
     t, act = plan.trainer, plan.activation
     if t.standardize:
@@ -143,11 +204,17 @@ def descend(plan: Plan, X, y, start):
     size = min(limits.TRAIN_CHUNK_SEEDS, plan.chunk_size)
     n = len(start[0].b)
     slices = [slice(i, i + size) for i in range(0, n, size)]
-    optimizer = GD(t.lr)
+    step = optimizer(t)
+    order_seeds = plan.runs.order[runs if runs is not None else slice(0, n)]
 
     def one(sl):
-        return network.train(Xs, y, network.take(start, sl), act, optimizer, epochs=t.epochs,
-                             l2=t.l2, record_every=t.record_every)
+        # Each run's own stream, used by that run alone: its order does not depend on the
+        # chunk or on the runs beside it.
+        orders = None if order_seeds[0] < 0 else [
+            splits.stream(splits.ORDER, s) for s in order_seeds[sl].tolist()]
+        return network.train(Xs, y, network.take(start, sl), act, step, epochs=t.epochs,
+                             l2=t.l2, record_every=t.record_every, batch_size=t.batch_size,
+                             orders=orders)
 
     parts = speedups.map_chunks(one, slices)
     layers = [Layer(np.concatenate([p.layers[i].W for p in parts]),
@@ -171,7 +238,7 @@ def train_lesson(plan: Plan) -> LessonTraining | LessonSkipped:
     except ValueError as e:
         return LessonSkipped(ds.name, str(e))
     W0, b0 = plan.explicit
-    layers, losses, _ = descend(plan, ds.X, ds.y, network.neuron(W0, b0))
+    layers, losses, _ = descend(plan, ds.X, ds.y, network.neuron(W0, b0), slice(0, 1))
     x = (np.asarray([plan.printed.x], float) if plan.printed is not None
          and plan.printed.x is not None
          else plan.dataset.frame[plan.dataset.features].to_numpy(float)[:1])

@@ -19,6 +19,7 @@ import numpy as np
 
 from neuron import activations, initializers, network
 from runner import data, limits, seeds
+from runner import runs as runs_
 from runner.config import (
     ChildRuns,
     Config,
@@ -68,7 +69,8 @@ class Plan:
     mode: Mode
     activation: activations.Activation
     dataset: data.Dataset
-    seeds: np.ndarray  # (n_seeds,) int64; [-1] for explicit weights
+    seeds: np.ndarray  # (n_runs,) int64: each run's init seed; [-1] for explicit weights
+    runs: runs_.Runs  # each run's seed, order seed and test rows
     seed_spec: str  # '1..50', '[3,7]', 'explicit weights'
     init: tuple[initializers.Draw, initializers.Draw]  # weights, bias
     explicit: tuple[np.ndarray, np.ndarray] | None  # W (1, n_features), b (1,) if given
@@ -87,6 +89,11 @@ class Plan:
     @property
     def n_seeds(self) -> int:
         return len(self.seeds)
+
+    @property
+    def runs_spec(self) -> str:
+        """The job's runs in words: the seeds ('1..50'), or the grid of their sources."""
+        return self.runs.describe(self.seed_spec)
 
     @property
     def model_noun(self) -> str:
@@ -152,6 +159,9 @@ def make_plan(config: Config, seed_given: bool = False, started: float | None = 
         raise UserError(f"chunk_size={config.chunk_size}: must be at least 1; the default is "
                         "10000 (a smaller chunk only saves memory)")
     hidden = _hidden(config, ds.X.shape[1])
+    runs_.check(config, ds.y)
+    runs = runs_.plan_runs(config, seed_array, ds.y)
+    runs_.check_batch(config, runs)
     if config.mode == Mode.train:
         try:
             network.check_trainable(act, hidden)
@@ -169,7 +179,7 @@ def make_plan(config: Config, seed_given: bool = False, started: float | None = 
     if not config.tracking.enabled and config.tracking.uri:
         notes.append(f"tracking=off: tracking.uri={redact(config.tracking.uri)} is not used")
     started = time.time() if started is None else started
-    tracking = _tracking(config, len(seed_array), started) if config.tracking.enabled else None
+    tracking = _tracking(config, runs.n, started) if config.tracking.enabled else None
     if tracking is not None:
         _check_keys(ds.features)
     if (tracking is not None and tracking.processes < config.tracking.processes
@@ -177,7 +187,7 @@ def make_plan(config: Config, seed_given: bool = False, started: float | None = 
         notes.append(f"tracking.processes={config.tracking.processes}: {tracking.processes} "
                      f"used, one per core this job may run on")
     return Plan(
-        mode=config.mode, activation=act, dataset=ds, seeds=seed_array, seed_spec=spec,
+        mode=config.mode, activation=act, dataset=ds, seeds=runs.seed, runs=runs, seed_spec=spec,
         init=init, explicit=explicit,
         trainer=config.trainer, luck=config.luck,
         chunk_size=_chunk_size(config, ds, hidden), highlight=highlight,
@@ -267,9 +277,25 @@ def job_key(config: Config) -> str:
         c.pop(k, None)
     if not c["model"]["hidden"]:
         del c["model"]
+    # Likewise the settings issue 20 added, while at their defaults: a job of before keeps its key.
+    for where, schema in ((c, Config), (c["trainer"], TrainerConfig), (c["luck"], LuckConfig)):
+        for name in _ADDED_IN_ISSUE_20.get(schema.__name__, ()):
+            default = next(f for f in dataclasses.fields(schema) if f.name == name)
+            value = default.default if default.default is not dataclasses.MISSING else (
+                plain(default.default_factory()))
+            if where.get(name) == plain(value):
+                del where[name]
     for d in (c["dataset"], c.get("lesson_train") or {}):
         d.pop("highlight_values", None)  # how the report names a row, not what it computes
     return hashlib.sha256(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+_ADDED_IN_ISSUE_20 = {
+    "Config": ("split", "order_seed"),
+    "TrainerConfig": ("optimizer", "batch_size", "shuffle", "momentum", "nesterov", "beta1",
+                      "beta2", "epsilon"),
+    "LuckConfig": ("sources",),
+}
 
 
 def n_children(child_runs: ChildRuns, max_child_runs: int, n_seeds: int) -> int:

@@ -27,6 +27,9 @@ class Evaluation:
     n_correct: np.ndarray  # (n_rows,) seeds that get each row right
     z: np.ndarray | None = None  # (n_seeds, n_rows) of the output unit, when small enough
     y_hat: np.ndarray | None = None  # (n_seeds, n_rows)
+    # With a split, `metrics` are each run's test rows' and these its training rows'.
+    train: PerSeed | None = None
+    n_measured: np.ndarray | None = None  # (n_rows,) runs that measured each row (held it out)
 
     @property
     def W(self) -> np.ndarray | None:
@@ -39,6 +42,16 @@ class Evaluation:
         """The single neuron's biases (n_seeds,)."""
         return None if self.layers is None or len(self.layers) != 1 else (
             network.neuron_weights(self.layers)[1])
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every per-run metric by the name the run folder and MLflow give it: as it is
+        without a split; with one, test_<metric>, train_<metric> and the train-test gap."""
+        if self.train is None:
+            return dict(self.metrics.items())
+        out = {f"test_{k}": v for k, v in self.metrics.items()}
+        out.update({f"train_{k}": v for k, v in self.train.items()})
+        out["train_test_gap"] = self.train.accuracy - self.metrics.accuracy
+        return out
 
     def without_outputs(self) -> Evaluation:
         """The same evaluation without the per-row outputs (they serve child runs only)."""

@@ -68,34 +68,37 @@ def range_ends(text: str, where: str, hint: str, give: str = FORMS) -> tuple[int
     return a, b
 
 
-def parse_seeds(spec) -> np.ndarray:
+def parse_seeds(spec, key: str = "seed") -> np.ndarray:
     """The seeds `spec` names, in order, as an int64 array; UserError if malformed.
 
+    `key`: the setting it came from (seed, order_seed, split.seed), named in the errors.
     A list with a seed twice is refused rather than de-duplicated: the user meant
     something else, and a silent fix would hide it.
     """
+    forms = FORMS if key == "seed" else FORMS.replace("seed=", f"{key}=")
     if isinstance(spec, (list, tuple)) or type(spec).__name__ == "ListConfig":
         items = list(spec)
         text = "[" + ",".join(str(v) for v in items) + "]"
         if not items:
-            raise UserError(f"seed={text}: the list is empty; give {FORMS}")
-        seeds = [_whole(v, text) for v in items]
+            raise UserError(f"{key}={text}: the list is empty; give {forms}")
+        seeds = [_whole(v, text, f"{key}={text}", forms) for v in items]
         _check_count(len(seeds), text)
         arr = np.asarray(seeds, dtype=np.int64)
         uniq, counts = np.unique(arr, return_counts=True)
         if (counts > 1).any():
             dup = ", ".join(str(s) for s in uniq[counts > 1][:5])
-            raise UserError(f"seed={text}: seed {dup} appears more than once; list each seed once")
+            raise UserError(f"{key}={text}: seed {dup} appears more than once; list each seed "
+                            "once")
         return arr
     if isinstance(spec, str) and ".." in spec:
         text = spec.strip()
-        a, b = range_ends(text, f"seed={text}",
-                          f"a range needs both ends, like 1..50; give {FORMS}")
+        a, b = range_ends(text, f"{key}={text}",
+                          f"a range needs both ends, like 1..50; give {forms}", forms)
         _check_count(b - a + 1, text)
         return np.arange(a, b + 1, dtype=np.int64)
     if spec is None or (isinstance(spec, str) and not spec.strip()):
-        raise UserError(f"seed is empty; give {FORMS}")
-    return np.asarray([_whole(spec, spec)], dtype=np.int64)
+        raise UserError(f"{key} is empty; give {forms}")
+    return np.asarray([_whole(spec, spec, f"{key}={spec}", forms)], dtype=np.int64)
 
 
 def describe(seeds: np.ndarray) -> str:

@@ -17,15 +17,17 @@ def seeds_table(result: JobResult) -> pd.DataFrame:
     """One row per seed: seed, the single neuron's weights (w.<feature>) and bias, every
     metric, and with mode=train the metrics before training (<metric>_before). A network's
     weights are in weights.npz."""
-    ev = result.evaluation
+    ev, runs = result.evaluation, result.plan.runs
     cols = {"seed": result.seeds}
+    if not runs.plain:
+        cols.update({"order_seed": runs.order, "split_seed": runs.split, "fold": runs.fold})
     if ev.W is not None:
         for j, f in enumerate(result.plan.dataset.features):
             cols[f"w.{f}"] = ev.W[:, j]
         cols["bias"] = ev.b
-    cols.update(ev.metrics.items())
+    cols.update(ev.columns())
     if result.training is not None:
-        cols.update({f"{k}_before": v for k, v in result.training.before.metrics.items()})
+        cols.update({f"{k}_before": v for k, v in result.training.before.columns().items()})
     return pd.DataFrame(cols)
 
 

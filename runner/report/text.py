@@ -97,10 +97,13 @@ def job_summary(result: JobResult, where: str | None, run_dir, ui_command: str |
         lines.append("  evaluated        the explicit weights (no seed involved)")
     else:
         # A speed only for many seeds: for one it measures nothing but overhead.
-        done = "seeds trained  " if result.training is not None else "seeds evaluated"
-        lines.append(f"  {done}  {result.n_seeds:,} ({plan.seed_spec})" + (
-            f" in {result.seconds:.2f} s, {result.n_seeds / result.seconds:,.0f} seeds/s"
+        what = "seeds" if plan.runs.plain else "runs"
+        done = f"{what} {'trained' if result.training is not None else 'evaluated'}"
+        lines.append(f"  {done:<15}  {result.n_seeds:,} ({plan.runs_spec})" + (
+            f" in {result.seconds:.2f} s, {result.n_seeds / result.seconds:,.0f} {what}/s"
             if result.seconds and result.n_seeds > 1 else ""))
+        if plan.runs.measured_on() is not None:
+            lines.append(f"  measured on      {plan.runs.measured_on()}")
     if result.n_seeds == 1:
         lines.append(f"  accuracy         {acc[0]:.4f}")
     else:

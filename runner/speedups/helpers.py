@@ -40,8 +40,7 @@ class FastTracker(Tracker):
 
     def log_children(self, parent_id: str, children: ChildRuns, skip=frozenset()) -> None:
         """Each process (this one and its helpers) logs an equal share of the children."""
-        seeds = children.result.seeds.tolist()
-        todo = [i for i, seed in enumerate(seeds) if seed not in skip]
+        todo = children.todo(skip)
         self.processes = (len(self.helpers) + 1
                           if len(todo) >= limits.PARALLEL_CHILDREN_FROM else 1)
         mine, *theirs = [todo[k::self.processes] for k in range(self.processes)]

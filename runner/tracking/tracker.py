@@ -82,6 +82,11 @@ class ChildRuns:
     # job's seeds take the same places.
     parent_start: int | None = None
 
+    def todo(self, skip) -> list[int]:
+        """The positions of the runs not among `skip` (the keys of runs already logged)."""
+        runs = self.result.plan.runs
+        return [i for i in range(runs.n) if runs.key(i) not in skip]
+
     def start_time(self, i: int) -> int | None:
         if self.parent_start is None:
             return None
@@ -211,12 +216,13 @@ class Tracker:
         return ParentRun(run.info.run_id, frozenset(), complete=False)
 
     def _heal(self, parent_id: str) -> set:
-        """The seeds `parent_id` holds as FINISHED, each once: its other children deleted."""
+        """The runs `parent_id` holds as FINISHED (their keys: runner.runs.Runs.key), each
+        once: its other children deleted."""
         done = set()
         for child in sorted(self.children_of(parent_id), key=lambda r: r.info.start_time):
-            seed = child.data.tags.get("neuron_luck.seed")
-            if child.info.status == "FINISHED" and seed is not None and int(seed) not in done:
-                done.add(int(seed))
+            key = child.data.tags.get("neuron_luck.seed")
+            if child.info.status == "FINISHED" and key is not None and key not in done:
+                done.add(key)
             else:  # unfinished, or a second copy of a seed
                 self.client.delete_run(child.info.run_id)
         return done
@@ -301,10 +307,8 @@ class Tracker:
             self.client.log_inputs(run_id, datasets=inputs)
 
     def log_children(self, parent_id: str, children: ChildRuns, skip=frozenset()) -> None:
-        """One child run per seed not in `skip`, all from this process."""
-        seeds = children.result.seeds.tolist()
-        todo = [i for i, seed in enumerate(seeds) if seed not in skip]
-        self.log_child_rows(todo, parent_id, children, show=True)
+        """One child run per run not in `skip`, all from this process."""
+        self.log_child_rows(children.todo(skip), parent_id, children, show=True)
 
     def log_child_rows(self, rows: Sequence[int], parent_id: str, children: ChildRuns,
                        show: bool = False) -> None:
@@ -320,7 +324,10 @@ class Tracker:
         names = [f"w.{safe_key(f)}" for f in ds.features]
         table = PredictionsCsv(ds) if pred is not None else None
         seeds = result.seeds.tolist()
+        runs = result.plan.runs
         explicit = result.plan.explicit is not None
+        columns = ev.columns()
+        before_columns = training.before.columns() if training is not None else {}
         if show:
             rows = progress(rows, "logging child runs", unit="run",
                             min_items=limits.PROGRESS_CHILD_RUNS // self.processes)
@@ -329,22 +336,24 @@ class Tracker:
                 raise KeyboardInterrupt
             self.heartbeat()
             seed = seeds[i]
-            seed_label = "explicit weights" if explicit else f"seed {seed}"
             run = self.client.create_run(
                 self.experiment_id,
                 start_time=children.start_time(i),
-                run_name=f"{children.label} · {seed_label}",
-                tags={"mlflow.parentRunId": parent_id, "neuron_luck.seed": str(seed)},
+                run_name=f"{children.label} · {runs.label(i)}",
+                tags={"mlflow.parentRunId": parent_id, "neuron_luck.seed": runs.key(i)},
             )
             rid = run.info.run_id
             try:
                 now = int(time.time() * 1000)
                 params = dict(children.params)
                 params["seed"] = "explicit" if explicit else seed
+                if not runs.plain:  # its other sources of luck
+                    params.update({"order_seed": runs.order[i], "split.seed": runs.split[i],
+                                   "fold": runs.fold[i]})
                 if ev.W is not None:  # the single neuron: its weights as params
                     params.update({n: short(w) for n, w in zip(names, ev.W[i], strict=True)})
                     params["bias"] = short(ev.b[i])
-                metrics = [Metric(k, float(v[i]), now, 0) for k, v in ev.metrics.items()]
+                metrics = [Metric(k, float(v[i]), now, 0) for k, v in columns.items()]
                 if not explicit:  # a number the UI sorts by (the param is text: 1, 10, 11, …)
                     metrics.append(Metric("seed", float(seed), now, 0))
                 if training is not None:
@@ -355,7 +364,7 @@ class Tracker:
                                        for n, w in zip(names, before.W[i], strict=True)})
                         params["bias0"] = short(before.b[i])
                     metrics += [Metric(f"{k}_before", float(v[i]), now, 0)
-                                for k, v in before.metrics.items()]
+                                for k, v in before_columns.items()]
                     metrics += [Metric("train_loss", float(v), now, int(e)) for e, v in
                                 zip(training.loss_epochs, training.losses[:, i], strict=True)]
                 self.client.log_batch(

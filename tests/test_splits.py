@@ -1,0 +1,148 @@
+"""Held-out rows and the grid of runs (issue 20): stratified splits from the split seed's own
+stream, a run's numbers independent of the runs beside it, and bad settings refused."""
+
+import numpy as np
+import pytest
+
+from neuron import splits
+from runner import evaluate
+from runner.errors import UserError
+from runner.plan import make_plan
+
+
+def y_of(n_neg, n_pos):
+    return np.r_[np.zeros(n_neg, int), np.ones(n_pos, int)]
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.25, 0.5, 0.9])
+@pytest.mark.parametrize("seed", [0, 7, 2**40])
+def test_holdout_is_stratified_within_a_row(fraction, seed):
+    y = y_of(287, 113)
+    train, test = splits.holdout(y, fraction, seed)
+    assert np.array_equal(np.sort(np.r_[train, test]), np.arange(400))
+    for c, n_c in ((0, 287), (1, 113)):
+        assert abs((y[test] == c).sum() - fraction * n_c) <= 1
+
+
+def test_the_split_stream_is_numpys_with_its_spawn_key():
+    # Checked from outside: seed s's test rows are the first round(f·n_c) rows of each class
+    # (negatives first) in the permutations of default_rng(SeedSequence(s, spawn_key=(2,))).
+    y = y_of(30, 11)
+    rng = np.random.default_rng(np.random.SeedSequence(5, spawn_key=(2,)))
+    neg, pos = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
+    expected = np.sort(np.r_[neg[rng.permutation(30)][:8], pos[rng.permutation(11)][:3]])
+    assert np.array_equal(splits.holdout(y, 0.25, 5)[1], expected)
+    # No source's stream is another's: order, split and init differ for the same seed.
+    draws = [splits.stream(splits.ORDER, 5).random(), splits.stream(splits.SPLIT, 5).random(),
+             np.random.default_rng(5).random()]
+    assert len(set(draws)) == 3
+
+
+@pytest.mark.parametrize("folds", [2, 3, 5, 11])
+def test_kfold_partitions_the_rows_and_keeps_the_class_shares(folds):
+    y = y_of(30, 11)
+    parts = splits.kfold(y, folds, 3)
+    tests = np.concatenate([te for _, te in parts])
+    assert np.array_equal(np.sort(tests), np.arange(41))  # each row in exactly one fold
+    for train, test in parts:
+        assert np.intersect1d(train, test).size == 0 and train.size + test.size == 41
+        for c, n_c in ((0, 30), (1, 11)):
+            assert abs((y[test] == c).sum() - n_c / folds) < 1
+    sizes = [te.size for _, te in parts]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_the_same_split_seed_gives_the_same_rows_in_any_job(make_cfg):
+    a = make_plan(make_cfg("tracking=off", "split=holdout", "split.seed=[3,8]", "seed=1..4"))
+    b = make_plan(make_cfg("tracking=off", "split=holdout", "split.seed=8", "seed=9"))
+    (g8,) = b.runs.groups
+    assert np.array_equal(a.runs.groups[1].test, g8.test) and g8.split_seed == 8
+
+
+def test_the_grid_holds_every_combination(make_cfg):
+    plan = make_plan(make_cfg("tracking=off", "split=kfold", "split.folds=3",
+                              "split.seed=[4,5]", "seed=1..2"))
+    r = plan.runs
+    assert r.n == 2 * 3 * 2
+    combos = {(int(s), int(p), int(f)) for s, p, f in zip(r.seed, r.split, r.fold,
+                                                            strict=True)}
+    assert combos == {(s, p, f) for s in (1, 2) for p in (4, 5) for f in range(3)}
+    assert set(r.sources()) == {"init", "split"}
+    assert r.describe("1..2") == "seeds 1..2 × split seeds 4..5 × 3 folds"
+
+
+def test_a_runs_metrics_do_not_depend_on_the_grid_or_the_chunk(make_cfg):
+    common = ("tracking=off", "split=holdout", "model.hidden=[3]", "activation=tanh",
+              "mode=train", "trainer.epochs=20")
+    grid = evaluate.run(make_plan(make_cfg(*common, "seed=1..4", "split.seed=[2,6]",
+                                           "chunk_size=3")))
+    alone = evaluate.run(make_plan(make_cfg(*common, "seed=3", "split.seed=6")))
+    i = int(np.flatnonzero((grid.plan.runs.seed == 3) & (grid.plan.runs.split == 6))[0])
+    for k, v in alone.evaluation.columns().items():
+        assert v[0] == grid.evaluation.columns()[k][i], k
+    assert np.array_equal(alone.training.losses[:, 0], grid.training.losses[:, i])
+
+
+def test_metrics_are_the_test_rows_and_the_training_rows(make_cfg):
+    plan = make_plan(make_cfg("tracking=off", "split=holdout", "split.seed=1", "seed=1..3"))
+    ev = evaluate.run(plan).evaluation
+    (g,) = plan.runs.groups
+    pred = ev.z >= 0
+    y = plan.dataset.y.astype(bool)
+    np.testing.assert_array_equal(ev.metrics.accuracy, (pred[:, g.test] == y[g.test]).mean(1))
+    np.testing.assert_array_equal(ev.train.accuracy, (pred[:, g.train] == y[g.train]).mean(1))
+    cols = ev.columns()
+    assert "test_accuracy" in cols and "train_accuracy" in cols and "accuracy" not in cols
+    np.testing.assert_array_equal(cols["train_test_gap"], ev.train.accuracy - ev.metrics.accuracy)
+    # Per row, only the runs that held it out count it.
+    assert (ev.n_measured[g.test] == 3).all() and (ev.n_measured[g.train] == 0).all()
+
+
+def test_standardisation_comes_from_the_training_rows_only(make_cfg):
+    plan = make_plan(make_cfg("tracking=off", "split=holdout", "split.seed=2",
+                              "dataset.standardize=true"))
+    (g,) = plan.runs.groups
+    X = evaluate.group_X(plan, g)
+    np.testing.assert_allclose(X[g.train].mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(X[g.train].std(axis=0), 1, rtol=1e-12)
+    assert np.abs(X[g.test].mean(axis=0)).max() > 1e-6  # the test rows did not inform it
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["split=holdout", "split.test_fraction=0"], "split.test_fraction=0.0: must be between 0 "
+     "and 1"),
+    (["split=holdout", "split.test_fraction=1.5"], "split.test_fraction=1.5: must be between"),
+    (["split=kfold", "split.folds=1"], "split.folds=1: must be from 2 to 113"),
+    (["split=kfold", "split.folds=114"], "split.folds=114: must be from 2 to 113"),
+    (["split=holdout", "split.test_fraction=0.005"], "split.test_fraction=0.005: a test set "
+     "with 1 row(s) of a class"),
+    (["mode=train", "trainer=sgd", "trainer.batch_size=0"], "trainer.batch_size=0: must be "
+     "from 1 to 400"),
+    (["mode=train", "trainer=sgd", "trainer.batch_size=401"], "trainer.batch_size=401: must be"),
+    (["mode=train", "trainer=sgd", "split=holdout", "trainer.batch_size=350"],
+     "trainer.batch_size=350: more than the 300 training rows"),
+    (["order_seed=1..5"], "order_seed=1..5: plays no part, mode=evaluate trains nothing"),
+    (["mode=train", "order_seed=3"], "order_seed=3: plays no part, trainer.batch_size is null"),
+    (["split.seed=4"], "split.seed=4: no split is set"),
+    (["mode=train", "trainer=adam", "trainer.beta1=1"], "trainer.beta1=1.0: must be from 0 to 1"),
+    (["mode=train", "trainer=adam", "trainer.beta2=-0.1"], "trainer.beta2=-0.1: must be from 0"),
+    (["mode=train", "trainer=adam", "trainer.epsilon=0"], "trainer.epsilon=0.0: must be a "
+     "positive number"),
+    (["mode=train", "trainer=sgd", "trainer.momentum=1.5"], "trainer.momentum=1.5: must be from"),
+    (["order_seed=[1,x]", "mode=train", "trainer=sgd"], "order_seed=[1,x]: 'x' is not a whole "
+     "number"),
+    (["luck.sources=together", "split=holdout", "split.seed=1..3"],
+     "luck.sources=together: run i takes seed i for every source, so split.seed is not given"),
+])
+def test_bad_split_and_trainer_settings_are_refused_before_anything_runs(make_cfg, overrides,
+                                                                         message):
+    with pytest.raises(UserError) as e:
+        make_plan(make_cfg("tracking=off", *overrides))
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+def test_together_drives_every_source_with_one_index(make_cfg):
+    plan = make_plan(make_cfg("tracking=off", "split=holdout", "luck.sources=together",
+                              "seed=4..6", "mode=train", "trainer=sgd", "model.hidden=[2]"))
+    r = plan.runs
+    assert r.seed.tolist() == r.order.tolist() == r.split.tolist() == [4, 5, 6]
