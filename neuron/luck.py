@@ -232,19 +232,32 @@ def per_example_counts(pred, y):
     return pred.sum(axis=0), (pred == y[None, :]).sum(axis=0)
 
 
-def prob_greater(a, b):
+def prob_greater(a, b, paired=False):
     """P(A > B) + P(A = B) / 2 for A, B drawn from a: (n_a,) and b: (n_b,).
 
-    The Mann-Whitney U statistic of a over n_a * n_b, ties counting 1/2: rliable's
-    probability of improvement (Agarwal et al. 2021). O((n_a + n_b) log n_b) time via
-    searchsorted, no n_a x n_b matrix.
+    Unpaired: over all n_a * n_b pairs, the Mann-Whitney U statistic of a over n_a * n_b,
+    ties counting 1/2: rliable's probability of improvement (Agarwal et al. 2021).
+    O((n_a + n_b) log n_b) time via searchsorted, no n_a x n_b matrix.
+    paired: a[i] and b[i] share their seeds (n_a == n_b), so the chance is over those pairs:
+    the mean of [a_i > b_i] + [a_i = b_i] / 2. Runs that share seeds share the luck those
+    seeds bring, and the paired figure compares them within it.
     """
     a = _scores(a, "a")
+    if paired:
+        b = _paired(a, b)
+        return (int((a > b).sum()) + 0.5 * int((a == b).sum())) / a.size
     b = np.sort(_scores(b, "b"))
     below = np.searchsorted(b, a, side="left")  # b < a_i
     below_or_tied = np.searchsorted(b, a, side="right")  # b <= a_i
     twice_u = int(below.sum()) + int(below_or_tied.sum())
     return twice_u / (2 * a.size * b.size)
+
+
+def _paired(a, b):
+    b = _scores(b, "b")
+    if b.size != a.size:
+        raise ValueError(f"paired scores need as many b as a, got {a.size} and {b.size}")
+    return b
 
 
 def _prob_greater_from_counts(ca, cb, na, nb):
@@ -253,19 +266,28 @@ def _prob_greater_from_counts(ca, cb, na, nb):
     return (ca * below_half_tied).sum(axis=1) / (na * nb)
 
 
-def prob_greater_ci(a, b, rng, confidence=0.95, n_resamples=2000):
-    """(low, high) percentile-bootstrap confidence interval of prob_greater(a, b).
+def prob_greater_ci(a, b, rng, confidence=0.95, n_resamples=2000, paired=False):
+    """(low, high) percentile-bootstrap confidence interval of prob_greater(a, b, paired).
 
-    a: (n_a,), b: (n_b,) are resampled independently (stratified bootstrap, as rliable
-    does per algorithm; Agarwal et al. 2021). Each resample is kept as counts over the
-    sorted union of values; when a and b each have at most _MAX_DISTINCT distinct values
+    Unpaired, a: (n_a,), b: (n_b,) are resampled independently (stratified bootstrap, as
+    rliable does per algorithm; Agarwal et al. 2021). Each resample is kept as counts over
+    the sorted union of values; when a and b each have at most _MAX_DISTINCT distinct values
     the counts are multinomial draws (cost independent of n), otherwise they come from
     indices drawn with replacement (cost O(n_resamples * (n_a + n_b))). Resamples are
     processed in chunks of about _CHUNK_BYTES.
+    Paired, the pairs (a_i, b_i) are resampled together: each pair is a win, a tie or a loss,
+    so a resample is a multinomial draw over those three (cost independent of n).
     """
     a = _scores(a, "a")
-    b = _scores(b, "b")
     n_resamples = _check_bootstrap(confidence, n_resamples)
+    if paired:
+        b = _paired(a, b)
+        n = a.size
+        outcome = np.sign(a - b)  # -1 loss, 0 tie, 1 win
+        counts = np.array([(outcome == v).sum() for v in (-1.0, 0.0, 1.0)])
+        draws = rng.multinomial(n, counts / n, size=n_resamples)
+        return _percentile_interval((draws[:, 1] * 0.5 + draws[:, 2]) / n, confidence)
+    b = _scores(b, "b")
     na, nb = a.size, b.size
     grid = np.unique(np.concatenate([a, b]))
     ua, ca = np.unique(a, return_counts=True)
