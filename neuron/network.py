@@ -243,19 +243,38 @@ _GD = GD()
 
 
 def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, l2=0.0,
-          record_every=None) -> TrainResult:
-    """Full-batch training on the mean log-loss + (l2/2)·Σ‖W‖², every seed at once: each
-    epoch computes every gradient, then `optimizer` takes one step (GD: p ← p − lr·g).
+          record_every=None, *, rows=None, batch_size=None, orders=None) -> TrainResult:
+    """Training on the mean log-loss + (l2/2)·Σ‖W‖², every seed at once: each step computes
+    every gradient on a batch of rows, then `optimizer` takes one step (GD: p ← p − lr·g).
+
+    rows: None (every seed trains on every row of X) or int (n_seeds, n_train): seed i
+        trains on X[rows[i]], its own training set; every seed has the same n_train.
+    batch_size: None (one step per epoch on the whole training set) or an int in
+        [1, n_train]: each epoch walks the seed's training rows in consecutive batches of
+        batch_size, the last one smaller when it does not divide n_train (scikit-learn's
+        gen_batches), one step per batch.
+    orders: None (the training rows in their given order every epoch: no shuffling) or one
+        np.random.Generator per seed: at the start of every epoch seed i's rows are taken in
+        the order rows[i][orders[i].permutation(n_train)] (X's rows for rows=None), the
+        project's documented permutation; it draws nothing else from the generator.
+
+    The loss of a step is the batch's mean log-loss + (l2/2)·Σ‖W‖² (biases not penalised),
+    whose gradient is Xbᵀδ/B + l2·W for a batch of B rows: scikit-learn's MLPClassifier
+    alpha/B·W, so alpha = l2·B (l2·n_rows for the full batch). The losses recorded (at
+    `recorded_epochs`, after that many epochs) are over each seed's whole training set, with
+    the penalty.
 
     X is used as given: z-score it first if its columns have different scales. The layers
     given are not changed. A seed whose numbers overflow goes on as NaN (the caller reports it).
 
-    One function, three kernels, each the same arithmetic as `forward`/`grad` in an order
-    that keeps its buffers: no hidden layer (the single neuron, feature by feature as
-    `forward` sums it), one hidden layer (the common network), and any depth. Kept apart
-    because the general path costs, at 1,000 seeds × 400 rows, 1.6× the time for one hidden
-    layer of 8 (`benchmarks/network_speed.py`) and allocates per epoch what the neuron's
-    kernel keeps in three buffers.
+    One function, four kernels, each the same arithmetic as `forward`/`grad` in an order
+    that keeps its buffers. For the full batch on every row (rows, batch_size and orders
+    all None): no hidden layer (the single neuron, feature by feature as `forward` sums it),
+    one hidden layer (the common network), and any depth; kept apart because the general
+    path costs, at 1,000 seeds × 400 rows, 1.6× the time for one hidden layer of 8
+    (`benchmarks/network_speed.py`) and allocates per epoch what the neuron's kernel keeps in
+    three buffers. Anything else goes through one mini-batch kernel for every depth, whose
+    sums (matrix products) differ in the last bits from the full-batch kernels'.
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -270,11 +289,139 @@ def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, 
         raise ValueError(f"epochs={epochs}: must be >= 0")
     loss_epochs = recorded_epochs(epochs, record_every)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        if rows is not None or batch_size is not None or orders is not None:
+            rows, batch_size = _check_batches(X.shape[0], layers[0].W.shape[0], rows,
+                                              batch_size, orders)
+            return _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs,
+                                  rows, batch_size, orders)
         if len(layers) == 1:
             return _train_neuron(X, y, layers[0], s, optimizer, epochs, l2, loss_epochs)
         if len(layers) == 2:
             return _train_one_hidden(X, y, layers, f, optimizer, epochs, l2, loss_epochs)
         return _train_any(X, y, layers, f, optimizer, epochs, l2, loss_epochs)
+
+
+def _check_batches(n_rows, n_seeds, rows, batch_size, orders):
+    """rows as an int array (n_seeds, n_train) (None stays None) and the batch size as an
+    int (n_train for None); ValueError naming what is wrong."""
+    n_train = n_rows
+    if rows is not None:
+        rows = np.asarray(rows)
+        if rows.ndim != 2 or rows.shape[0] != n_seeds or rows.shape[1] < 1:
+            raise ValueError(f"rows {rows.shape}: must be (n_seeds={n_seeds}, n_train >= 1)")
+        if not np.issubdtype(rows.dtype, np.integer):
+            raise ValueError(f"rows of dtype {rows.dtype}: must be integer row indices")
+        if rows.min() < 0 or rows.max() >= n_rows:
+            raise ValueError(f"rows: indices must be in [0, {n_rows}), X's rows")
+        n_train = rows.shape[1]
+    if batch_size is None:
+        batch_size = n_train
+    elif isinstance(batch_size, bool) or int(batch_size) != batch_size or not (
+            1 <= batch_size <= n_train):
+        raise ValueError(f"batch_size={batch_size}: must be an int in [1, {n_train}], "
+                         "the training rows")
+    if orders is not None and len(orders) != n_seeds:
+        raise ValueError(f"orders: {len(orders)} generators for {n_seeds} seeds; "
+                         "one per seed")
+    return rows, int(batch_size)
+
+
+def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows, batch_size,
+                   orders):
+    """Mini-batches of each seed's own rows, in its own order; any depth.
+
+    Every seed's weights and biases live side by side in one (n_seeds, n_params) array and
+    the gradients in another, the layers being views into them: the optimizer steps one
+    array per batch rather than two per layer, which at a few dozen rows per batch is most
+    of the step's time.
+    """
+    n_seeds = layers[0].W.shape[0]
+    params, net = _flat_layers(layers)
+    grads, grad_net = _flat_layers(layers)
+    for layer, src in zip(net, layers, strict=True):
+        layer.W[...] = src.W
+        layer.b[...] = src.b
+    update = optimizer.start([params])
+    n_train = X.shape[0] if rows is None else rows.shape[1]
+    given = np.broadcast_to(np.arange(n_train), (n_seeds, n_train)) if rows is None else rows
+    # Rows None: X (n_rows, F) against each seed's weights, without a copy per seed.
+    X_train, y_train = (X, y) if rows is None else (X[rows], y[rows])
+    losses = np.empty((loss_epochs.size, n_seeds))
+    k = 0
+    for epoch in range(epochs + 1):
+        if epoch == loss_epochs[k]:
+            z = _batch_z(X_train, net, f)[1]
+            penalty = sum((layer.W ** 2).sum(axis=(1, 2)) for layer in net)
+            losses[k] = _log_loss(s * z, y_train) + 0.5 * l2 * penalty
+            k += 1
+        if epoch == epochs:
+            break
+        if orders is None:
+            order = given
+        else:
+            order = np.stack([seed_rows[g.permutation(n_train)]
+                              for seed_rows, g in zip(given, orders, strict=True)])
+        for lo in range(0, n_train, batch_size):
+            idx = order[:, lo:lo + batch_size]  # (n_seeds, B)
+            _batch_grad(X[idx], y[idx], net, grad_net, f, s, l2)
+            update([params], [grads])
+    trained = tuple(Layer(layer.W.copy(), layer.b.copy()) for layer in net)
+    return TrainResult(trained, losses, loss_epochs)
+
+
+def _flat_layers(layers):
+    """An (n_seeds, n_params) array and Layers of the given shapes that are views into it."""
+    n_seeds = layers[0].W.shape[0]
+    flat = np.empty((n_seeds, sum(layer.W[0].size + layer.b[0].size for layer in layers)))
+    views, at = [], 0
+    for layer in layers:
+        fan_in, fan_out = layer.W.shape[1:]
+        W = flat[:, at:at + fan_in * fan_out].reshape(n_seeds, fan_in, fan_out)
+        at += fan_in * fan_out
+        views.append(Layer(W, flat[:, at:at + fan_out]))
+        at += fan_out
+    return flat, tuple(views)
+
+
+def _batch_z(Xb, layers, f):
+    """Hidden activations [(Z, A), …] and the output's z (n_seeds, B) for Xb (n_seeds, B, F),
+    each seed its own rows, or Xb (B, F) shared by every seed."""
+    hidden = []
+    A = Xb
+    for layer in layers[:-1]:
+        Z = np.matmul(A, layer.W)
+        Z += layer.b[:, None, :]
+        A = activate(f, Z, np.empty_like(Z))
+        hidden.append((Z, A))
+    out = layers[-1]
+    z = np.matmul(A, out.W)[..., 0]
+    z += out.b
+    return hidden, z
+
+
+def _batch_grad(Xb, yb, layers, grads, f, s, l2):
+    """Into `grads`, the gradient of each seed's mean log-loss over its batch Xb
+    (n_seeds, B, F), yb (n_seeds, B), + (l2/2)·Σ‖W‖²: `grad`'s arithmetic, with matrix
+    products."""
+    hidden, z = _batch_z(Xb, layers, f)
+    # dL/dz of the output unit: s·(σ(s·z) − y)/B, for the mean log-loss of p = σ(s·z).
+    if s != 1.0:
+        z *= s
+    G = activate(_SIGMOID, z, z)
+    G -= yb
+    G *= s / Xb.shape[1]
+    G = G[..., None]
+    for i in range(len(layers) - 1, -1, -1):
+        layer, g = layers[i], grads[i]
+        inputs = hidden[i - 1][1] if i > 0 else Xb
+        np.matmul(np.swapaxes(inputs, 1, 2), G, out=g.W)
+        if l2:
+            g.W[...] += l2 * layer.W
+        np.sum(G, axis=1, out=g.b)
+        if i > 0:
+            dA = np.matmul(G, np.swapaxes(layer.W, 1, 2))
+            Z, A = hidden[i - 1]
+            G = dA * derive(f, Z, A, Z)
 
 
 def _train_any(X, y, layers, f, optimizer, epochs, l2, loss_epochs):
