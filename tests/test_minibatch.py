@@ -98,6 +98,20 @@ def test_the_single_neuron_against_scikit_learn(data, optimizer):
     assert_same_network(ours.layers, clf, start)
 
 
+@pytest.mark.parametrize("hidden", [[], [8], [5, 3]], ids=["neuron", "one hidden", "two hidden"])
+@pytest.mark.parametrize("optimizer", ["nesterov", "adam"])
+def test_the_full_batch_kernels_with_momentum_and_adam_against_scikit_learn(data, optimizer,
+                                                                            hidden):
+    # batch_size=None keeps the full-batch kernels, which group their parameters their own
+    # way (the bias folded into W1): the optimizers' state is per element, so no matter.
+    X, y = data
+    start = net([4], hidden)
+    ours = N.train(X, y, start, A.get("sigmoid"), OPTIMIZERS[optimizer][0], epochs=EPOCHS,
+                   l2=0.01)
+    clf = sklearn_from(start, hidden, "logistic", optimizer, 0.01, N_ROWS, X, y, EPOCHS)
+    assert_same_network(ours.layers, clf, start)
+
+
 ROWS = np.array([np.arange(0, 40, 2), np.arange(N_ROWS - 1, 8, -2)])  # two seeds' 20 rows
 
 
