@@ -57,7 +57,7 @@ class SGD:
     apart, 0·inf being NaN).
     """
 
-    lr: float = 0.1
+    lr: float
     momentum: float = 0.9
     nesterov: bool = True
 
