@@ -246,18 +246,37 @@ _GD = GD()
 
 def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, l2=0.0,
           record_every=None, *, rows=None, batch_size=None, orders=None) -> TrainResult:
-    """Full-batch training on the mean log-loss + (l2/2)·Σ‖W‖², every seed at once: each
-    epoch computes every gradient, then `optimizer` takes one step (GD: p ← p − lr·g).
+    """Training on the mean log-loss + (l2/2)·Σ‖W‖², every seed at once: each step computes
+    every gradient on a batch of rows, then `optimizer` takes one step (GD: p ← p − lr·g).
+
+    rows: None (every seed trains on every row of X) or int (n_seeds, n_train): seed i
+        trains on X[rows[i]], its own training set; every seed has the same n_train.
+    batch_size: None (one step per epoch on the whole training set) or an int in
+        [1, n_train]: each epoch walks the seed's training rows in consecutive batches of
+        batch_size, the last one smaller when it does not divide n_train (scikit-learn's
+        gen_batches), one step per batch.
+    orders: None (the training rows in their given order every epoch: no shuffling) or one
+        np.random.Generator per seed: at the start of every epoch seed i's rows are taken in
+        the order rows[i][orders[i].permutation(n_train)] (X's rows for rows=None), the
+        project's documented permutation; it draws nothing else from the generator.
+
+    The loss of a step is the batch's mean log-loss + (l2/2)·Σ‖W‖² (biases not penalised),
+    whose gradient is Xbᵀδ/B + l2·W for a batch of B rows: scikit-learn's MLPClassifier
+    alpha/B·W, so alpha = l2·B (l2·n_rows for the full batch). The losses recorded (at
+    `recorded_epochs`, after that many epochs) are over each seed's whole training set, with
+    the penalty.
 
     X is used as given: z-score it first if its columns have different scales. The layers
     given are not changed. A seed whose numbers overflow goes on as NaN (the caller reports it).
 
-    One function, three kernels, each the same arithmetic as `forward`/`grad` in an order
-    that keeps its buffers: no hidden layer (the single neuron, feature by feature as
-    `forward` sums it), one hidden layer (the common network), and any depth. Kept apart
-    because the general path costs, at 1,000 seeds × 400 rows, 1.6× the time for one hidden
-    layer of 8 (`benchmarks/network_speed.py`) and allocates per epoch what the neuron's
-    kernel keeps in three buffers.
+    One function, four kernels, each the same arithmetic as `forward`/`grad` in an order
+    that keeps its buffers. For the full batch on every row (rows, batch_size and orders
+    all None): no hidden layer (the single neuron, feature by feature as `forward` sums it),
+    one hidden layer (the common network), and any depth; kept apart because the general
+    path costs, at 1,000 seeds × 400 rows, 1.6× the time for one hidden layer of 8
+    (`benchmarks/network_speed.py`) and allocates per epoch what the neuron's kernel keeps in
+    three buffers. Anything else goes through one mini-batch kernel for every depth, whose
+    sums (matrix products) differ in the last bits from the full-batch kernels'.
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -271,14 +290,169 @@ def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, 
     if epochs < 0:
         raise ValueError(f"epochs={epochs}: must be >= 0")
     loss_epochs = recorded_epochs(epochs, record_every)
-    if rows is not None or batch_size is not None:
-        raise NotImplementedError("mini-batches: not yet")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        if rows is not None or batch_size is not None or orders is not None:
+            rows, batch_size = _check_batches(X.shape[0], layers[0].W.shape[0], rows,
+                                              batch_size, orders)
+            return _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs,
+                                  rows, batch_size, orders)
         if len(layers) == 1:
             return _train_neuron(X, y, layers[0], s, optimizer, epochs, l2, loss_epochs)
         if len(layers) == 2:
             return _train_one_hidden(X, y, layers, f, optimizer, epochs, l2, loss_epochs)
         return _train_any(X, y, layers, f, optimizer, epochs, l2, loss_epochs)
+
+
+def _check_batches(n_rows, n_seeds, rows, batch_size, orders):
+    """rows as an int array (n_seeds, n_train) (None stays None) and the batch size as an
+    int (n_train for None); ValueError naming what is wrong."""
+    n_train = n_rows
+    if rows is not None:
+        rows = np.asarray(rows)
+        if rows.ndim != 2 or rows.shape[0] != n_seeds or rows.shape[1] < 1:
+            raise ValueError(f"rows {rows.shape}: must be (n_seeds={n_seeds}, n_train >= 1)")
+        if not np.issubdtype(rows.dtype, np.integer):
+            raise ValueError(f"rows of dtype {rows.dtype}: must be integer row indices")
+        if rows.min() < 0 or rows.max() >= n_rows:
+            raise ValueError(f"rows: indices must be in [0, {n_rows}), X's rows")
+        n_train = rows.shape[1]
+    if batch_size is None:
+        batch_size = n_train
+    elif isinstance(batch_size, bool) or int(batch_size) != batch_size or not (
+            1 <= batch_size <= n_train):
+        raise ValueError(f"batch_size={batch_size}: must be an int in [1, {n_train}], "
+                         "the training rows")
+    if orders is not None and len(orders) != n_seeds:
+        raise ValueError(f"orders: {len(orders)} generators for {n_seeds} seeds; "
+                         "one per seed")
+    return rows, int(batch_size)
+
+
+def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows, batch_size,
+                   orders):
+    """Mini-batches of each seed's own rows, in its own order; any depth.
+
+    Each layer's bias rides as a last row of its weights, (n_seeds, fan_in + 1, fan_out),
+    against a column of ones in its input, so that one matrix product gives Z and another
+    the gradient of both: a sum over the batch's rows on the middle axis costs as much as the
+    product. Every layer's weights lie side by side in one (n_seeds, n_params) array, and the
+    gradients in another: the optimizer steps one array per batch rather than one per layer,
+    which at a few dozen rows a batch is much of a step's time.
+    """
+    n_seeds = layers[0].W.shape[0]
+    params, net = _flat_layers(layers)
+    grads, grad_net = _flat_layers(layers)
+    for W, layer in zip(net, layers, strict=True):
+        W[:, :-1] = layer.W
+        W[:, -1] = layer.b
+    # l2 for every weight, 0 for every bias: the penalty's gradient is decay·params.
+    decay = np.zeros(params.shape[1])
+    for W in _flat_layers(layers, decay[None])[1]:
+        W[:, :-1] = l2
+    update = optimizer.start([params])
+    n_train = X.shape[0] if rows is None else rows.shape[1]
+    given = np.broadcast_to(np.arange(n_train), (n_seeds, n_train)) if rows is None else rows
+    Xa = np.hstack([X, np.ones((X.shape[0], 1))])
+    # rows None: X (n_rows, F + 1) against each seed's weights, without a copy per seed.
+    X_train, y_train = (Xa, y) if rows is None else (np.take(Xa, rows, axis=0), y[rows])
+    record = _buffers((n_seeds, n_train), net)
+    batches = {}  # the hidden layers' buffers by batch size: batch_size, and the last one
+    losses = np.empty((loss_epochs.size, n_seeds))
+    k = 0
+    for epoch in range(epochs + 1):
+        if epoch == loss_epochs[k]:
+            z = _batch_z(X_train, net, f, record)
+            penalty = sum((W[:, :-1] ** 2).sum(axis=(1, 2)) for W in net)
+            losses[k] = _log_loss(s * z, y_train) + 0.5 * l2 * penalty
+            k += 1
+        if epoch == epochs:
+            break
+        if orders is None:
+            order = given
+        else:
+            order = np.stack([seed_rows[g.permutation(n_train)]
+                              for seed_rows, g in zip(given, orders, strict=True)])
+        for lo in range(0, n_train, batch_size):
+            idx = order[:, lo:lo + batch_size]  # (n_seeds, B)
+            if idx.shape not in batches:
+                batches[idx.shape] = _buffers(idx.shape, net)
+            # take, not Xa[idx]: the same rows, in a tenth of the time.
+            _batch_grad(np.take(Xa, idx, axis=0), np.take(y, idx), net, grad_net, f, s,
+                        batches[idx.shape])
+            if l2:
+                grads += decay * params
+            update([params], [grads])
+    trained = tuple(Layer(W[:, :-1].copy(), W[:, -1].copy()) for W in net)
+    return TrainResult(trained, losses, loss_epochs)
+
+
+def _flat_layers(layers, flat=None):
+    """An (n_seeds, n_params) array (`flat`, or a new one), and views into it of each layer's
+    weights with its bias as a last row, (n_seeds, fan_in + 1, fan_out)."""
+    n_seeds = layers[0].W.shape[0] if flat is None else flat.shape[0]
+    if flat is None:
+        flat = np.empty((n_seeds, sum(layer.W[0].size + layer.b[0].size for layer in layers)))
+    views, at = [], 0
+    for layer in layers:
+        fan_in, fan_out = layer.W.shape[1:]
+        size = (fan_in + 1) * fan_out
+        views.append(flat[:, at:at + size].reshape(n_seeds, fan_in + 1, fan_out))
+        at += size
+    return flat, tuple(views)
+
+
+def _buffers(lead, net) -> list:
+    """A (Z, A) pair per hidden layer for inputs of leading shape `lead` (n_seeds, B), A's
+    last column ones: kept from step to step, because fresh arrays of a few megabytes cost
+    more in page faults than the arithmetic done in them."""
+    out = []
+    for W in net[:-1]:
+        A = np.empty((*lead, W.shape[2] + 1))
+        A[..., -1] = 1.0
+        out.append((np.empty((*lead, W.shape[2])), A))
+    return out
+
+
+def _batch_z(Xa, net, f, buffers):
+    """Each hidden layer's Z and A, into `buffers` (`_buffers`), and returns the output's z
+    (n_seeds, B), for Xa (n_seeds, B, F + 1) (each seed its own rows) or (B, F + 1) (shared),
+    its last column ones."""
+    A = Xa
+    for W, (Z, A_next) in zip(net[:-1], buffers, strict=True):
+        np.matmul(A, W, out=Z)
+        activate(f, Z, A_next[..., :-1])
+        A = A_next
+    return np.matmul(A, net[-1])[..., 0]
+
+
+def _batch_grad(Xa, yb, net, grads, f, s, hidden):
+    """Into `grads`, the gradient of each seed's mean log-loss over its batch Xa
+    (n_seeds, B, F + 1), yb (n_seeds, B): `grad`'s arithmetic without the penalty, with
+    matrix products and the biases as last rows; `hidden` are the batch's `_buffers`."""
+    z = _batch_z(Xa, net, f, hidden)
+    # dL/dz of the output unit: s·(σ(s·z) − y)/B, for the mean log-loss of p = σ(s·z).
+    if s != 1.0:
+        z *= s
+    G = activate(_SIGMOID, z, z)
+    G -= yb
+    G *= s / Xa.shape[1]
+    G = G[..., None]
+    for i in range(len(net) - 1, -1, -1):
+        W = net[i]
+        inputs = hidden[i - 1][1] if i > 0 else Xa
+        np.matmul(np.swapaxes(inputs, 1, 2), G, out=grads[i])
+        if i == 0:
+            break
+        if W.shape[2] == 1:  # the output unit: an outer product, one multiply an element
+            dA = G * np.swapaxes(W[:, :-1], 1, 2)
+        else:
+            dA = np.matmul(G, np.swapaxes(W[:, :-1], 1, 2))
+        Z, A = hidden[i - 1]
+        if f.name == "relu":
+            dA *= Z > 0.0
+        else:
+            dA *= derive(f, Z, A[..., :-1], Z)
+        G = dA
 
 
 def _train_any(X, y, layers, f, optimizer, epochs, l2, loss_epochs):
