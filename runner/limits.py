@@ -95,3 +95,6 @@ PARALLEL_CHILDREN_FROM = 40
 # MLflow imported and the runs logged by a forked worker, up to this many seeds (past it the
 # evaluation hides the import anyway, and the results would take a while to copy over).
 WORKER_MAX_SEEDS = 100_000
+
+# Bootstrap resamples of the sources' variance shares: each rebuilds the whole grid of runs.
+MAX_SOURCE_RESAMPLES = 2_000

@@ -328,8 +328,29 @@ def _lesson_training(dump):
             "positive": y_hat >= 0.5, "accuracy": accuracy}
 
 
+def _issue_20_settings(dump):
+    # Issue 20: the resolved config (config.yaml, Hydra's config.yaml) holds the new settings
+    # at their defaults: the trainer's optimizer and mini-batches, the split, order_seed and
+    # luck.sources. Nothing else changes while they are at their defaults.
+    trainer = ("  optimizer: gd\n  batch_size: null\n  shuffle: true\n  momentum: 0.9\n"
+               "  nesterov: true\n  beta1: 0.9\n  beta2: 0.999\n  epsilon: 1.0e-08\n")
+    split = "split:\n  kind: none\n  test_fraction: 0.25\n  folds: 5\n  seed: 0\n"
+    edits = [(re.compile(r"^(  record_every: .*\n)", re.M), r"\1" + trainer),
+             (re.compile(r"^(model:\n  hidden: .*\n)", re.M), r"\1" + split),
+             (re.compile(r"^(seed:(?: .*\n|\n(?:- .*\n)+))", re.M), r"\1order_seed: 0\n"),
+             (re.compile(r"^(luck:\n(?:  .*\n)*?  plots: .*\n)", re.M), r"\1  sources: grid\n")]
+    for run in dump.values():
+        for name in ("config.yaml", "hydra/config.yaml"):
+            text = run["artifacts"].get(name)
+            if isinstance(text, str):
+                for pattern, repl in edits:
+                    text = pattern.sub(repl, text, count=1)
+                run["artifacts"][name] = text
+
+
 INTENDED_CHANGES = [_server_flag, _model_key, _training_counts, _job_kind,
-                    _highlight_values, _names, _params, _description, _lesson_training]
+                    _highlight_values, _names, _params, _description, _lesson_training,
+                    _issue_20_settings]
 
 
 def expected(name: str) -> dict:

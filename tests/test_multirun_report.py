@@ -173,3 +173,27 @@ def test_the_legend_explains_only_the_columns_shown():
     assert text.splitlines()[1].split()[-1] == "before"
     assert "before: mean accuracy with the random weights" in text
     assert "stuck:" not in text and "dead:" not in text
+
+
+def test_held_out_jobs_compare_on_test_accuracy_paired_by_run():
+    # Issue 20: jobs that hold rows out are compared on test accuracy, and where two
+    # configurations hold the same runs (seed, order, split) P(A > B) is over those pairs.
+    keys = pd.DataFrame({"seed": [1, 2, 1, 2], "order_seed": [-1] * 4,
+                         "split_seed": [5, 5, 6, 6], "fold": [-1] * 4})
+    a = [0.80, 0.70, 0.90, 0.60]
+    b = [0.75, 0.70, 0.95, 0.50]  # in another order below: pairing must follow the keys
+
+    def job(name, act, acc, order):
+        t = keys.assign(test_accuracy=acc, train_accuracy=1.0).iloc[order]
+        return sweep_report.Job(name, (f"activation={act}",), t.reset_index(drop=True))
+
+    jobs = [job("0", "relu", a, [0, 1, 2, 3]), job("1", "tanh", b, [3, 2, 1, 0])]
+    report = sweep_report.build(jobs, settings(n_resamples=300))
+    assert report.metric == "test_accuracy"
+    (p,) = [p for p in report.pairs if p.a == "activation=relu"]
+    # Pairs (0.80, 0.75) win, (0.70, 0.70) tie, (0.90, 0.95) lose, (0.60, 0.50) win.
+    assert p.paired and p.p_a_beats_b == pytest.approx((2 + 0.5) / 4)
+    assert p.p_a_beats_b != luck.prob_greater(a, b)  # unpaired: over all 16 pairs
+    assert "paired: the same seeds, order and split" in sweep_report.table(report)
+    # A grid's runs share seeds: the pool keeps every (seed, split) run, not one per seed.
+    assert report.configs[0].stats.n == 4

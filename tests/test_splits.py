@@ -146,3 +146,50 @@ def test_together_drives_every_source_with_one_index(make_cfg):
                               "seed=4..6", "mode=train", "trainer=sgd", "model.hidden=[2]"))
     r = plan.runs
     assert r.seed.tolist() == r.order.tolist() == r.split.tolist() == [4, 5, 6]
+
+
+def test_the_report_says_where_the_luck_comes_from_and_mlflow_holds_it(make_cfg, tmp_path,
+                                                                        store):
+    import json
+
+    from mlflow.tracking import MlflowClient
+
+    from neuron import sources
+    from runner.job import run_job
+
+    out = run_job(make_cfg("split=holdout", "split.seed=1..3", "seed=1..6",
+                           "luck.n_resamples=200", f"tracking.uri={store}"), tmp_path)
+    r, src = out.result, out.report.sources
+    acc = r.evaluation.metrics.accuracy
+    comp = sources.variance_components(acc, {"init": r.plan.runs.seed,
+                                             "split": r.plan.runs.group})
+    assert {s.term: s.share for s in src.accuracy} == {
+        t: comp.share[t] for t in (*comp.terms, sources.RESIDUAL) if t in comp.share}
+    for s in src.accuracy:
+        assert s.low <= s.share <= s.high or s.share == 0
+    # The finite test set: Σ p(1−p)/n² of each split's runs, pooled by runs.
+    y = r.plan.dataset.y.astype(bool)
+    noise = 0.0
+    for g, grp in enumerate(r.plan.runs.groups):
+        right = (r.pred[r.plan.runs.group == g][:, grp.test] == y[grp.test])
+        p = right.mean(axis=0)
+        noise += (p * (1 - p)).sum() / grp.test.size ** 2 * right.shape[0] / r.n_seeds
+    assert src.test_set.noise == pytest.approx(noise, rel=1e-12)
+    assert src.test_set.observed == pytest.approx(acc.var(ddof=1), rel=1e-12)
+    assert "Where the luck comes from (seeds 1..6 × split seeds 1..3)" in out.text
+    assert "measured on the held-out test rows (25% of each class)" in out.text
+    saved = json.loads((tmp_path / "luck.json").read_text())
+    assert saved["sources"]["test_set"]["share"] == src.test_set.share
+    parent = MlflowClient(store).get_run(out.parent_run_id)
+    m = parent.data.metrics
+    assert m["variance_share_init"] == src.share("init").share
+    assert m["variance_share_split"] == src.share("split").share
+    assert m["test_set_noise_share"] == src.test_set.share
+    assert "train_test_gap_mean" in m and "## Where does the luck come from?" in \
+        parent.data.tags["mlflow.note.content"]
+    assert (tmp_path / "plots" / "sources.png").exists()
+    child = MlflowClient(store).search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+        max_results=1)[0]
+    assert {"order_seed", "split.seed", "fold", "seed"} <= set(child.data.params)
+    assert {"test_accuracy", "train_accuracy", "train_test_gap"} <= set(child.data.metrics)

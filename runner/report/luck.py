@@ -9,8 +9,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from neuron import luck
-from runner.report.stats import Summary, summarize
+from neuron import luck, sources
+from runner import limits
+from runner.config import SplitKind
+from runner.report.stats import Summary, rng_for, summarize
 from runner.results import JobResult
 
 # Metrics whose spread across seeds is worth a row; the confusion counts are in the tables.
@@ -121,6 +123,44 @@ class TrainingSummary:
 
 
 @dataclass(frozen=True)
+class SourceShare:
+    """One term of the variance of a metric across runs: a source of luck (init, order,
+    split), an interaction of sources, or the residual."""
+
+    term: str
+    share: float  # of the total variance, method of moments (negatives as 0)
+    low: float  # bootstrap interval of the share (Owen 2007's pigeonhole bootstrap)
+    high: float
+    variance: float
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """How much of the spread of test accuracy a finite test set gives alone (Jordan 2024)."""
+
+    noise: float  # Σ pᵢ(1 − pᵢ)/n², pooled over the runs' test sets
+    observed: float  # variance of the runs' test accuracy (ddof=1)
+    share: float  # noise / observed, at most 1
+    beyond: float  # observed − noise: the luck the test set does not explain
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the luck comes from: each source's share of the variance of test accuracy (and
+    log-loss), the finite test set's share, and the train–test gap per run."""
+
+    grid: str  # the runs' grid in words
+    accuracy: tuple[SourceShare, ...]  # empty when the sources cannot be told apart
+    log_loss: tuple[SourceShare, ...]
+    test_set: TestSet | None  # with held-out rows whose per-run results were kept
+    gap: Spread | None  # train accuracy − test accuracy, across runs
+    sentence: str
+
+    def share(self, term: str) -> SourceShare | None:
+        return next((s for s in self.accuracy if s.term == term), None)
+
+
+@dataclass(frozen=True)
 class LuckReport:
     activation: str
     dataset: str
@@ -137,6 +177,8 @@ class LuckReport:
     verdict: str
     training: TrainingSummary | None
     network: NetworkSummary | None = None
+    measured_on: str | None = None  # with a split: the test rows (None: every row)
+    sources: Sources | None = None  # a split, or more than one source of luck
 
     def metric(self, name: str) -> Summary:
         return next(m.stats for m in self.metrics if m.name == name)
@@ -160,6 +202,10 @@ class LuckReport:
             out["training"] = asdict(self.training)
         if self.network is not None:
             out["network"] = {**asdict(self.network), "hidden": list(self.network.hidden)}
+        if self.measured_on is not None:
+            out["measured_on"] = self.measured_on
+        if self.sources is not None:
+            out["sources"] = asdict(self.sources)
         return out
 
 
@@ -179,28 +225,36 @@ def build(result: JobResult, map_metrics=None) -> LuckReport:
     acc = np.asarray(ev.metrics.accuracy, float)
     ks, best, sd = luck.expected_max(acc)
     baseline = float(luck.majority_baseline(ds.y))
-    share_pos = ev.n_positive / n
-    share_cor = ev.n_correct / n
+    # Per row, over the runs that measured it (held it out, with a split); rows no run held
+    # out are left out.
+    n_measured = ev.n_measured if ev.n_measured is not None else np.full(len(ds.y), n)
+    measured = n_measured > 0
+    share_pos = ev.n_positive[measured] / n_measured[measured]
+    share_cor = ev.n_correct[measured] / n_measured[measured]
     rows = RowAgreement(
         share_positive=tuple(share_pos.tolist()), share_correct=tuple(share_cor.tolist()),
         contested=int(((share_pos >= CONTESTED[0]) & (share_pos <= CONTESTED[1])).sum()),
         unanimous=int(((share_pos == 0) | (share_pos == 1)).sum()),
     )
     highlight = None
-    if plan.highlight is not None and 0 <= plan.highlight[0] < len(ds.y):
+    if plan.highlight is not None and 0 <= plan.highlight[0] < len(ds.y) and (
+            n_measured[plan.highlight[0]] > 0):
         row, label = plan.highlight
-        k = int(ev.n_positive[row])
+        k, m = int(ev.n_positive[row]), int(n_measured[row])
+        what = "seed" if plan.runs.plain else "run"
+        held = "" if plan.runs.plain else " that held it out"
         highlight = Highlight(
-            row=row, label=label, positive=k, n_seeds=n,
+            row=row, label=label, positive=k, n_seeds=m,
             truth=ds.positive if ds.y[row] else ds.negative,
-            sentence=f"Of {n:,} seed{'s' if n != 1 else ''}, {k:,} call {label} {ds.positive}.",
+            sentence=f"Of {m:,} {what}{'s' if m != 1 else ''}{held}, {k:,} call {label} "
+                     f"{ds.positive}.",
         )
     expected_best = ExpectedBest(tuple(ks.tolist()), tuple(best.tolist()), tuple(sd.tolist()))
     share_beating = float(luck.share_beating(acc, baseline))
     accuracy = next(m.stats for m in metrics if m.name == "accuracy")
     return LuckReport(
         activation=plan.activation.name, dataset=ds.name, n_rows=int(len(ds.y)),
-        n_seeds=int(n), seeds=plan.seed_spec, confidence=plan.luck.confidence,
+        n_seeds=int(n), seeds=plan.runs_spec, confidence=plan.luck.confidence,
         metrics=metrics, expected_best=expected_best, baseline_accuracy=baseline,
         share_beating_baseline=share_beating, rows=rows, highlight=highlight,
         verdict=(f"No verdict on luck: all {n:,} seeds diverged in training, so their "
@@ -209,7 +263,75 @@ def build(result: JobResult, map_metrics=None) -> LuckReport:
                  else verdict(accuracy, n, expected_best, share_beating, baseline)),
         training=_training(result, baseline) if result.training is not None else None,
         network=_network(result) if plan.hidden else None,
+        measured_on=plan.runs.measured_on(),
+        sources=None if plan.runs.plain else _sources(result),
     )
+
+
+def _sources(result: JobResult) -> Sources:
+    """Each source's share of the variance across runs, the test set's, the gap."""
+    plan, ev = result.plan, result.evaluation
+    runs, lk = plan.runs, plan.luck
+    factors = runs.sources()
+    shares: dict[str, tuple[SourceShare, ...]] = {}
+    why = None
+    for name in ("accuracy", "log_loss"):
+        values = ev.metrics.get(name)
+        if values is None or not factors:
+            shares[name] = ()
+            continue
+        if runs.together:
+            why = ("one seed drives every source (luck.sources=together), so their shares "
+                   "cannot be told apart")
+            shares[name] = ()
+            continue
+        values = np.asarray(values, float)
+        if not np.isfinite(values).all():
+            why = "some runs diverged, so the shares are left out"
+            shares[name] = ()
+            continue
+        comp = sources.variance_components(values, factors)
+        ci = sources.bootstrap_shares(values, factors, rng_for(lk.bootstrap_seed,
+                                                               f"sources {name}"),
+                                      min(lk.n_resamples, limits.MAX_SOURCE_RESAMPLES),
+                                      lk.confidence)
+        terms = [t for t in dict.fromkeys((*comp.terms, sources.RESIDUAL)) if t in comp.share]
+        shares[name] = tuple(SourceShare(t, float(comp.share[t]), *ci.get(t, (0.0, 0.0)),
+                                         float(comp.variance[t])) for t in terms)
+    test_set = None
+    pred = result.pred
+    if runs.kind != SplitKind.none and pred is not None:
+        y = plan.dataset.y.astype(bool)
+        groups = [pred[runs.group == g][:, grp.test] == y[grp.test]
+                  for g, grp in enumerate(runs.groups) if (runs.group == g).any()]
+        if sum(len(c) for c in groups) >= 2:
+            t = sources.test_set_noise_share(groups)
+            test_set = TestSet(t.noise, t.observed, t.share, t.beyond)
+    gap = None if ev.train is None else _spread(ev.train.accuracy - ev.metrics.accuracy)
+    return Sources(grid=plan.runs_spec, accuracy=shares["accuracy"],
+                   log_loss=shares["log_loss"], test_set=test_set, gap=gap,
+                   sentence=_sources_sentence(shares["accuracy"], test_set, gap, why,
+                                              runs.measured_on() is not None))
+
+
+def _sources_sentence(shares, test_set, gap, why, held_out: bool) -> str:
+    """Where the luck comes from, in a sentence or two."""
+    what = "test accuracy" if held_out else "accuracy"
+    out = []
+    if shares:
+        named = sorted((s for s in shares if s.share > 0), key=lambda s: -s.share)
+        parts = [f"{s.term.replace('_x_', '×')} {s.share:.0%}" for s in named[:4]]
+        out.append(f"Of the variance of {what} across runs: " + ", ".join(parts) + ".")
+    elif why:
+        out.append(why[0].upper() + why[1:] + ".")
+    if test_set is not None:
+        out.append(f"A finite test set alone accounts for {test_set.share:.0%} of it "
+                   f"(Σp(1−p)/n² = {test_set.noise:.2e} of {test_set.observed:.2e}); "
+                   f"{test_set.beyond:.2e} is luck beyond the test set.")
+    if gap is not None:
+        out.append(f"Train − test accuracy: mean {gap.mean:+.4f} (from {gap.min:+.4f} to "
+                   f"{gap.max:+.4f}).")
+    return " ".join(out)
 
 
 def _dead(counts: np.ndarray, total: int) -> DeadUnits:

@@ -57,13 +57,23 @@ def description(s: LuckReport, links: Links = Links()) -> str:
         "",
         f"## How much is luck? {s.activation} "
         f"{'network' if s.network is not None else 'neuron'} on {escape(s.dataset)}, "
-        f"{s.n_seeds:,} seeds ({s.seeds})",
+        f"{s.n_seeds:,} {'seeds' if s.sources is None else 'runs'} ({s.seeds})"
+        + (f", measured on {s.measured_on}" if s.measured_on else ""),
         "",
         f"**{s.verdict}**",
         "",
     ]
     if s.highlight is not None:
         lines += [f"**{escape(s.highlight.sentence)}**", ""]
+    if s.sources is not None:
+        lines += ["## Where does the luck come from?", ""]
+        if s.sources.accuracy:
+            lines += [f"| source | share of the variance of accuracy | {conf} CI |",
+                      "|---|---|---|"]
+            lines += [f"| {sh.term.replace('_x_', ' × ')} | {sh.share:.1%} | "
+                      f"[{sh.low:.1%}, {sh.high:.1%}] |" for sh in s.sources.accuracy]
+            lines.append("")
+        lines += [escape(s.sources.sentence), ""]
     if s.network is not None:
         lines += [network_sentence(s.network, s.n_seeds), ""]
     if s.training is not None:

@@ -450,6 +450,34 @@ def _regions(result: JobResult) -> Regions | None:
                    feature_names=list(names))
 
 
+def source_shares(terms, shares, lows, highs, path, test_set_share=None, title="") -> Path:
+    """Each source of luck's share of the variance of test accuracy, as a bar with its
+    interval, and the share a finite test set accounts for alone.
+
+    terms: (k,) names (init, order, split, their interactions, residual); shares, lows,
+    highs: (k,) in [0, 1]; test_set_share: Jordan 2024's Σp(1−p)/n² over the variance, or None.
+    """
+    shares, lows, highs = (_vector(v, n) for v, n in ((shares, "shares"), (lows, "lows"),
+                                                       (highs, "highs")))
+    k = len(terms)
+    plt, fig = _figure()
+    ax = fig.add_subplot()
+    rows = np.arange(k)[::-1]
+    ax.barh(rows, shares, color=BLUE, alpha=0.8, label="share of the variance", zorder=2)
+    ax.errorbar(shares, rows, xerr=[shares - lows, highs - shares], fmt="none", ecolor="black",
+                capsize=4, linewidth=1.2, label="bootstrap interval", zorder=3)
+    ax.set_yticks(rows, [t.replace("_x_", " × ") for t in terms])
+    if test_set_share is not None:
+        ax.axvline(float(test_set_share), color=ORANGE, linestyle="--", linewidth=1.8,
+                   label=f"finite test set alone: {float(test_set_share):.0%}", zorder=4)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of the variance of test accuracy across runs")
+    ax.grid(axis="x", alpha=0.3, zorder=0)
+    fig.legend(loc="outside lower center", ncols=3, frameon=False, fontsize="small")
+    ax.set_title(f"Where the luck comes from{title}", fontsize="medium")
+    return _save(plt, fig, path)
+
+
 def configurations(names, after, path, before=None, metric="accuracy") -> Path:
     """A sweep's configurations side by side: each one's per-seed `metric` as a box (with
     its seeds as dots), and with `before` the same seeds with their random weights.
@@ -527,6 +555,13 @@ def spec(result: JobResult, report: LuckReport) -> tuple[Plot, ...]:
                 "X": ds.X, "y": ds.y, "W0": before.W[:k], "b0": before.b[:k],
                 "W1": ev.W[:k], "b1": ev.b[:k], "feature_names": names,
                 "seeds": result.seeds[:k].tolist()}))
+    src = report.sources
+    if src is not None and src.accuracy:
+        plots.append(Plot("sources.png", source_shares, {
+            "terms": [s.term for s in src.accuracy], "shares": [s.share for s in src.accuracy],
+            "lows": [s.low for s in src.accuracy], "highs": [s.high for s in src.accuracy],
+            "test_set_share": src.test_set.share if src.test_set else None,
+            "title": f" · {src.grid}"}))
     regions = _regions(result)
     if regions is not None:
         plots.append(Plot("regions.png", decision_regions, vars(regions)))

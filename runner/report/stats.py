@@ -63,10 +63,12 @@ def _mean_ci(values, name, settings: LuckConfig) -> tuple[float, float, str]:
     return low, high, "bootstrap"
 
 
-def prob_greater_ci(a, b, name: str, settings: LuckConfig) -> tuple[float, float]:
-    """Bootstrap CI of P(A > B) (rliable's probability of improvement), its own stream."""
+def prob_greater_ci(a, b, name: str, settings: LuckConfig,
+                    paired: bool = False) -> tuple[float, float]:
+    """Bootstrap CI of P(A > B) (rliable's probability of improvement), its own stream;
+    `paired`: a[i] and b[i] share their seeds."""
     return luck.prob_greater_ci(a, b, rng_for(settings.bootstrap_seed, name),
-                                settings.confidence, settings.n_resamples)
+                                settings.confidence, settings.n_resamples, paired=paired)
 
 
 def percent(confidence: float) -> str:

@@ -8,7 +8,13 @@ import numpy as np
 
 from runner.config import Mode
 from runner.plan import Plan
-from runner.report.luck import CONTESTED, LuckReport, NetworkSummary, TrainingSummary
+from runner.report.luck import (
+    CONTESTED,
+    LuckReport,
+    NetworkSummary,
+    Sources,
+    TrainingSummary,
+)
 from runner.report.stats import percent
 from runner.results import JobResult, LessonSkipped, LessonTraining
 
@@ -19,7 +25,9 @@ def luck_table(s: LuckReport) -> str:
     head = (f"  {'metric':<12}{'mean':>8}{'std':>8}{'min':>8}{'q1':>8}{'median':>8}{'q3':>8}"
             f"{'max':>8}{'IQM':>8}   {conf} of the mean")
     after = ", after training (before and after: the table below)" if s.training else ""
-    lines = [f"Luck across {s.n_seeds:,} seeds ({s.seeds}){after}", head]
+    runs = "seeds" if s.sources is None else "runs"
+    on = f", measured on {s.measured_on}" if s.measured_on else ""
+    lines = [f"Luck across {s.n_seeds:,} {runs} ({s.seeds}){on}{after}", head]
     for m in s.metrics:
         t = m.stats
         lines.append(
@@ -40,10 +48,30 @@ def luck_table(s: LuckReport) -> str:
     if s.highlight is not None:
         lines.append("  " + s.highlight.sentence)
     lines.append("  " + s.verdict)
+    if s.sources is not None:
+        lines += ["", sources_table(s.sources, s.confidence)]
     if s.network is not None:
         lines.append("  " + network_sentence(s.network, s.n_seeds))
     if s.training is not None:
         lines += ["", training_table(s.training, s.n_seeds)]
+    return "\n".join(lines)
+
+
+def sources_table(src: Sources, confidence: float) -> str:
+    """Where the luck comes from: each source's share of the variance, with its interval."""
+    lines = [f"Where the luck comes from ({src.grid})"]
+    if src.accuracy:
+        conf = f"{percent(confidence)} CI"
+        lines.append(f"  {'source':<22}{'accuracy':>10}  {conf:<18}"
+                     + (f"{'log-loss':>10}" if src.log_loss else ""))
+        loss = {s.term: s for s in src.log_loss}
+        for s in src.accuracy:
+            row = (f"  {s.term.replace('_x_', ' × '):<22}{s.share:>10.1%}  "
+                   f"[{s.low:.1%}, {s.high:.1%}]".ljust(52))
+            if s.term in loss:
+                row += f"{loss[s.term].share:>8.1%}"
+            lines.append(row.rstrip())
+    lines.append("  " + src.sentence)
     return "\n".join(lines)
 
 

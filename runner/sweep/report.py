@@ -60,6 +60,7 @@ class Pair:
     p_a_beats_b: float
     ci_low: float
     ci_high: float
+    paired: bool = False  # over the runs both share (the same seeds, order and split)
 
 
 @dataclass(frozen=True)
@@ -127,20 +128,51 @@ def jobs_from_mlflow(client, experiment_id: str, sweep_id: str) -> list[Job]:
     return jobs
 
 
-def _column(jobs: list[Job], name: str) -> np.ndarray | None:
-    """The column `name` of every job's seeds table, pooled over distinct seeds; None unless
-    every job has it.
+# What names a run among a job's runs: its seed, and with a split or mini-batches its other
+# sources' seeds (runner.runs).
+RUN_KEYS = ("seed", "order_seed", "split_seed", "fold")
 
-    Jobs pooled here differ only in their seeds (and settings that change no seed's numbers,
-    such as chunk_size), so a seed found in two of them (`seed=1..50,1..50`) is one seed with
+
+def _keys(jobs: list[Job]) -> list[str]:
+    return [k for k in RUN_KEYS if all(k in j.seeds for j in jobs)]
+
+
+def _pooled(jobs: list[Job], name: str) -> pd.DataFrame | None:
+    """The column `name` of every job's seeds table with the runs' keys, pooled over
+    distinct runs; None unless every job has it.
+
+    Jobs pooled here differ only in their seeds (and settings that change no run's numbers,
+    such as chunk_size), so a run found in two of them (`seed=1..50,1..50`) is one run with
     one result: counted once, where it first appears.
     """
     if not all(name in j.seeds for j in jobs):
         return None
-    if len(jobs) > 1 and all("seed" in j.seeds for j in jobs):
-        pooled = pd.concat([j.seeds[["seed", name]] for j in jobs], ignore_index=True)
-        return pooled.drop_duplicates("seed")[name].to_numpy(float)
-    return np.concatenate([j.seeds[name].to_numpy(float) for j in jobs])
+    keys = _keys(jobs)
+    pooled = pd.concat([j.seeds[[*keys, name]] for j in jobs], ignore_index=True)
+    return pooled.drop_duplicates(keys) if keys and len(jobs) > 1 else pooled
+
+
+def _column(jobs: list[Job], name: str) -> np.ndarray | None:
+    pooled = _pooled(jobs, name)
+    return None if pooled is None else pooled[name].to_numpy(float)
+
+
+def _paired(a: pd.DataFrame, b: pd.DataFrame, name: str):
+    """The two configurations' `name` run by run, when they hold the same runs (the same
+    seeds, orders and splits); else None."""
+    keys = [k for k in RUN_KEYS if k in a and k in b]
+    if not keys or len(a) != len(b):
+        return None
+    both = a.merge(b, on=keys, suffixes=("_a", "_b"))
+    if len(both) != len(a):
+        return None
+    return both[f"{name}_a"].to_numpy(float), both[f"{name}_b"].to_numpy(float)
+
+
+def default_metric(jobs: list[Job]) -> str:
+    """Test accuracy where every job held rows out, else accuracy."""
+    return "test_accuracy" if jobs and all("test_accuracy" in j.seeds for j in jobs) else (
+        "accuracy")
 
 
 def factors_of(jobs: list[Job]) -> list[dict]:
@@ -151,17 +183,21 @@ def factors_of(jobs: list[Job]) -> list[dict]:
     return [{k: lv.get(k, "(default)") for k in varying} for lv in levels]
 
 
-def build(jobs: list[Job], settings: LuckConfig, metric: str = "accuracy",
+def build(jobs: list[Job], settings: LuckConfig, metric: str | None = None,
           sweep_id: str | None = None) -> SweepReport:
-    """Per-configuration statistics, pairwise P(A > B), and the variance split."""
+    """Per-configuration statistics, pairwise P(A > B) (paired where two configurations
+    hold the same runs), and the variance split. `metric`: by default test accuracy where
+    every job held rows out, else accuracy."""
     if not jobs:
         raise ValueError("no finished jobs to compare")
+    metric = metric or default_metric(jobs)
     groups: dict[tuple, list] = {}
     for job, f in zip(jobs, factors_of(jobs), strict=True):
         groups.setdefault(tuple(sorted(f.items())), []).append(job)
-    names, scores, levels, configs = [], [], [], []
+    names, scores, levels, configs, tables = [], [], [], [], []
     for key, members in groups.items():
         name = ", ".join(f"{k}={v}" for k, v in key) or "all jobs"
+        tables.append(_pooled(members, metric))
         s = _column(members, metric)
         names.append(name)
         scores.append(s)
@@ -176,8 +212,13 @@ def build(jobs: list[Job], settings: LuckConfig, metric: str = "accuracy",
             dead=float((dead > 0).mean()) if dead is not None else None))
     pairs = []
     for (i, a), (j, b) in itertools.permutations(enumerate(scores), 2):
-        low, high = prob_greater_ci(a, b, f"P({names[i]} > {names[j]}) on {metric}", settings)
-        pairs.append(Pair(names[i], names[j], luck.prob_greater(a, b), low, high))
+        paired = _paired(tables[i], tables[j], metric)
+        if paired is not None:
+            a, b = paired
+        low, high = prob_greater_ci(a, b, f"P({names[i]} > {names[j]}) on {metric}", settings,
+                                    paired=paired is not None)
+        pairs.append(Pair(names[i], names[j], luck.prob_greater(a, b, paired=paired is not None),
+                          low, high, paired is not None))
     split = luck.variance_split(scores, levels) if len(scores) > 1 else None
     return SweepReport(metric, len(jobs), tuple(configs), tuple(pairs), split,
                        settings.confidence, sweep_id)
@@ -227,7 +268,8 @@ def markdown(report: SweepReport) -> str:
     if report.pairs:
         lines += ["", f"| A | B | P(A > B) | {conf} CI |", "|---|---|---|---|"]
         for p in report.winners():
-            lines.append(f"| {escape(p.a)} | {escape(p.b)} | {p.p_a_beats_b:.3f} | "
+            lines.append(f"| {escape(p.a)} | {escape(p.b)} | {p.p_a_beats_b:.3f}"
+                         f"{' (paired)' if p.paired else ''} | "
                          f"[{p.ci_low:.3f}, {p.ci_high:.3f}] |")
     return "\n".join(lines)
 
@@ -251,7 +293,9 @@ def table(report: SweepReport) -> str:
         lines.append("  " + "; ".join(legend[a] for _, a in extra))
     for p in report.winners():
         lines.append(f"  P({p.a} > {p.b}) = {p.p_a_beats_b:.3f} "
-                     f"[{p.ci_low:.3f}, {p.ci_high:.3f}]")
+                     f"[{p.ci_low:.3f}, {p.ci_high:.3f}]"
+                     + (" paired: the same seeds, order and split on both sides"
+                        if p.paired else ""))
     lines.append("  " + variance_sentence(report))
     return "\n".join(lines)
 

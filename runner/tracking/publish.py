@@ -7,7 +7,6 @@ is the plain way to call it, in the job's own process (runner.speedups has faste
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 import tempfile
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from runner import limits
-from runner.config import Mode, override_key
+from runner.config import Mode, OptimizerName, override_key
 from runner.errors import LoggingFailed, UserError
 from runner.plan import TrackingPlan
 from runner.report import markdown
@@ -130,8 +129,26 @@ def parent_params(result: JobResult) -> dict:
         **network_params(result),
     })
     if plan.mode == Mode.train:
-        params.update({f"trainer.{k}": v for k, v in dataclasses.asdict(plan.trainer).items()})
+        params.update({f"trainer.{k}": getattr(plan.trainer, k) for k in trainer_keys(plan)})
     return params
+
+
+_TRAINER_READS = {
+    OptimizerName.gd: (),
+    OptimizerName.sgd: ("momentum", "nesterov"),
+    OptimizerName.adam: ("beta1", "beta2", "epsilon"),
+}
+
+
+def trainer_keys(plan) -> tuple[str, ...]:
+    """The trainer settings a job's training read: gradient descent's as they always were,
+    then the optimizer's own and the mini-batches' when there are any."""
+    t = plan.trainer
+    keys = ("lr", "epochs", "l2", "standardize", "record_every")
+    if t.optimizer != OptimizerName.gd or t.batch_size is not None:
+        keys += ("optimizer", "batch_size", *(("shuffle",) if t.batch_size else ()),
+                 *_TRAINER_READS[t.optimizer])
+    return keys
 
 
 def child_params(result: JobResult) -> dict:
@@ -170,11 +187,33 @@ def report_metrics(s: LuckReport) -> dict:
         if s.network is not None:  # the single neuron's parent keeps its metrics as they were
             out["seeds_stuck"] = t.stuck
             out["seeds_diverged"] = t.diverged
+    if s.sources is not None:
+        out.update(sources_metrics(s.sources))
     if s.network is not None:
         out["seeds_with_dead_units"] = s.network.dead.seeds_with_dead
         out["dead_units_mean"] = s.network.dead.mean_dead
         if s.network.dead_before is not None:
             out["seeds_with_dead_units_before_training"] = s.network.dead_before.seeds_with_dead
+    return out
+
+
+def sources_metrics(src) -> dict:
+    """Where the luck comes from, as parent-run metrics: variance_share_<source> (init,
+    order, split, their interactions, residual) with its interval, the same of log-loss,
+    the finite test set's share and the train-test gap."""
+    out = {}
+    for prefix, shares in (("", src.accuracy), ("log_loss_", src.log_loss)):
+        for sh in shares:
+            out[f"{prefix}variance_share_{sh.term}"] = sh.share
+            out[f"{prefix}variance_share_{sh.term}_ci_low"] = sh.low
+            out[f"{prefix}variance_share_{sh.term}_ci_high"] = sh.high
+    if src.test_set is not None:
+        t = src.test_set
+        out.update({"test_set_noise_share": t.share, "test_set_noise_variance": t.noise,
+                    "test_accuracy_variance": t.observed, "luck_beyond_test_set": t.beyond})
+    if src.gap is not None:
+        out.update({"train_test_gap_mean": src.gap.mean, "train_test_gap_min": src.gap.min,
+                    "train_test_gap_max": src.gap.max})
     return out
 
 
