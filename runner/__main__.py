@@ -12,8 +12,36 @@ from pathlib import Path
 STARTED = time.time()
 
 from runner import speedups  # noqa: E402
+from runner.errors import Terminated, error_line  # noqa: E402
+
+
+def stopped(e: KeyboardInterrupt) -> None:
+    """Ctrl-C or SIGTERM, wherever it came: one line that says how to resume, and the exit
+    code of the signal (130, 143)."""
+    what = "Terminated" if isinstance(e, Terminated) else "Interrupted"
+    print(f"{what}: the parent run, if any, is marked FAILED; run the same command "
+          "again to log the rest.", file=sys.stderr)
+    sys.exit(143 if isinstance(e, Terminated) else 130)
+
+
+def _terminate(_signum, _frame):
+    # SIGTERM is Ctrl-C: the forked worker and helpers stop at a clean point, the parent run
+    # is marked FAILED, and this process says how to resume (it was left RUNNING).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    speedups.forward_interrupt()
+    raise Terminated
+
+
+def _stop_while_starting(signum, _frame):
+    # Ctrl-C or SIGTERM while Hydra is imported: nothing has run yet, and a KeyboardInterrupt
+    # raised inside an import would be reported as that import's failure.
+    speedups.forward_interrupt()
+    stopped(Terminated() if signum == signal.SIGTERM else KeyboardInterrupt())
+
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _stop_while_starting)
+    signal.signal(signal.SIGINT, _stop_while_starting)
     speedups.start(sys.argv[1:])  # first: the worker imports MLflow while Hydra starts here
 
 with speedups.heavy_imports("hydra"):
@@ -21,7 +49,7 @@ with speedups.heavy_imports("hydra"):
     from hydra.core.hydra_config import HydraConfig
 
     from runner.config import check_overrides, register_configs, seed_given, to_config
-    from runner.errors import FULL_ERROR, LoggingFailed, Terminated, UserError, full_error
+    from runner.errors import FULL_ERROR, LoggingFailed, UserError, full_error
 
 log = logging.getLogger("runner")
 register_configs()
@@ -48,15 +76,12 @@ def main(cfg) -> None:
         from runner.tracking.store import scrub
 
         # No URL's password, whatever message carries one (the URI is redacted already).
-        print(f"Error: {scrub(str(e), '')}", file=sys.stderr)
+        print(error_line(scrub(str(e), "")), file=sys.stderr)
         sys.exit(2 if isinstance(e, UserError) else 3)
     except KeyboardInterrupt as e:
         if full_error():
             raise
-        what = "Terminated" if isinstance(e, Terminated) else "Interrupted"
-        print(f"{what}: the parent run, if any, is marked FAILED; run the same command "
-              "again to log the rest.", file=sys.stderr)
-        sys.exit(143 if isinstance(e, Terminated) else 130)
+        stopped(e)
     try:
         print(outcome.text, flush=True)
     except BrokenPipeError:
@@ -67,6 +92,18 @@ def main(cfg) -> None:
 
 def run(args: list[str]) -> None:
     """main(), with Hydra's refusals of bad input worded as one line and exit code 2."""
+    try:
+        _run(args)
+    except KeyboardInterrupt as e:
+        # While the command line is checked, Hydra composes or imports the multirun callback
+        # (where it was reported as "module 'runner.sweep' has no attribute 'callback'"), or
+        # between a multirun's jobs.
+        if full_error():
+            raise
+        stopped(e)
+
+
+def _run(args: list[str]) -> None:
     from runner.cli_errors import check_args, explain, launcher_note, version
 
     if "--version" in args:  # Hydra's own would name Hydra's version only
@@ -74,7 +111,7 @@ def run(args: list[str]) -> None:
         sys.exit(0)
     refused = check_args(args)
     if refused is not None:
-        print(f"Error: {refused}", file=sys.stderr)
+        print(error_line(refused), file=sys.stderr)
         sys.exit(2)
     note = launcher_note(args)
     if note is not None:
@@ -91,18 +128,11 @@ def run(args: list[str]) -> None:
         message = explain(e, args)
         if message is None:
             raise
-        print(f"Error: {message}", file=sys.stderr)
+        print(error_line(message), file=sys.stderr)
         sys.exit(2)
-
-
-def _terminate(_signum, _frame):
-    # SIGTERM is Ctrl-C: the forked worker and helpers stop at a clean point, the parent run
-    # is marked FAILED, and this process says how to resume (it was left RUNNING).
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    speedups.forward_interrupt()
-    raise Terminated
 
 
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     run(sys.argv[1:])

@@ -24,6 +24,7 @@ FILES = {
     "ok.csv": CSV_OK,
     "collide.csv": '"a,b","a;b",label\n1,2,yes\n3,4,no\n',
     "long.csv": "x" * 300 + ",b,label\n1,2,yes\n3,4,no\n",
+    "bigcell.csv": "a,b,label\n1,2,yes\n3," + "9x" * 1_000_000 + ",no\n",
 }
 PG_PORT = free_port()  # nothing listens there
 CSV = ["dataset=csv", "dataset.features=[a,b]", "dataset.target=label", "dataset.positive=yes"]
@@ -224,6 +225,12 @@ CASES = [
                                f"tracking.uri=postgresql+psycopg://u:pw@127.0.0.1:{PG_PORT}/db"],
      2, f"tracking.uri=postgresql+psycopg://u:***@127.0.0.1:{PG_PORT}/db: cannot use the "
      "database (OperationalError: connection failed"),
+    # Issue 22: a value with a newline gave a two-line error; a bad cell of several MB was
+    # quoted whole.
+    ("newline in a value", [*CSV, 'dataset.path="no\nwhere.csv"'], 2,
+     "dataset.path=no\\nwhere.csv: no such file"),
+    ("a cell of 2 MB", [*CSV, "dataset.path=bigcell.csv"], 2,
+     "column 'b', line 3: '" + "9x" * 39 + "9…' is not a finite number; fix or remove that row"),
 ]
 
 

@@ -6,6 +6,7 @@ import pytest
 from hydra.errors import MissingConfigException
 
 from runner.cli_errors import check_args, explain, launcher_note, version
+from runner.errors import QUOTED_MAX, error_line, shown
 from tests.conftest import run_cli
 
 
@@ -142,3 +143,16 @@ def test_the_command_line_says_our_version_and_notes_a_launcher(tmp_path):
     assert out.stderr.startswith("Note: hydra/launcher=basic takes effect in a multirun "
                                  "only"), out.stderr
     assert "Luck across 3 seeds" in out.stdout
+
+
+def test_an_error_line_is_one_line_and_quotes_a_value_cut():
+    # Issue 22: a value with a newline made a two-line error, a CSV cell of several MB was
+    # quoted whole.
+    assert error_line("dataset.path=a\nb: no such file") == \
+        "Error: dataset.path=a\\nb: no such file"
+    assert error_line("x=\x1b[31mred\t: bad") == "Error: x=\\x1b[31mred\\t: bad"
+    line = error_line("column 'b', line 3: '" + "9" * 5_000_000 + "' is not a finite number")
+    assert len(line) < 200 and line.endswith("999… is not a finite number")
+    assert "\n" not in error_line("a\r\nb\u2028c") and error_line("é → ok") == "Error: é → ok"
+    assert shown("x" * 1000) == "x" * (QUOTED_MAX - 1) + "…"
+    assert shown("short") == "short" and shown("a\nb") == "a\\nb"

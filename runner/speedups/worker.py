@@ -119,6 +119,10 @@ class Worker(Forked):
             raise UserError(message)
         if kind == "LoggingFailed":
             raise LoggingFailed(message)
+        if kind == "KeyboardInterrupt":
+            # Ctrl-C reaches the worker too, and it may answer first: the same interruption
+            # as this process's, which says how to resume (not "logging failed", exit 3).
+            raise KeyboardInterrupt
         first = (message.strip().splitlines() or [""])[0]
         raise LoggingFailed(f"MLflow logging failed ({kind}: {first})")
 
