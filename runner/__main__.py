@@ -55,21 +55,29 @@ log = logging.getLogger("runner")
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+# conf/ by its absolute path: the same whether this runs as `python -m runner` or is called
+# from another module (the tests run many refused command lines in one process).
+@hydra.main(version_base="1.3", config_path=str(Path(__file__).resolve().parent.parent / "conf"),
+            config_name="config")
 def main(cfg) -> None:
-    from runner.job import run_job
-
     hc = HydraConfig.get()
     if hc.job.chdir:
         # Relative paths (the store, dataset.path) mean what they meant where the command was
         # typed; the job writes its run folder by its absolute path anyway. Hydra restores
         # the working directory after the job.
         os.chdir(hc.runtime.cwd)
-    overrides = list(hc.overrides.task)
+    job(cfg, Path(hc.runtime.output_dir), list(hc.overrides.task))
+
+
+def job(cfg, output_dir: Path, overrides: list[str]) -> None:
+    """One job of a composed config: its outcome printed, or its refusal as one line and exit
+    code 2 (3 when logging failed, 130 or 143 when stopped)."""
+    from runner.job import run_job
+
     try:
         check_overrides(overrides)
-        outcome = run_job(to_config(cfg), Path(hc.runtime.output_dir), overrides,
-                          seed_given(overrides), started=STARTED)
+        outcome = run_job(to_config(cfg), output_dir, overrides, seed_given(overrides),
+                          started=STARTED)
     except (UserError, LoggingFailed) as e:
         if full_error():
             raise
@@ -91,7 +99,8 @@ def main(cfg) -> None:
 
 
 def run(args: list[str]) -> None:
-    """main(), with Hydra's refusals of bad input worded as one line and exit code 2."""
+    """main(), with the command line checked first (runner.cli) and what only Hydra finds
+    worded as one line and exit code 2."""
     try:
         _run(args)
     except KeyboardInterrupt as e:
@@ -103,19 +112,28 @@ def run(args: list[str]) -> None:
         stopped(e)
 
 
-def _run(args: list[str]) -> None:
-    from runner.cli_errors import check_args, explain, launcher_note, version
+def before_hydra(args: list[str]) -> None:
+    """--version, and the command line checked: a refusal is one line and exit code 2."""
+    from runner import cli
 
     if "--version" in args:  # Hydra's own would name Hydra's version only
-        print(version())
+        print(cli.version())
         sys.exit(0)
-    refused = check_args(args)
+    # With tracebacks asked for, Hydra sees the command line as typed: its own refusal, in
+    # full, is the check of ours.
+    refused = None if full_error() else cli.check(args)
     if refused is not None:
         print(error_line(refused), file=sys.stderr)
         sys.exit(2)
-    note = launcher_note(args)
+    note = cli.launcher_note(args)
     if note is not None:
         print(f"Note: {note}", file=sys.stderr)
+
+
+def _run(args: list[str]) -> None:
+    from runner.cli.runtime import explain
+
+    before_hydra(args)
     user_full = full_error()
     os.environ[FULL_ERROR] = "1" if user_full else "0"  # for this job and launched ones
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises what it would print in many lines
@@ -124,7 +142,6 @@ def _run(args: list[str]) -> None:
     except Exception as e:
         if user_full:
             raise
-
         message = explain(e, args)
         if message is None:
             raise
