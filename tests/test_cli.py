@@ -116,6 +116,10 @@ def test_what_hydra_reads_is_let_through(args):
      "+experiment=lesson (choices: lesson)"),
     ("activation=null", "activation=null: no such choice; the choices are elu, gelu"),
     ("~sed", "~sed: no such setting to delete"),
+    # In a sweep, the jobs of elu failed to compose after leaky_relu's had run.
+    ("-m activation=leaky_relu,elu activation.slope=0.1", "activation.slope=0.1: "
+     "activation=elu has no slope (of this sweep's choices, only leaky_relu has it); sweep them "
+     "apart, e.g. python -m runner -m activation=leaky_relu activation.slope=…"),
     ("printed.x=1", "printed.x=1: printed is null unless +experiment=lesson sets it"),
     ("hydra.launcher.n_jobs=2,3", "hydra.launcher.n_jobs=2,3: a comma list sweeps, which needs "
      "-m (python -m runner -m hydra.launcher.n_jobs=2,3); for one list value write "
@@ -127,10 +131,14 @@ def test_what_hydra_reads_is_let_through(args):
 def test_a_value_of_the_wrong_form_says_the_form_to_write(compose_cfg, arg, message):
     # OmegaConf's words before ("Invalid value assigned: int is not a ListConfig, list or
     # tuple.", "Could not override 'experiment'. No match in the defaults list."), no fix.
-    assert cli.check([arg]).startswith(message)
-    # Hydra refuses it too (the check is not stricter), lesson_train with a bare assert.
+    assert cli.check(arg.split()).startswith(message)
+    # Hydra refuses it too (the check is not stricter), lesson_train with a bare assert; in a
+    # sweep, the job of the choice without the key.
+    job = [a.split(",")[-1] if a.startswith("activation=") else a for a in arg.split()[1:]] \
+        if arg.startswith("-m ") else [arg]
     with pytest.raises((*REFUSES, AssertionError)):
-        compose_cfg(arg, "hydra.mode=MULTIRUN") if arg.startswith("hydra.") else compose_cfg(arg)
+        compose_cfg(*job, "hydra.mode=MULTIRUN") if arg.startswith("hydra.") else \
+            compose_cfg(*job)
 
 
 # Command lines the check lets through: Hydra composes each, and the job takes the config.

@@ -279,6 +279,9 @@ def _check_setting(o: Override, chosen) -> str | None:
         return _unknown_key(a, path, found, chosen, added=o.is_add() or o.is_force_add())
     if o.is_delete():
         return None
+    lacking = _lacking_in_sweep(path, chosen)
+    if lacking is not None:
+        return f"{a}: {lacking}"
     empty = _null_unless_chosen(path, chosen)
     if empty is not None:
         return f"{a}: {empty}"
@@ -292,6 +295,23 @@ def _check_setting(o: Override, chosen) -> str | None:
         if message is not None:
             return message
     return None
+
+
+def _lacking_in_sweep(path: list[str], chosen) -> str | None:
+    """A key of some of the choices a sweep makes of its group, not of the others (each job
+    of those would fail to compose, after the others ran)."""
+    group = path[0]
+    if len(path) < 2 or group not in groups() or len(chosen.get(group, [])) < 2:
+        return None
+    has = {c: path[1] in typing.get_type_hints(s) for c in chosen[group]
+           if (s := schema_of(group, c))}
+    lack = [c for c, h in has.items() if not h]
+    if not lack:
+        return None
+    having = [c for c, h in has.items() if h]
+    return (f"{group}={lack[0]} has no {path[1]} (of this sweep's choices, only "
+            f"{', '.join(having)} has it); sweep them apart, e.g. python -m runner -m "
+            f"{group}={','.join(having)} {'.'.join(path)}=…")
 
 
 def _null_unless_chosen(path: list[str], chosen) -> str | None:
