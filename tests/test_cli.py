@@ -190,6 +190,10 @@ def test_a_hydra_refusal_the_check_missed_is_its_first_line():
                                      "'hydra.job.chdir=true,false'\nmore")
     assert explain(exc, ["-m", "hydra.job.chdir=true,false"]) == (
         "Sweeping over Hydra's configuration is not supported : 'hydra.job.chdir=true,false'")
+    exc = _missing("Cannot find primary config 'confi'. Check that it's in your config search "
+                   "path.\n\nConfig search path:\n\tprovider=hydra", "confi", None)
+    assert explain(exc, ["--config-name", "confi"]) == (
+        "Cannot find primary config 'confi'. Check that it's in your config search path.")
 
 
 def test_an_error_line_is_one_line_and_quotes_a_value_cut():

@@ -15,7 +15,7 @@ def explain(exc: BaseException, args: list[str]) -> str | None:
     from hydra.errors import HydraException, MissingConfigException
     from omegaconf.errors import OmegaConfBaseException
 
-    if isinstance(exc, MissingConfigException) and exc.missing_cfg_file:
+    if isinstance(exc, MissingConfigException) and "/" in (exc.missing_cfg_file or ""):
         return _missing_config(exc, args)
     if isinstance(exc, OSError) and exc.filename and _made_by_hydra(exc):
         # Hydra makes the run (or sweep) folder before the job starts.
