@@ -205,6 +205,14 @@ class Config:
     sweep_id: Optional[str] = None
 
 
+# The schemas by their ConfigStore names; a group's YAML file extends its own with
+# `- /base_x@_here_` (runner.cli reads which, to know the keys of each choice).
+SCHEMAS = {"base_config": Config, "base_dataset": DatasetConfig,
+           "base_activation": ActivationConfig, "base_leaky_relu": LeakyReluConfig,
+           "base_elu": EluConfig, "base_init": InitConfig, "base_tracking": TrackingConfig,
+           "base_trainer": TrainerConfig, "base_split": SplitConfig}
+
+
 def register_configs() -> None:
     # Hydra on first use: a forked MLflow worker unpickles these enums without needing it.
     from hydra.core.config_store import ConfigStore
@@ -212,15 +220,8 @@ def register_configs() -> None:
     # The schemas live outside the config groups (each group's YAML files extend theirs with
     # `- /base_x@_here_`), so they are neither listed nor accepted as choices of a group.
     cs = ConfigStore.instance()
-    cs.store(name="base_config", node=Config)
-    cs.store(name="base_dataset", node=DatasetConfig)
-    cs.store(name="base_activation", node=ActivationConfig)
-    cs.store(name="base_leaky_relu", node=LeakyReluConfig)
-    cs.store(name="base_elu", node=EluConfig)
-    cs.store(name="base_init", node=InitConfig)
-    cs.store(name="base_tracking", node=TrackingConfig)
-    cs.store(name="base_trainer", node=TrainerConfig)
-    cs.store(name="base_split", node=SplitConfig)
+    for name, schema in SCHEMAS.items():
+        cs.store(name=name, node=schema)
 
 
 GROUPS = ("dataset", "activation", "init", "tracking", "trainer", "split", "experiment")

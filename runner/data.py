@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from neuron.scaling import standardize
-from runner.errors import UserError
+from runner.errors import UserError, shown
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -166,7 +166,7 @@ def _features(frame, features, where) -> np.ndarray:
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raw = frame[c].iloc[i]
-            what = "missing" if pd.isna(raw) else f"'{raw}' is not a finite number"
+            what = "missing" if pd.isna(raw) else f"'{shown(raw)}' is not a finite number"
             # Row numbers as a person sees them in an editor: the header is line 1.
             raise UserError(
                 f"{where}: column {c!r}, line {i + 2}: {what}; fix or remove that row"

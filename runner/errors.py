@@ -1,6 +1,7 @@
 """The exception types whose message is shown to the user as is, without a traceback."""
 
 import os
+import re
 
 # `python -m runner` sets HYDRA_FULL_ERROR=1 for Hydra (so Hydra raises its refusals and the
 # runner words them), and keeps the user's own choice here, where its jobs read it: in this
@@ -14,6 +15,31 @@ def full_error() -> bool:
     if mine is not None:
         return mine == "1"
     return os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
+# A value quoted in an Error line is cut to this many characters (a CSV cell of several MB,
+# pasted text), and a word of the line longer than LONG_WORD, wherever it came from.
+QUOTED_MAX = 80
+LONG_WORD = 200
+
+
+def shown(value) -> str:
+    """A user's value as an Error line quotes it: control characters escaped (a newline
+    would break the line in two), at most QUOTED_MAX characters, the cut marked with '…'."""
+    text = _escaped(str(value))
+    return text if len(text) <= QUOTED_MAX else text[:QUOTED_MAX - 1] + "…"
+
+
+def error_line(message) -> str:
+    """`Error: <message>` as the one line it must be, whatever the message quotes."""
+    text = re.sub(rf"\S{{{LONG_WORD + 1},}}", lambda m: m.group(0)[:QUOTED_MAX - 1] + "…",
+                  _escaped(str(message)))
+    return f"Error: {text}"
+
+
+def _escaped(text: str) -> str:
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 class UserError(Exception):

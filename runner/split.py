@@ -16,7 +16,7 @@ import re
 import sys
 
 from runner.args import Parser
-from runner.errors import UserError
+from runner.errors import UserError, error_line
 from runner.limits import MAX_SEEDS_PER_JOB, MAX_SPLIT_JOBS
 from runner.seeds import range_ends
 
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
             p.error("the following arguments are required: range")
         print(override(split(args.range, args.jobs, args.per_job)))
     except UserError as e:
-        print(f"Error: {e}", file=sys.stderr)
+        print(error_line(e), file=sys.stderr)
         return 2
     return 0
 

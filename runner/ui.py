@@ -15,7 +15,7 @@ import sys
 from importlib.metadata import entry_points
 
 from runner.args import Parser
-from runner.errors import UserError
+from runner.errors import UserError, error_line
 from runner.tracking import views
 from runner.tracking.store import (
     check,
@@ -121,7 +121,7 @@ def point_to_server(uri: str, name: str) -> int:
 
         exp = MlflowClient(uri).get_experiment_by_name(name)
     except UserError as e:
-        print(f"Error: {for_ui(str(e))}", file=sys.stderr)
+        print(error_line(for_ui(str(e))), file=sys.stderr)
         return 2
     except Exception as e:  # the server answered, then failed: its words, without a password
         print(f"Error: --uri {base}: the MLflow server failed ({error_text(e, uri)})",
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
             print(shlex.join(command(args.port, redact(uri))))
             return 0
     except UserError as e:
-        print(f"Error: {for_ui(str(e))}", file=sys.stderr)
+        print(error_line(for_ui(str(e))), file=sys.stderr)
         return 2
     base = f"http://{HOST}:{args.port}"
     try:

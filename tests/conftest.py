@@ -1,4 +1,6 @@
+import contextlib
 import importlib.util
+import io
 import os
 import signal
 import socket
@@ -6,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import pytest
@@ -73,6 +76,64 @@ def run_cli(args, cwd, env=None, timeout=300):
         [sys.executable, "-m", "runner", *args], cwd=cwd, env=full_env,
         capture_output=True, text=True, timeout=timeout,
     )
+
+
+@contextlib.contextmanager
+def _as_a_command(args, cwd):
+    """This process set up as `python -m runner ARGS` in `cwd` would be, and put back after;
+    yields the exit code, stdout and stderr to be, as a CompletedProcess."""
+    saved_env, saved_argv, saved_cwd = dict(os.environ), sys.argv, os.getcwd()
+    done = subprocess.CompletedProcess(args, 0, "", "")
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        for k in [k for k in os.environ if k.startswith("MLFLOW_")]:
+            del os.environ[k]
+        for k in ("HYDRA_FULL_ERROR", "NEURON_LUCK_FULL_ERROR"):
+            os.environ.pop(k, None)
+        os.chdir(cwd)
+        sys.argv = ["runner", *args]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                yield done
+            except SystemExit as e:
+                done.returncode = e.code if isinstance(e.code, int) else int(e.code is not None)
+            except Exception:  # what a real process would print and end with
+                traceback.print_exc()
+                done.returncode = 1
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        GlobalHydra.instance().clear()
+        done.stdout, done.stderr = out.getvalue(), err.getvalue()
+
+
+def run_in_process(args, cwd):
+    """`python -m runner ARGS` in this process (runner.__main__.run, Hydra's run included),
+    for what a fresh process changes nothing in: its exit code, stdout and stderr as run_cli
+    gives them."""
+    import runner.__main__ as entry
+
+    with _as_a_command(args, cwd) as done:
+        entry.run(list(args))
+    return done
+
+
+def run_composed(args, cwd):
+    """run_in_process, with Hydra's Compose API in place of Hydra's run: the command line
+    checked, the config composed, the job (runner.__main__.job). A third of the time, for the
+    many commands refused by the job; what Hydra's run adds (the run folder, its logging, a
+    multirun) needs run_in_process or run_cli."""
+    import runner.__main__ as entry
+
+    with _as_a_command(args, cwd) as done:
+        entry.before_hydra(list(args))
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=list(args))
+        entry.job(cfg, Path(cwd) / "outputs" / "composed", list(args))
+    return done
 
 
 def finished_children(db) -> int:

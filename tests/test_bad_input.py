@@ -1,16 +1,17 @@
 """Every kind of bad input, typed as a user types it: one clear message, non-zero exit,
-no traceback, and nothing left RUNNING in MLflow."""
+no traceback, and nothing left RUNNING in MLflow.
+
+The cases run in this process (runner.__main__.run, as `python -m runner` runs it); a sample
+of them, and what needs a process of its own (a server, signals, launchers), end to end.
+"""
 
 import os
 import sqlite3
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import free_port, need_module, run_cli
-
-pytestmark = pytest.mark.slow
+from tests.conftest import free_port, need_module, run_cli, run_composed, run_in_process
 
 CSV_OK = "a,b,label\n1,2,yes\n3,4,no\n5,6,yes\n"
 FILES = {
@@ -24,6 +25,7 @@ FILES = {
     "ok.csv": CSV_OK,
     "collide.csv": '"a,b","a;b",label\n1,2,yes\n3,4,no\n',
     "long.csv": "x" * 300 + ",b,label\n1,2,yes\n3,4,no\n",
+    "bigcell.csv": "a,b,label\n1,2,yes\n3," + "9x" * 1_000_000 + ",no\n",
 }
 PG_PORT = free_port()  # nothing listens there
 CSV = ["dataset=csv", "dataset.features=[a,b]", "dataset.target=label", "dataset.positive=yes"]
@@ -41,8 +43,8 @@ CASES = [
      "activation=sigmod: no such choice; did you mean activation=sigmoid? (choices: elu, gelu"),
     ("init", ["init=unifrom"], 2, "init=unifrom: no such choice; did you mean init=uniform?"),
     ("dataset", ["dataset=obesty"], 2,
-     "dataset=obesty: no such choice; did you mean dataset=obesity? (choices: csv, lesson, "
-     "obesity)"),
+     "dataset=obesty: no such choice; did you mean dataset=obesity? (choices: breast_cancer, "
+     "csv, lesson, moons, obesity)"),
     ("tracking", ["tracking=of"], 2, "tracking=of: no such choice; did you mean tracking=off?"),
     ("schema as a choice", ["activation=base_activation"], 2,
      "activation=base_activation: no such choice"),
@@ -220,17 +222,37 @@ CASES = [
      2, "is 300 characters long; MLflow's keys hold 250 (w0.<feature>): rename the column"),
     ("store in memory", ["seed=1..5", "tracking.uri=sqlite://"], 2,
      "tracking.uri=sqlite://: names no database file (an in-memory store would lose every run)"),
-    ("store postgresql down", ["seed=1..5",
-                               f"tracking.uri=postgresql+psycopg://u:pw@127.0.0.1:{PG_PORT}/db"],
-     2, f"tracking.uri=postgresql+psycopg://u:***@127.0.0.1:{PG_PORT}/db: cannot use the "
-     "database (OperationalError: connection failed"),
+    # Issue 22: a value with a newline gave a two-line error; a bad cell of several MB was
+    # quoted whole.
+    ("newline in a value", [*CSV, 'dataset.path="no\nwhere.csv"'], 2,
+     "dataset.path=no\\nwhere.csv: no such file"),
+    ("a cell of 2 MB", [*CSV, "dataset.path=bigcell.csv"], 2,
+     "column 'b', line 3: '" + "9x" * 39 + "9…' is not a finite number; fix or remove that row"),
+    ("hydra key typo", ["hydra.job.chdr=true"], 2,
+     "hydra.job.chdr=true: no such setting; did you mean hydra.job.chdir?"),
+    ("hydra value", ["hydra.job.chdir=maybe"], 2,
+     "hydra.job.chdir=maybe: 'maybe' is not true or false; give true or false"),
+    ("a section that is null", ["lesson_train.path=x.csv"], 2,
+     "lesson_train.path=x.csv: lesson_train is null unless +experiment=lesson sets it"),
 ]
 
+# Run end to end as well: a sample of each way a refusal is made (the check before Hydra,
+# Hydra's override parser, Hydra at run time, the job), where Hydra's own text (tracebacks,
+# "Set the environment variable HYDRA_FULL_ERROR=1", its usage block) could reach the user.
+END_TO_END = ["activation", "unparsable", "an option", "top-level typo", "seed abc",
+              "run folder cannot be made", "hydra key typo", "newline in a value",
+              "a cell of 2 MB"]
+# Refused by Hydra's run (the run folder, its own settings), not by composing.
+HYDRAS_RUN = {"run folder cannot be made", "run folder is a file"}
+HYDRAS_OWN_TEXT = ("Traceback", "HYDRA_FULL_ERROR", "usage:", "Use --help", "hydra.cc",
+                   "Available options", "Set the environment variable")
+PG_CASE = ("store postgresql down",
+           ["seed=1..5", f"tracking.uri=postgresql+psycopg://u:pw@127.0.0.1:{PG_PORT}/db"],
+           2, f"tracking.uri=postgresql+psycopg://u:***@127.0.0.1:{PG_PORT}/db: cannot use the "
+           "database (OperationalError: connection failed")
 
-@pytest.fixture(scope="module")
-def outcomes(tmp_path_factory):
-    """Run every case once, two at a time (each is a whole `python -m runner`)."""
-    folder = tmp_path_factory.mktemp("bad")
+
+def _files(folder):
     for name, text in FILES.items():
         (folder / name).write_text(text)
     (folder / "binary.csv").write_bytes(bytes(range(256)) * 8)
@@ -240,26 +262,53 @@ def outcomes(tmp_path_factory):
     with sqlite3.connect(folder / "other.db") as con:
         con.execute("create table customers (id integer)")
 
-    def one(case):
-        _, overrides, _, _ = case
-        tracking = [] if any(o.startswith("tracking.uri") for o in overrides) else [
-            f"tracking.uri=sqlite:///{folder / 'mlflow.db'}"]
-        return run_cli([*overrides, *tracking], folder)
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(one, CASES))
-    return folder, {case[0]: r for case, r in zip(CASES, results, strict=True)}
+def _tracking(folder, overrides):
+    if any(o.startswith("tracking.uri") for o in overrides):
+        return []
+    return [f"tracking.uri=sqlite:///{folder / 'mlflow.db'}"]
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory):
+    """Run every case once, in this process, one after the other; through Hydra's run only
+    what Hydra's run refuses."""
+    folder = tmp_path_factory.mktemp("bad")
+    _files(folder)
+    results = {}
+    for name, overrides, _, _ in CASES:
+        run = run_in_process if name in HYDRAS_RUN else run_composed
+        results[name] = run([*overrides, *_tracking(folder, overrides)], folder)
+    return folder, results
+
+
+def _one_line_refusal(out, code, message):
+    assert out.returncode == code, out.stderr
+    assert message in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().count("\n") == 0, out.stderr  # exactly one line
+    assert out.stderr.startswith("Error: ")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_bad_input(outcomes, case):
     name, _, code, message = case
-    out = outcomes[1][name]
-    assert out.returncode == code, out.stderr
-    assert message in out.stderr
-    assert "Traceback" not in out.stderr
-    assert out.stderr.strip().count("\n") == 0, out.stderr  # exactly one line
-    assert out.stderr.startswith("Error: ")
+    _one_line_refusal(outcomes[1][name], code, message)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in END_TO_END] + [PG_CASE],
+                         ids=[*END_TO_END, PG_CASE[0]])
+def test_bad_input_end_to_end_is_one_line_of_ours(tmp_path, case):
+    name, overrides, code, message = case
+    _files(tmp_path)
+    out = run_cli([*overrides, *_tracking(tmp_path, overrides)], tmp_path)
+    _one_line_refusal(out, code, message)
+    assert out.stdout == "" and not any(t in out.stderr for t in HYDRAS_OWN_TEXT), out.stderr
+
+
+def test_the_end_to_end_sample_is_of_the_cases():
+    assert set(END_TO_END) | HYDRAS_RUN <= {c[0] for c in CASES}
 
 
 def test_no_run_left_running(outcomes):
@@ -287,11 +336,13 @@ def test_nothing_half_written(outcomes):
     assert written == []
 
 
+@pytest.mark.slow
 def test_full_traceback_only_when_asked(tmp_path):
     out = run_cli(["seed=abc", "tracking=off"], tmp_path, env={"HYDRA_FULL_ERROR": "1"})
     assert out.returncode != 0 and "Traceback" in out.stderr and "UserError" in out.stderr
 
 
+@pytest.mark.slow
 def test_read_only_store_location(tmp_path):
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -322,6 +373,7 @@ MULTIRUN_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", MULTIRUN_CASES, ids=[c[0] for c in MULTIRUN_CASES])
 def test_bad_input_in_a_multirun(tmp_path, case):
     _, launcher, overrides, message = case
@@ -334,6 +386,7 @@ def test_bad_input_in_a_multirun(tmp_path, case):
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_hydras_own_traceback_when_asked(tmp_path):
     out = run_cli(["activation=sigmod", "tracking=off"], tmp_path, env={"HYDRA_FULL_ERROR": "1"})
     assert out.returncode == 1

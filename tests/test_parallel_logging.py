@@ -180,6 +180,36 @@ def test_ctrl_c_while_logging_marks_runs_failed_and_a_rerun_completes(tmp_path):
     assert sorted(children) == list(range(1, 1001))
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_reaching_the_worker_first_says_how_to_resume(tmp_path):
+    # Issue 22: when the worker answered a Ctrl-C before this process noticed its own, the
+    # command ended "Error: MLflow logging failed (KeyboardInterrupt: )", exit 3, where
+    # SIGTERM at the same moment said how to resume. The worker alone is interrupted here,
+    # so the worker's answer comes first every time.
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    db = tmp_path / "mlflow.db"
+    args = ["seed=1..1000", f"tracking.uri={uri}", "luck.plots=false"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    worker = _worker_pid(proc.pid, deadline)
+    while finished_children(db) < 20:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(worker, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == [
+        "Interrupted: the parent run, if any, is marked FAILED; run the same command again to "
+        "log the rest."]
+    _, parents, _, runs = _runs(uri)
+    assert [p.info.status for p in parents] == ["FAILED"]
+    assert "RUNNING" not in {r.info.status for r in runs}
+
+
 def test_logging_processes_are_capped_at_the_cores(tmp_path):
     # Issue 15, item 10: a logging process beyond one per core only takes turns with the
     # others (and each extra one cost ~10 s at the end before the pipe fix).

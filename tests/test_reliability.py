@@ -240,6 +240,31 @@ def test_sigterm_marks_the_parent_failed_and_says_how_to_resume(tmp_path, speedu
     assert sorted(int(c.data.params["seed"]) for c in children) == list(range(1, 401))
 
 
+def test_sigterm_while_hydra_starts_says_how_to_resume(tmp_path):
+    # Issue 22: SIGTERM while Hydra loaded the multirun callback printed two tracebacks
+    # ending in "module 'runner.sweep' has no attribute 'callback'", exit 1.
+    args = ["-m", "tracking=off", "luck.plots=false", "seed=1..3"]
+    said = 0
+    for delay in (0.4, 0.6, 0.8, 1.0, 1.2, 1.5):
+        proc = _start_runner(args, tmp_path)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGTERM)  # the main process only, as `kill PID` does
+        try:
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        # Before Python runs runner/__main__.py, the signal's own default: ended, no word.
+        assert proc.returncode in (143, -signal.SIGTERM), err
+        assert "Traceback" not in err and "Error" not in err, err
+        if proc.returncode == 143:
+            assert err.strip().splitlines()[-1] == (
+                "Terminated: the parent run, if any, is marked FAILED; run the same command "
+                "again to log the rest."), err
+            said += 1
+    assert said >= 4
+
+
 def test_a_killed_helper_is_counted_from_the_store(tmp_path):
     # Issue 15, item 12: with a helper process killed, the message counted its share as
     # not logged ("200 of 400" when 226 were stored).

@@ -27,6 +27,10 @@ from runner.speedups import gc_tuning, worker
         (["seed=1..5", "tracking=off"], False),
         (["tracking.enabled=false"], False),
         (["hydra.mode=MULTIRUN", "seed=1..5"], False),
+        # Split as runner.cli splits a command line: an option's value is not a setting.
+        (["--info", "defaults", "seed=3"], False),
+        (["-cn", "config", "seed=3"], True),
+        (["--package", "tracking", "--cfg", "job"], False),
     ],
 )
 def test_the_worker_is_forked_only_for_one_job_that_logs(argv, wanted):

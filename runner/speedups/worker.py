@@ -24,19 +24,19 @@ from runner.speedups.processes import ChildEnded, Forked, can_fork
 _worker: Worker | None = None
 _live: set = set()  # workers not closed yet
 
-# Arguments after which no single job logs to MLflow: Hydra's informational flags,
-# multiruns (their jobs may run elsewhere) and tracking switched off. Read before Hydra is
-# imported, so by hand; a worker forked in vain is stopped at exit, and a job that finds
-# none logs in its own process, so a wrong guess costs time, never a run.
-_NOT_LOGGING = {"-h", "--help", "--hydra-help", "--info", "-i", "--cfg", "-c", "--resolve",
-                "--shell-completion", "-sc", "--version", "-m", "--multirun", "-p", "--package"}
-_OFF = {"tracking=off", "tracking.enabled=false", "tracking.enabled=False", "hydra.mode=MULTIRUN"}
+# No single job logs to MLflow after Hydra's informational options, in a multirun (its jobs
+# may run elsewhere) or with tracking switched off. Read before Hydra is imported, with the
+# command line split as runner.cli splits it; a worker forked in vain is stopped at exit, and
+# a job that finds none logs in its own process, so a wrong guess costs time, never a run.
+_OFF = {"tracking=off", "tracking.enabled=false", "tracking.enabled=False"}
 
 
 def wanted(argv: list[str]) -> bool:
     """Whether `argv` (a `python -m runner` command line) runs one job that logs to MLflow."""
-    return not any(a in _NOT_LOGGING or a.split("=", 1)[0] in _NOT_LOGGING or a in _OFF
-                   for a in argv)
+    from runner.cli.options import split
+
+    line = split(argv)
+    return line.runs_jobs and not line.multirun and not _OFF & set(line.overrides)
 
 
 def start(argv: list[str]) -> None:
@@ -63,7 +63,9 @@ def _stop_left_over():
 
 
 def _uri_hint(argv) -> str:
-    for a in argv:
+    from runner.cli.options import split
+
+    for a in split(argv).overrides:
         if a.startswith("tracking.uri="):
             return a.split("=", 1)[1]
     return os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///")
@@ -119,6 +121,10 @@ class Worker(Forked):
             raise UserError(message)
         if kind == "LoggingFailed":
             raise LoggingFailed(message)
+        if kind == "KeyboardInterrupt":
+            # Ctrl-C reaches the worker too, and it may answer first: the same interruption
+            # as this process's, which says how to resume (not "logging failed", exit 3).
+            raise KeyboardInterrupt
         first = (message.strip().splitlines() or [""])[0]
         raise LoggingFailed(f"MLflow logging failed ({kind}: {first})")
 

@@ -14,7 +14,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from runner.config import LuckConfig, override_key
-from runner.errors import UserError
+from runner.errors import UserError, error_line
 from runner.sweep import report as sweep_report
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class SweepCallback(Callback):
         try:
             check_jobs(config)
         except UserError as e:  # before any job starts: one line, and no run anywhere
-            print(f"Error: {e}", file=sys.stderr)
+            print(error_line(e), file=sys.stderr)
             raise SystemExit(2) from None
         settings = SweepSettings.of(config)
         task = config.hydra.overrides.task
@@ -89,7 +89,7 @@ class SweepCallback(Callback):
                 store.check(uri, settings.experiment)
                 store.prepare(uri)
             except UserError as e:  # before any job starts: one line, as a job would say it
-                print(f"Error: {e}", file=sys.stderr)
+                print(error_line(e), file=sys.stderr)
                 raise SystemExit(2) from None
             try:
                 # The experiment too, once, here: parallel jobs that each find it missing
