@@ -11,7 +11,7 @@ import numpy as np
 
 from neuron import luck, sources
 from runner import limits
-from runner.config import SplitKind
+from runner.config import OptimizerName, SplitKind
 from runner.report.stats import Summary, rng_for, summarize
 from runner.results import JobResult
 
@@ -120,6 +120,7 @@ class TrainingSummary:
     diverged: int  # seeds whose loss ended above its start, or overflowed
     stuck: int  # seeds no better than the constant guess after training
     sentence: str
+    how: str | None = None  # the optimizer and batches, unless full-batch gradient descent
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,8 @@ class LuckReport:
         out["verdict"] = self.verdict
         if self.training is not None:
             out["training"] = asdict(self.training)
+            if self.training.how is None:  # full-batch gradient descent: as before
+                del out["training"]["how"]
         if self.network is not None:
             out["network"] = {**asdict(self.network), "hidden": list(self.network.hidden)}
         if self.measured_on is not None:
@@ -423,5 +426,20 @@ def _training(result: JobResult, baseline: float) -> TrainingSummary:
         before=sb, after=sa, std_removed=std_removed, trained_median_accuracy=med,
         share_of_random_seeds_beaten=beaten,
         final_loss=LossRange(float(loss.min()), float(np.median(loss)), float(loss.max())),
-        diverged=diverged, stuck=stuck, sentence=sentence,
+        diverged=diverged, stuck=stuck, sentence=sentence, how=_how(trainer),
     )
+
+
+def _how(t) -> str | None:
+    """The optimizer and its batches in words; None for full-batch gradient descent."""
+    if t.optimizer == OptimizerName.gd and t.batch_size is None:
+        return None
+    how = {OptimizerName.gd: "gradient descent",
+           OptimizerName.sgd: f"sgd, momentum {t.momentum:g}"
+                              + (" (Nesterov)" if t.nesterov and t.momentum else ""),
+           OptimizerName.adam: f"adam (β1 {t.beta1:g}, β2 {t.beta2:g}, ε {t.epsilon:g})"}[
+        t.optimizer]
+    if t.batch_size is None:
+        return how + ", full batch"
+    return how + f", batches of {t.batch_size}" + (", shuffled by order_seed" if t.shuffle
+                                                     else ", unshuffled")

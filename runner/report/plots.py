@@ -464,7 +464,9 @@ def source_shares(terms, shares, lows, highs, path, test_set_share=None, title="
     ax = fig.add_subplot()
     rows = np.arange(k)[::-1]
     ax.barh(rows, shares, color=BLUE, alpha=0.8, label="share of the variance", zorder=2)
-    ax.errorbar(shares, rows, xerr=[shares - lows, highs - shares], fmt="none", ecolor="black",
+    # A percentile interval need not hold the estimate (a share truncated at 0): clipped.
+    xerr = [np.maximum(shares - lows, 0), np.maximum(highs - shares, 0)]
+    ax.errorbar(shares, rows, xerr=xerr, fmt="none", ecolor="black",
                 capsize=4, linewidth=1.2, label="bootstrap interval", zorder=3)
     ax.set_yticks(rows, [t.replace("_x_", " × ") for t in terms])
     if test_set_share is not None:

@@ -90,8 +90,8 @@ def network_sentence(net: NetworkSummary, n_seeds: int) -> str:
 
 
 def training_table(t: TrainingSummary, n_seeds: int) -> str:
-    rows = [f"Training ({t.epochs} epochs, lr {t.lr:g}, l2 {t.l2:g}"
-            f"{', standardized' if t.standardize else ''})",
+    rows = [f"Training ({t.how + ', ' if t.how else ''}{t.epochs} epochs, lr {t.lr:g}, "
+            f"l2 {t.l2:g}{', standardized' if t.standardize else ''})",
             f"  {'accuracy':<10}{'mean':>8}{'std':>8}{'min':>8}{'max':>8}{'best of 5':>11}"]
     # Diverged seeds are left out of the figures: when all diverged, none is after training.
     every = [("before", t.before)] + ([] if t.diverged == n_seeds else [("after", t.after)])
