@@ -263,7 +263,8 @@ def build(result: JobResult, map_metrics=None) -> LuckReport:
         verdict=(f"No verdict on luck: all {n:,} seeds diverged in training, so their "
                  "accuracy measures the failed training, not the seed."
                  if result.training is not None and result.training.diverged.all()
-                 else verdict(accuracy, n, expected_best, share_beating, baseline)),
+                 else verdict(accuracy, n, expected_best, share_beating, baseline,
+                              not plan.runs.plain)),
         training=_training(result, baseline) if result.training is not None else None,
         network=_network(result) if plan.hidden else None,
         measured_on=plan.runs.measured_on(),
@@ -360,17 +361,20 @@ def _summary(values, name: str, settings) -> MetricSummary | None:
 
 
 def verdict(a: Summary, n: int, best: ExpectedBest, share_beating: float,
-            baseline: float) -> str:
-    """One or two plain sentences on how much the seed decided."""
+            baseline: float, runs: bool = False) -> str:
+    """One or two plain sentences on how much the seed decided (`runs`: the luck of a grid
+    of runs, every source together, on their test rows where they held rows out)."""
+    seeds = "runs" if runs else "seeds"
     if a.max == a.min:
-        return f"No luck involved: all {n:,} seeds give the same accuracy, {a.mean:.4f}."
+        return f"No luck involved: all {n:,} {seeds} give the same accuracy, {a.mean:.4f}."
     text = (
-        f"The seed moves accuracy from {a.min:.4f} to {a.max:.4f} "
-        f"(mean {a.mean:.4f}, std {a.std:.4f}) over {n:,} seeds; "
-        f"{share_beating:.0%} of seeds beat the constant guess ({baseline:.4f})."
+        f"{'Luck' if runs else 'The seed'} moves accuracy from {a.min:.4f} to {a.max:.4f} "
+        f"(mean {a.mean:.4f}, std {a.std:.4f}) over {n:,} {seeds}; "
+        f"{share_beating:.0%} of {seeds} beat the constant guess ({baseline:.4f})."
     )
     if best.at(5) is not None and best.k[-1] > 5:
-        text += f" Trying 5 seeds and keeping the best is expected to give {best.at(5):.4f}."
+        text += (f" Trying 5 {seeds} and keeping the best is expected to give "
+                 f"{best.at(5):.4f}.")
     return text
 
 

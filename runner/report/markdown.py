@@ -97,7 +97,7 @@ def description(s: LuckReport, links: Links = Links()) -> str:
         "",
         f"Constant guess (majority class): {s.baseline_accuracy:.4f}; seeds that beat it: "
         f"{s.share_beating_baseline:.1%}. Rows decided by luck: {s.rows.contested} of "
-        f"{s.n_rows} ({a.n:.0f} seeds).",
+        f"{len(s.rows.share_positive)} ({a.n:.0f} {'seeds' if s.sources is None else 'runs'}).",
     ]
     if links.plots:
         lines += ["", "Plots under Artifacts → `plots/`: " + ", ".join(

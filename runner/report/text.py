@@ -42,8 +42,10 @@ def luck_table(s: LuckReport) -> str:
     lines.append("  expected best accuracy of k seeds: " + " · ".join(
         f"k={k} {best.at(k):.4f}" for k in picks))
     lines.append(
-        f"  rows decided by luck ({CONTESTED[0]:.0%}–{CONTESTED[1]:.0%} of seeds call them "
-        f"positive): {s.rows.contested} of {s.n_rows}; unanimous: {s.rows.unanimous}"
+        f"  rows decided by luck ({CONTESTED[0]:.0%}–{CONTESTED[1]:.0%} of "
+        f"{'seeds' if s.sources is None else 'the runs that measured them'} call them "
+        f"positive): {s.rows.contested} of {len(s.rows.share_positive)}; "
+        f"unanimous: {s.rows.unanimous}"
     )
     if s.highlight is not None:
         lines.append("  " + s.highlight.sentence)
@@ -115,7 +117,9 @@ def job_summary(result: JobResult, where: str | None, run_dir, ui_command: str |
         f"neuron-luck · {plan.activation.name}"
         + plan.model_summary
         + f" · {ds.name} ({len(ds.y)} row"
-        f"{'' if len(ds.y) == 1 else 's'}, {', '.join(ds.features)})",
+        f"{'' if len(ds.y) == 1 else 's'}, "
+        + (", ".join(ds.features) if len(ds.features) <= 8 else
+           f"{len(ds.features)} features: {', '.join(ds.features[:3])}, …") + ")",
     ]
     if plan.explicit is not None and result.training is not None:
         before = result.training.before.metrics.accuracy[0]
