@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import engine_missing
+from tests.conftest import engine_missing, need_module
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "screenshots.py"
@@ -373,6 +373,8 @@ def test_runner_ui_on_a_database_that_is_down_says_so_without_its_password(
     from runner import ui
     from tests.conftest import free_port
 
+    # Issue 22, item 1: without the driver (the README's `.[test]` install) this failed.
+    need_module("psycopg", "psycopg", "server")
     _no_exec(monkeypatch)
     uri = f"postgresql+psycopg://bob:s3cret@127.0.0.1:{free_port()}/db"
     if via_env:
