@@ -328,7 +328,8 @@ def where(tracking: TrackingPlan, published: Published) -> tuple[str, str]:
     uri, n_children = tracking.uri, tracking.n_children
     text = (
         f"{store.redact(uri)} · experiment {tracking.experiment!r} · parent run "
-        f"{published.parent_run_id} + {n_children} child run(s)"
+        f"{published.parent_run_id} "
+        + (f"+ {n_children} child run(s)" if n_children else "only, no child runs")
         + (f" logged by {published.processes} processes"
            if published.processes > 1 and n_children else "")
     )

@@ -18,6 +18,8 @@ import json
 from typing import Sequence
 from urllib.parse import quote
 
+from runner import limits
+
 WORKSPACE = "workflowType=machine_learning"
 UI_PORT = 5000  # python -m runner.ui's default
 TAG_PREFIX = "mlflow.sharedViewState."
@@ -70,13 +72,26 @@ def seeds_view(parent_id: str, features: Sequence[str], trained: bool) -> tuple[
     columns = [metric("seed"), metric("accuracy")]
     if trained:
         columns.append(metric("accuracy_before"))
-    columns += [param(f"w.{f}") for f in features] + [param("bias")]
-    state = {"searchFilter": f"tags.`mlflow.parentRunId` = '{parent_id}'",
-             # By a metric, not by start time: the UI nests runs under their parent (and
-             # folds them) only when they are sorted by start time.
-             "orderByKey": metric("seed"), "orderByAsc": True,
-             "selectedColumns": columns, "columnOrder": columns}
-    return TAG_PREFIX + seeds_view_key(parent_id), json.dumps(state)
+    weights = [param(f"w.{f}") for f in features]
+
+    def state(n_weights):
+        shown = columns + weights[:n_weights] + [param("bias")]
+        return json.dumps({"searchFilter": f"tags.`mlflow.parentRunId` = '{parent_id}'",
+                           # By a metric, not by start time: the UI nests runs under their
+                           # parent (and folds them) only when they are sorted by start time.
+                           "orderByKey": metric("seed"), "orderByAsc": True,
+                           "selectedColumns": shown, "columnOrder": shown})
+
+    # A wide CSV's weights would not fit in the tag MLflow holds (it refused the job's whole
+    # logging): the view shows the first weights that fit; the run page has them all.
+    fits = len(weights)
+    room = limits.MLFLOW_EXPERIMENT_TAG_LENGTH - len(state(0))
+    for i, w in enumerate(weights):
+        room -= 2 * (len(json.dumps(w)) + 2)
+        if room < 0:
+            fits = i
+            break
+    return TAG_PREFIX + seeds_view_key(parent_id), state(fits)
 
 
 def runs_fragment(experiment_id: str, view: str = JOBS_VIEW) -> str:
