@@ -175,14 +175,47 @@ def main(argv=None) -> int:
               "first (this folder's runs go to its mlflow.db).", flush=True)
     else:
         home = views.runs_fragment(eid)
-    print(f"MLflow UI on {base} ({redact(uri)}); Ctrl-C stops it", flush=True)
+    print(f"Starting the MLflow UI on {redact(uri)} at {base}: its address follows once it "
+          "answers", flush=True)
+    lines = [f"MLflow UI ready on {base}; Ctrl-C stops it"]
     if home:
-        print(f"  your jobs, one row each: {base}/{home}", flush=True)
+        lines.append(f"  your jobs, one row each: {base}/{home}")
     cmd = serve_command(args.port, uri)
     os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")  # no GenAI job workers
     if eid is not None:
         os.environ[EXPERIMENT] = eid
+    announce_when_ready(base, lines)
     os.execvp(cmd[0], cmd)
+
+
+def announce_when_ready(base: str, lines: list[str], timeout: float = 600) -> None:
+    """Print `lines` once the server at `base` answers, from a forked watcher: this process
+    becomes the server (exec, so its pid is the server's), and the address printed before it
+    answered (15-50 s of MLflow's imports on a busy laptop) led users to a refused page."""
+    if os.fork():
+        return
+    code = 0
+    try:
+        import signal
+        import time
+        import urllib.request
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
+        server = os.getppid()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and os.getppid() == server:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        print("\n".join(lines), flush=True)
+                        break
+            except OSError:
+                pass
+            time.sleep(0.25)
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)  # never back into the caller: the server is the other process
 
 
 if __name__ == "__main__":

@@ -474,3 +474,44 @@ def test_runner_ui_on_postgresql_keeps_the_password_off_every_command_line(tmp_p
         assert password.encode() not in b" ".join(argv)
         assert uri.replace(f":{password}", "").encode() in argv
         assert f"PGPASSWORD={password}".encode() in environ
+
+
+@pytest.mark.slow
+def test_python_m_runner_ui_prints_its_address_once_the_server_answers(tmp_path):
+    """Issue 22, item 7: the address was printed 15-50 s before the server answered, so the
+    page a user opened at once was refused."""
+    import time
+    import urllib.request
+
+    from mlflow.tracking import MlflowClient
+
+    from tests.conftest import free_port
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    eid = MlflowClient(uri).create_experiment("neuron-luck")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PYTHONPATH"] = str(ROOT)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "runner.ui", "--port", str(port)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 240
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if "Ctrl-C stops it" in line:  # the line that says the UI is there
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+                    assert r.status == 200
+                break
+            assert time.monotonic() < deadline, lines
+        else:
+            pytest.fail(f"runner.ui printed no address: {lines}")
+        assert next(proc.stdout).rstrip("\n") == (
+            f"  your jobs, one row each: http://127.0.0.1:{port}/#/experiments/{eid}/runs?"
+            "viewStateShareKey=neuron-luck&workflowType=machine_learning")
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.communicate(timeout=60)
+    assert lines[0].startswith(f"Starting the MLflow UI on {uri} at http://127.0.0.1:{port}")
+    assert lines[-1] == f"MLflow UI ready on http://127.0.0.1:{port}; Ctrl-C stops it", lines
