@@ -293,8 +293,29 @@ def _description(dump):
         run["tags"]["mlflow.note.content"] = "\n\n".join(body)
 
 
+def _readable_metrics(dump):
+    # Issue 22, item 4: a parent's summary metrics read right in the UI. A metric whose seeds
+    # all have one value has std 0 (it was 1.1e-16) and that value as every statistic, a
+    # training std whose range is 0 is 0, and a share has no noise past 14 decimals; the rest
+    # is rounded to 14 significant digits, which same() tolerates.
+    for run in dump.values():
+        m = run["metrics"]
+        if not _is_parent(run) and run["tags"].get("neuron_luck.kind") != "sweep_report":
+            continue
+        for key in list(m):
+            if key.endswith("_min") and key[:-4] + "_max" in m:
+                family = key[:-4]
+                if m[key][0][1] == m[family + "_max"][0][1] and family + "_std" in m:
+                    m[family + "_std"] = [[0, 0.0]]
+            std = key.replace("_range_", "_std_")
+            if key.startswith("accuracy_range_") and m[key][0][1] == 0 and std in m:
+                m[std] = [[0, 0.0]]
+            if "share" in key or key == "training_std_removed":
+                m[key] = [[step, round(v, 14) + 0.0] for step, v in m[key]]
+
+
 INTENDED_CHANGES = [_server_flag, _model_key, _training_counts, _job_kind,
-                    _highlight_values, _names, _params, _description]
+                    _highlight_values, _names, _params, _description, _readable_metrics]
 
 
 def expected(name: str) -> dict:

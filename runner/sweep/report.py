@@ -289,6 +289,8 @@ def log_to_mlflow(client, experiment_id: str, report: SweepReport, files) -> str
     """The report as its own run, tagged with the sweep id."""
     from mlflow.entities import Metric, Param, RunTag
 
+    from runner.tracking.publish import readable_metrics
+
     run = client.create_run(
         experiment_id, run_name=f"sweep report · {report.n_jobs} jobs",
         tags={"neuron_luck.sweep_id": report.sweep_id, "neuron_luck.kind": "sweep_report"},
@@ -296,8 +298,9 @@ def log_to_mlflow(client, experiment_id: str, report: SweepReport, files) -> str
     rid = run.info.run_id
     try:
         split = report.variance_split or {}
-        metrics = [Metric(f"variance_share_{k}", float(v), 0, 0) for k, v in split.items()
-                   if k != "total_ss"]
+        shares = readable_metrics({f"variance_share_{k}": float(v) for k, v in split.items()
+                                   if k != "total_ss"})
+        metrics = [Metric(k, v, 0, 0) for k, v in shares.items()]
         client.log_batch(
             rid, metrics=metrics,
             params=[Param("n_jobs", str(report.n_jobs)), Param("metric", report.metric)],

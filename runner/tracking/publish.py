@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
+
 from runner import limits
 from runner.config import Mode, override_key
 from runner.errors import LoggingFailed, UserError
@@ -180,6 +182,45 @@ def report_metrics(s: LuckReport) -> dict:
     return out
 
 
+_STATS = ("mean", "std", "min", "max", "median", "q1", "q3", "iqm", "ci_low", "ci_high")
+SIGNIFICANT = 14  # digits of a summary metric: float64 holds ~16, the last ones are noise
+
+
+def readable_metrics(metrics: dict) -> dict:
+    """Summary metrics as they read in MLflow's UI, which shows a value's leading digits in a
+    narrow column: accuracy_std 1.12e-16 read as 1.12, a mean of 0.5 as 0.49999999.
+
+    Where the math gives an exact number it is logged exactly: a metric whose seeds all have
+    one value has std 0 and every statistic that value (as has a training std whose range is
+    0). Shares (in [0, 1]) are rounded to SIGNIFICANT decimals, so a share that is 0 in exact
+    arithmetic is 0, not 2.5e-31; every other value to SIGNIFICANT significant digits, which
+    keeps all it can tell (per-seed values are in seeds.parquet at full precision)."""
+    out = dict(metrics)
+    for key in metrics:
+        family = key[:-len("_min")] if key.endswith("_min") else None
+        if family is None or f"{family}_max" not in metrics:
+            continue
+        if metrics[key] == metrics[f"{family}_max"]:  # every seed the same: no spread at all
+            for stat in _STATS:
+                if f"{family}_{stat}" in out:
+                    out[f"{family}_{stat}"] = 0.0 if stat == "std" else float(metrics[key])
+    for key in metrics:
+        if key.startswith("accuracy_range_") and metrics[key] == 0:
+            std = key.replace("_range_", "_std_")
+            if std in out:
+                out[std] = 0.0
+    return {k: _readable(k, v) for k, v in out.items()}
+
+
+def _readable(key: str, value):
+    if isinstance(value, (bool, int, np.integer)) or not np.isfinite(value):
+        return value
+    value = float(value) + 0.0  # + 0.0: no -0.0
+    if "share" in key or key == "training_std_removed":
+        return round(value, SIGNIFICANT) + 0.0
+    return float(f"{value:.{SIGNIFICANT}g}")
+
+
 def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
     """Write the job's parent run and its child runs; the parent's id.
 
@@ -216,7 +257,7 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
         commit = store.git_commit()
         if commit:
             tags["mlflow.source.git.commit"] = commit
-        tracker.log_parent(parent, parent_params(result), metrics, tags)
+        tracker.log_parent(parent, parent_params(result), readable_metrics(metrics), tags)
         tracker.log_dataset(parent, plan.dataset)
         for path in outcome.files:
             tracker.client.log_artifact(parent, str(path))
@@ -224,7 +265,8 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
             if result.n_seeds <= limits.MAX_SERIES:
                 tracker.log_series(parent, "accuracy_by_seed", result.seeds, acc)
             best = report.expected_best
-            tracker.log_series(parent, "expected_best_accuracy", best.k, best.accuracy)
+            tracker.log_series(parent, "expected_best_accuracy", best.k,
+                               [_readable("expected_best_accuracy", a) for a in best.accuracy])
         hydra_dir = outcome.run_dir / ".hydra"
         if hydra_dir.is_dir():
             _log_scrubbed(tracker, parent, hydra_dir, "hydra")
