@@ -132,7 +132,8 @@ def point_to_server(uri: str, name: str) -> int:
         print(f"No experiment {name!r} on it yet: run python -m runner tracking=server "
               f"tracking.uri={base} first; then open {base}")
     else:
-        print(f"  your jobs, one row each: {base}/{views.runs_fragment(exp.experiment_id)}")
+        print(f"  your jobs, one row each: {base}/"
+              f"{views.jobs_fragment(exp.experiment_id, served_by_runner_ui=False)}")
     return 0
 
 
@@ -174,7 +175,7 @@ def main(argv=None) -> int:
         print(f"No experiment {args.experiment!r} in {redact(uri)} yet: run python -m runner "
               "first (this folder's runs go to its mlflow.db).", flush=True)
     else:
-        home = views.runs_fragment(eid)
+        home = views.jobs_fragment(eid, served_by_runner_ui=True)
     print(f"Starting the MLflow UI on {redact(uri)} at {base}: its address follows once it "
           "answers", flush=True)
     lines = [f"MLflow UI ready on {base}; Ctrl-C stops it"]

@@ -314,8 +314,26 @@ def _readable_metrics(dump):
                 m[key] = [[step, round(v, 14) + 0.0] for step, v in m[key]]
 
 
+def _hidden_param(dump):
+    # Issue 22, item 6: a job's parent holds its hidden layers as a param, [] for the single
+    # neuron too, so the jobs view's `hidden` column is there for every job.
+    for run in dump.values():
+        if _is_parent(run):
+            run["params"].setdefault("hidden", "[]")
+
+
+def _per_seed_series(dump):
+    # Issue 22, item 6: each seed's accuracy is the series per_seed/accuracy: as
+    # accuracy_by_seed, MLflow's compare view listed it first by its last seed's value, where
+    # it read like a summary.
+    for run in dump.values():
+        if "accuracy_by_seed" in run["metrics"]:
+            run["metrics"]["per_seed/accuracy"] = run["metrics"].pop("accuracy_by_seed")
+
+
 INTENDED_CHANGES = [_server_flag, _model_key, _training_counts, _job_kind,
-                    _highlight_values, _names, _params, _description, _readable_metrics]
+                    _highlight_values, _names, _params, _description, _readable_metrics,
+                    _hidden_param, _per_seed_series]
 
 
 def expected(name: str) -> dict:

@@ -33,7 +33,8 @@ def test_parent_run_carries_the_report(make_cfg, store, tmp_path):
     assert m["accuracy_iqm"] == pytest.approx(luck.iqm(acc))
     assert m["accuracy_ci_low"] < acc.mean() < m["accuracy_ci_high"]
     assert {"log_loss_mean", "brier_median", "share_beating_baseline"} <= set(m)
-    history = client.get_metric_history(parent.info.run_id, "accuracy_by_seed")
+    history = client.get_metric_history(parent.info.run_id, "per_seed/accuracy")
+    assert "accuracy_by_seed" not in m  # issue 22, item 6: it read like a summary
     assert sorted((h.step, h.value) for h in history) == sorted(
         zip(table.seed.tolist(), acc.tolist(), strict=True))
     best = client.get_metric_history(parent.info.run_id, "expected_best_accuracy")

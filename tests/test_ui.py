@@ -66,6 +66,11 @@ def _ml_workspace(page):
     expect(page.locator('[data-component-id="mlflow.assistant.chat_panel.close"]')).to_have_count(0)
 
 
+# A column header's name ends inside its cell (the UI clips a name longer than the cell).
+_WHOLE = ("e => e.getBoundingClientRect().right <= "
+          "e.closest('.ag-header-cell').getBoundingClientRect().right")
+
+
 def _column(page, col_id):
     return page.locator(f'.ag-header-cell[col-id="{col_id}"]')
 
@@ -78,15 +83,28 @@ def _check_pages(shots, pages, sweep, ui, browser):
     # model-training workspace, with accuracy and the seeds in columns on the first screen.
     page = pages["experiment"]
     _ml_workspace(page)
-    assert "viewStateShareKey=neuron-luck" in page.url
+    # Issue 22, item 6: no "You're viewing a shared view" banner greets the user (the
+    # address names no shared view: runner.ui stores the jobs view as the runs page's own).
+    assert "viewStateShareKey" not in page.url, page.url
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text("You're viewing a shared view")).to_have_count(0)
     assert sweep.n_runs > 100  # the UI pages by 100 runs: without the view, jobs would hide
     for job in sweep.jobs:
         _in_view(page, page.get_by_text(job.name, exact=True))
     _in_view(page, page.get_by_text(sweep.report_name, exact=True))
     _in_view(page, page.get_by_text(f"{len(sweep.jobs) + 1} matching runs"))
+    # Issue 22, item 6: the settings too, `hidden` among them, each header whole.
     for col in ("params.`seeds`", "metrics.`accuracy_mean`", "metrics.`accuracy_min`",
-                "metrics.`accuracy_max`"):
+                "metrics.`accuracy_max`", "params.`mode`", "params.`activation`",
+                "params.`init`", "params.`dataset`", "params.`standardize`", "params.`hidden`"):
         _in_view(page, _column(page, col))
+        name = _column(page, col).locator('[data-testid^="sort-header-"]')
+        assert name.evaluate(_WHOLE), f"{col}: its name is cut"
+    # Issue 22, item 5: the sweep report's row shows a figure too (it had '-' throughout).
+    means = page.locator('.ag-center-cols-container [col-id="metrics.`accuracy_mean`"]')
+    texts = [t.strip() for t in means.all_inner_texts()]
+    assert len(texts) == len(sweep.jobs) + 1 and all(re.fullmatch(r"0\.\d+", t) for t in texts)
     # 4. Names tell the jobs apart: standardized or not.
     assert len({j.name for j in sweep.jobs}) == len(sweep.jobs)
     assert sum("· standardized ·" in j.name for j in sweep.jobs) == 2
@@ -509,7 +527,7 @@ def test_python_m_runner_ui_prints_its_address_once_the_server_answers(tmp_path)
             pytest.fail(f"runner.ui printed no address: {lines}")
         assert next(proc.stdout).rstrip("\n") == (
             f"  your jobs, one row each: http://127.0.0.1:{port}/#/experiments/{eid}/runs?"
-            "viewStateShareKey=neuron-luck&workflowType=machine_learning")
+            "workflowType=machine_learning")
     finally:
         os.killpg(proc.pid, 15)
         proc.communicate(timeout=60)

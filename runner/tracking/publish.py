@@ -60,11 +60,15 @@ _NAMED_OTHERWISE = {"seed", "sweep_id", "chunk_size", "luck.plots", "activation"
                     "dataset", "dataset.standardize", "mode", "trainer", "experiment", "weights",
                     "bias"}
 _NOT_COMPUTED = ("tracking", "hydra")
+# ...but these change what a job logs, so two jobs that differ in them are told apart.
+_NAMED_TRACKING = ("tracking.child_runs", "tracking.max_child_runs")
 MAX_NAME = 250  # characters of a run name that every MLflow store keeps
 
 
 def _named_override(override: str, explicit: bool) -> bool:
     key = override_key(override)
+    if key in _NAMED_TRACKING:
+        return True
     if key in _NAMED_OTHERWISE or key.split(".")[0] in _NOT_COMPUTED:
         return False
     return not (explicit and key.startswith("init."))  # explicit weights: init played no part
@@ -131,11 +135,20 @@ def parent_params(result: JobResult) -> dict:
         "standardize": plan.dataset.mean is not None,
         "seeds": plan.seed_spec,
         "n_seeds": result.n_seeds,
+        # The jobs view's `hidden` column: [] says the lesson's single neuron.
+        "hidden": str(list(plan.hidden)),
         **network_params(result),
+        **sweep_param(plan.tracking),
     })
     if plan.mode == Mode.train:
         params.update({f"trainer.{k}": v for k, v in dataclasses.asdict(plan.trainer).items()})
     return params
+
+
+def sweep_param(tracking: TrackingPlan | None) -> dict:
+    """The sweep (Hydra multirun) a job belongs to, as the jobs view's `sweep` column shows
+    it beside the sweep report's own row; none for a job run alone."""
+    return {"sweep": tracking.sweep_id} if tracking is not None and tracking.sweep_id else {}
 
 
 def child_params(result: JobResult) -> dict:
@@ -182,6 +195,7 @@ def report_metrics(s: LuckReport) -> dict:
     return out
 
 
+SEED_SERIES = "per_seed/accuracy"  # each seed's accuracy, step = seed
 _STATS = ("mean", "std", "min", "max", "median", "q1", "q3", "iqm", "ci_low", "ci_high")
 SIGNIFICANT = 14  # digits of a summary metric: float64 holds ~16, the last ones are noise
 
@@ -263,7 +277,9 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
             tracker.client.log_artifact(parent, str(path))
         if report is not None:
             if result.n_seeds <= limits.MAX_SERIES:
-                tracker.log_series(parent, "accuracy_by_seed", result.seeds, acc)
+                # Not accuracy_*: MLflow's compare view lists a series by its last value
+                # (the last seed's), alphabetically, where that name read like a summary.
+                tracker.log_series(parent, SEED_SERIES, result.seeds, acc)
             best = report.expected_best
             tracker.log_series(parent, "expected_best_accuracy", best.k,
                                [_readable("expected_best_accuracy", a) for a in best.accuracy])

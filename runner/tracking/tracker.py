@@ -211,6 +211,8 @@ class Tracker:
                 log.warning("this job was logged meanwhile by an identical command: parent "
                             "run %s; nothing is logged twice", p.info.run_id)
                 return ParentRun(p.info.run_id, frozenset(), complete=True)
+        if parents:  # the same job finished before: the UI would show two rows alike
+            name = f"{name} · repeat {len(parents) + 1}"
         run = self.client.create_run(
             self.experiment_id, run_name=name, tags={**tags, "neuron_luck.job_key": key}
         )

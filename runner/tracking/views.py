@@ -29,7 +29,9 @@ EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 PARENTS_ONLY = "tags.`mlflow.parentRunId` IS NULL"
 RUN_NAME_COLUMN = "attributes.`Run Name`"
-RUN_NAME_WIDTH = 400  # px: the parent's name says what the job computed
+RUN_NAME_WIDTH = 156  # px: a name's start; the settings columns beside it say the rest
+CREATED_COLUMN = "runDateAndNestInfo"  # the UI's own id of its Created column
+CREATED_WIDTH = 96
 
 
 def metric(name: str) -> str:
@@ -40,17 +42,29 @@ def param(name: str) -> str:
     return f"params.`{name}`"
 
 
+# The jobs view's columns and their widths (px): the figures, then the settings that tell the
+# jobs apart, on a laptop's first screen (1366 px, measured in Chromium: tests/test_ui.py),
+# each wide enough for its whole header; then the spread and each job's sweep.
+JOB_COLUMNS = (("params.`seeds`", 58), ("metrics.`accuracy_mean`", 104),
+               ("metrics.`accuracy_min`", 95), ("metrics.`accuracy_max`", 95),
+               ("params.`mode`", 76), ("params.`activation`", 82), ("params.`init`", 64),
+               ("params.`dataset`", 64), ("params.`standardize`", 90), ("params.`hidden`", 58),
+               ("metrics.`accuracy_std`", 92), ("params.`sweep`", 100))
+
+
 def jobs_state() -> dict:
     """The runs page's state that lists every job (parent run) with its accuracy and seeds."""
-    columns = [param("seeds"), metric("accuracy_mean"), metric("accuracy_min"),
-               metric("accuracy_max"), metric("accuracy_std"), param("mode"),
-               param("activation"), param("init"), param("dataset"), param("standardize")]
-    # The UI applies a column's width only to the columns named in columnOrder.
+    widths = {RUN_NAME_COLUMN: RUN_NAME_WIDTH, CREATED_COLUMN: CREATED_WIDTH,
+              **{c: w for c, w in JOB_COLUMNS}}
+    columns = [c for c, _ in JOB_COLUMNS]
+    # The UI applies a column's width only to the columns named in columnOrder (the Created
+    # column too, which it always shows; narrower, it leaves room for the settings).
     return {"searchFilter": PARENTS_ONLY, "orderByKey": "attributes.start_time",
             "orderByAsc": False, "startTime": "ALL", "lifecycleFilter": "Active",
             "modelVersionFilter": "All Runs", "datasetsFilter": [],
-            "selectedColumns": columns, "columnOrder": [RUN_NAME_COLUMN, *columns],
-            "columnWidths": {RUN_NAME_COLUMN: RUN_NAME_WIDTH}}
+            "selectedColumns": columns,
+            "columnOrder": [RUN_NAME_COLUMN, CREATED_COLUMN, *columns],
+            "columnWidths": widths}
 
 
 def jobs_view() -> tuple[str, str]:
@@ -97,6 +111,17 @@ def seeds_view(parent_id: str, features: Sequence[str], trained: bool) -> tuple[
 def runs_fragment(experiment_id: str, view: str = JOBS_VIEW) -> str:
     """The UI's address, after the host, of an experiment's runs through a saved view."""
     return f"#/experiments/{experiment_id}/runs?viewStateShareKey={quote(view)}&{WORKSPACE}"
+
+
+def jobs_fragment(experiment_id: str, served_by_runner_ui: bool) -> str:
+    """The address, after the host, of an experiment's jobs. `python -m runner.ui` stores the
+    jobs view as the experiment's own runs page in the browser (runner/ui_app.py), so its
+    address is the plain one: MLflow greets a shared view's address with a banner ("You're
+    viewing a shared view ... Override saved view"). Any other MLflow server needs the view's
+    key in the address."""
+    if served_by_runner_ui:
+        return f"#/experiments/{experiment_id}/runs?{WORKSPACE}"
+    return runs_fragment(experiment_id)
 
 
 def run_fragment(experiment_id: str, run_id: str, artifact: str | None = None) -> str:
