@@ -93,7 +93,7 @@ class InitScheme(Choice):
 class DatasetConfig:
     name: str = MISSING
     path: str = MISSING
-    features: List[str] = MISSING
+    features: Optional[List[str]] = None  # None: every column of the file but the target
     target: str = MISSING
     positive: str = MISSING
     negative: Optional[str] = None

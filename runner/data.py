@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from neuron.scaling import standardize
+from runner import limits
 from runner.errors import UserError, shown
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +90,7 @@ def load(cfg) -> Dataset:
         ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise UserError(f"{where}: not a readable CSV ({str(e).strip().splitlines()[0]})") from None
-    features = list(cfg.features)
+    features = feature_columns(cfg, header)
     if not features:
         raise UserError(f"dataset.features is empty; name the feature columns of {path.name}")
     # The file's own header, not pandas' frame: pandas renames a repeated name 'a' to 'a.1'.
@@ -119,7 +120,7 @@ def load(cfg) -> Dataset:
     frame = frame.loc[:, ~frame.columns.duplicated(keep=False)]
     if len(frame) == 0:
         raise UserError(f"{where}: header only, no data rows")
-    X = _features(frame, features, where)
+    X = _features(frame, features, where, listed=cfg.features is not None)
     negative = None if cfg.negative is None else str(cfg.negative)
     y = _labels(frame, cfg.target, str(cfg.positive), negative, where)
     mean = std = None
@@ -132,6 +133,33 @@ def load(cfg) -> Dataset:
     )
 
 
+def feature_columns(cfg, header: list[str]) -> list[str]:
+    """The feature columns: those listed in dataset.features, in that order, or when it is
+    null every column of the header but the target (a wide file needs no list of thousands)."""
+    if cfg.features is not None:
+        return list(cfg.features)
+    return [c for c in header if c != cfg.target]
+
+
+def check_list_override(override: str) -> None:
+    """Refuse a command-line override that lists more values than Hydra's override parser
+    reads in reasonable time: its time grows with the square of the list (about 1.5 s for
+    3,200 values, minutes for tens of thousands, and Hydra parses an override several times),
+    so `dataset.features=[...]` of a wide CSV looked like a hang. runner.cli calls it on each
+    override before Hydra sees it."""
+    n = override.count(",") + 1
+    if n <= limits.MAX_LISTED_VALUES or "[" not in override:
+        return
+    key = override.split("=", 1)[0]
+    fix = {"dataset.features": "leave dataset.features out to use every column but the "
+                               "target (dataset.target)",
+           "seed": "write a range, e.g. seed=1..5000"}.get(key.lstrip("+~"), "give fewer")
+    raise UserError(
+        f"{key}=[…]: {n:,} values; Hydra's parser takes time that grows with the square of a "
+        f"list (minutes for thousands), so at most {limits.MAX_LISTED_VALUES:,} are read "
+        f"from the command line; {fix}")
+
+
 def _header(path: Path) -> list[str]:
     """The header row as written (pandas' frame renames repeated names)."""
     with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -140,6 +168,8 @@ def _header(path: Path) -> list[str]:
 
 def _check_columns(cfg) -> None:
     """What is wrong with the columns asked for, whatever the file holds."""
+    if cfg.features is None:
+        return
     seen = set()
     for f in cfg.features:
         if f in seen:
@@ -158,7 +188,7 @@ def _check_columns(cfg) -> None:
         )
 
 
-def _features(frame, features, where) -> np.ndarray:
+def _features(frame, features, where, listed=True) -> np.ndarray:
     cols = []
     for c in features:
         values = pd.to_numeric(frame[c], errors="coerce")
@@ -168,9 +198,11 @@ def _features(frame, features, where) -> np.ndarray:
             raw = frame[c].iloc[i]
             what = "missing" if pd.isna(raw) else f"'{shown(raw)}' is not a finite number"
             # Row numbers as a person sees them in an editor: the header is line 1.
-            raise UserError(
-                f"{where}: column {c!r}, line {i + 2}: {what}; fix or remove that row"
-            )
+            fix = "fix or remove that row"
+            if not listed:
+                fix += (" (dataset.features is unset, so every column but the target is a "
+                        "feature: list the feature columns to leave this one out)")
+            raise UserError(f"{where}: column {c!r}, line {i + 2}: {what}; {fix}")
         cols.append(values.to_numpy(float))
     return np.column_stack(cols)
 

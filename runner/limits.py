@@ -79,6 +79,19 @@ MAX_LOGGING_PROCESSES = 4
 MAX_PARAMETER = 1e100
 # MLflow's longest param key; a child run's keys are w.<feature> and w0.<feature>.
 MLFLOW_KEY_LENGTH = 250
+# What MLflow 3 refuses (mlflow.utils.validation): an experiment or dataset name longer than
+# 500 characters, an experiment tag (a saved view) longer than 20,000; and what it cuts with a
+# warning (or refuses, under MLFLOW_TRUNCATE_LONG_VALUES=false): a param value past 6,000, a
+# run tag past 8,000. Names are checked before a seed is evaluated; the rest is made to fit.
+MLFLOW_NAME_LENGTH = 500
+MLFLOW_EXPERIMENT_TAG_LENGTH = 20_000
+MLFLOW_PARAM_LENGTH = 6_000
+MLFLOW_TAG_LENGTH = 8_000
+
+# Values of one list on the command line (dataset.features=[...], seed=[...]): Hydra's
+# override parser takes time that grows with the square of a list (0.5 s for 1,600, 1.6 s for
+# 3,200 on a 2-core machine, parsed several times per command); past this it is refused.
+MAX_LISTED_VALUES = 1_000
 
 # Progress bars on an interactive terminal, only for loops at least this long.
 PROGRESS_SEEDS = 100_000

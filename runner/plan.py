@@ -182,6 +182,9 @@ def make_plan(config: Config, seed_given: bool = False, started: float | None = 
     tracking = _tracking(config, runs.n, started) if config.tracking.enabled else None
     if tracking is not None:
         _check_keys(ds.features)
+        note = _no_children_note(config, len(seed_array), tracking)
+        if note:
+            notes.append(note)
     if (tracking is not None and tracking.processes < config.tracking.processes
             and config.tracking.processes > TrackingConfig.processes):  # asked for, not default
         notes.append(f"tracking.processes={config.tracking.processes}: {tracking.processes} "
@@ -235,6 +238,9 @@ def check_values(config: Config) -> None:
     if not tr.experiment.strip():
         raise UserError("tracking.experiment is empty; name the MLflow experiment, e.g. "
                         "tracking.experiment=neuron-luck")
+    if tr.enabled:
+        _check_name("tracking.experiment", tr.experiment, "the MLflow experiment")
+        _check_name("dataset.name", config.dataset.name, "the dataset MLflow records")
     if config.sweep_id is not None and not _SWEEP_ID.fullmatch(str(config.sweep_id)):
         raise UserError(f"sweep_id={config.sweep_id}: letters, digits, '-', '_' and '.' only "
                         "(it is set by a multirun; leave it out)")
@@ -248,6 +254,15 @@ def check_values(config: Config) -> None:
 
 
 _SWEEP_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _check_name(key: str, value: str, what: str) -> None:
+    """A name MLflow refuses past its length: refused here, before any seed is evaluated
+    (MLflow refused it only when the job logged, after all the work)."""
+    if len(value) > limits.MLFLOW_NAME_LENGTH:
+        raise UserError(
+            f"{key}={value[:40]}…: {len(value):,} characters; MLflow holds at most "
+            f"{limits.MLFLOW_NAME_LENGTH} for {what}: give a shorter name")
 
 
 def _finite(value) -> bool:
@@ -305,6 +320,18 @@ def n_children(child_runs: ChildRuns, max_child_runs: int, n_seeds: int) -> int:
     if child_runs == ChildRuns.none:
         return 0
     return n_seeds if n_seeds <= max_child_runs else 0
+
+
+def _no_children_note(config: Config, n_seeds: int, tracking: TrackingPlan) -> str | None:
+    """Why a job of many seeds logs no child run, when the user did not ask for none: the
+    summary's "+ 0 child runs" alone reads like a failure."""
+    t = config.tracking
+    if tracking.n_children or n_seeds < 2 or t.child_runs != ChildRuns.auto:
+        return None
+    return (f"tracking.child_runs=auto logs a child run per seed up to "
+            f"tracking.max_child_runs={t.max_child_runs:,}, so none for {n_seeds:,} seeds (each "
+            f"seed is in the parent's seeds.parquet); tracking.child_runs=all logs all "
+            f"{n_seeds:,}")
 
 
 def _tracking(config: Config, n_seeds: int, started: float) -> TrackingPlan:

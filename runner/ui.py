@@ -132,7 +132,8 @@ def point_to_server(uri: str, name: str) -> int:
         print(f"No experiment {name!r} on it yet: run python -m runner tracking=server "
               f"tracking.uri={base} first; then open {base}")
     else:
-        print(f"  your jobs, one row each: {base}/{views.runs_fragment(exp.experiment_id)}")
+        print(f"  your jobs, one row each: {base}/"
+              f"{views.jobs_fragment(exp.experiment_id, served_by_runner_ui=False)}")
     return 0
 
 
@@ -174,15 +175,48 @@ def main(argv=None) -> int:
         print(f"No experiment {args.experiment!r} in {redact(uri)} yet: run python -m runner "
               "first (this folder's runs go to its mlflow.db).", flush=True)
     else:
-        home = views.runs_fragment(eid)
-    print(f"MLflow UI on {base} ({redact(uri)}); Ctrl-C stops it", flush=True)
+        home = views.jobs_fragment(eid, served_by_runner_ui=True)
+    print(f"Starting the MLflow UI on {redact(uri)} at {base}: its address follows once it "
+          "answers", flush=True)
+    lines = [f"MLflow UI ready on {base}; Ctrl-C stops it"]
     if home:
-        print(f"  your jobs, one row each: {base}/{home}", flush=True)
+        lines.append(f"  your jobs, one row each: {base}/{home}")
     cmd = serve_command(args.port, uri)
     os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")  # no GenAI job workers
     if eid is not None:
         os.environ[EXPERIMENT] = eid
+    announce_when_ready(base, lines)
     os.execvp(cmd[0], cmd)
+
+
+def announce_when_ready(base: str, lines: list[str], timeout: float = 600) -> None:
+    """Print `lines` once the server at `base` answers, from a forked watcher: this process
+    becomes the server (exec, so its pid is the server's), and the address printed before it
+    answered (15-50 s of MLflow's imports on a busy laptop) led users to a refused page."""
+    if os.fork():
+        return
+    code = 0
+    try:
+        import signal
+        import time
+        import urllib.request
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
+        server = os.getppid()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and os.getppid() == server:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        print("\n".join(lines), flush=True)
+                        break
+            except OSError:
+                pass
+            time.sleep(0.25)
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)  # never back into the caller: the server is the other process
 
 
 if __name__ == "__main__":

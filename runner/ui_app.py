@@ -45,7 +45,7 @@ def page(index_html: str, experiment_id: str | None) -> str:
 
     home = state_key = state = None
     if experiment_id:
-        home = views.runs_fragment(experiment_id)
+        home = views.jobs_fragment(experiment_id, served_by_runner_ui=True)
         # The runs page's remembered state for this experiment (filter, sort, columns), as
         # the web app stores it: used when the page's address names none (the experiment's
         # own link, the sidebar's "Runs"), until the user changes it.

@@ -188,7 +188,10 @@ def runner_ui(sweep: Sweep):
         )
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait_until(lambda: _http_ok(f"{base}/health"), proc, "python -m runner.ui", log)
+        # Its address is printed once the server answers (issue 22, item 7).
+        _wait_until(lambda: "MLflow UI ready on" in log.read_text(), proc, "python -m runner.ui",
+                    log)
+        assert _http_ok(f"{base}/health"), log.read_text()
         yield UI(base, log.read_text())
     finally:
         _stop(proc)

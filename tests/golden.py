@@ -348,8 +348,62 @@ def _issue_20_settings(dump):
                 run["artifacts"][name] = text
 
 
+
+
+def _readable_metrics(dump):
+    # Issue 22, item 4: a parent's summary metrics read right in the UI. A metric whose seeds
+    # all have one value has std 0 (it was 1.1e-16) and that value as every statistic, a
+    # training std whose range is 0 is 0, and a share has no noise past 14 decimals; the rest
+    # is rounded to 14 significant digits, which same() tolerates.
+    for run in dump.values():
+        m = run["metrics"]
+        if not _is_parent(run) and run["tags"].get("neuron_luck.kind") != "sweep_report":
+            continue
+        for key in list(m):
+            if key.endswith("_min") and key[:-4] + "_max" in m:
+                family = key[:-4]
+                if m[key][0][1] == m[family + "_max"][0][1] and family + "_std" in m:
+                    m[family + "_std"] = [[0, 0.0]]
+            std = key.replace("_range_", "_std_")
+            if key.startswith("accuracy_range_") and m[key][0][1] == 0 and std in m:
+                m[std] = [[0, 0.0]]
+            if "share" in key or key == "training_std_removed":
+                m[key] = [[step, round(v, 14) + 0.0] for step, v in m[key]]
+
+
+def _hidden_param(dump):
+    # Issue 22, item 6: a job's parent holds its hidden layers as a param, [] for the single
+    # neuron too, so the jobs view's `hidden` column is there for every job.
+    for run in dump.values():
+        if _is_parent(run):
+            run["params"].setdefault("hidden", "[]")
+
+
+def _per_seed_series(dump):
+    # Issue 22, item 6: each seed's accuracy is the series per_seed/accuracy: as
+    # accuracy_by_seed, MLflow's compare view listed it first by its last seed's value, where
+    # it read like a summary.
+    for run in dump.values():
+        if "accuracy_by_seed" in run["metrics"]:
+            run["metrics"]["per_seed/accuracy"] = run["metrics"].pop("accuracy_by_seed")
+
+
+def _child_runs_named(dump):
+    # Issue 22, item 5: jobs that differ in tracking.child_runs had one name in the UI's list.
+    old = "relu · he_normal · obesity · seeds [3,9]"
+    new = "relu · he_normal · obesity · tracking.child_runs=none · seeds [3,9]"
+    for key in list(dump):
+        parent, sep, child = key.partition(" / ")
+        if parent == old:
+            run = dump.pop(key)
+            dump[new + sep + child] = run
+            if sep:
+                run["tags"]["mlflow.parentRunId"] = new
+
+
 INTENDED_CHANGES = [_server_flag, _model_key, _training_counts, _job_kind,
-                    _highlight_values, _names, _params, _description, _lesson_training,
+                    _highlight_values, _names, _params, _description, _readable_metrics,
+                    _hidden_param, _per_seed_series, _child_runs_named, _lesson_training,
                     _issue_20_settings]
 
 

@@ -98,7 +98,7 @@ CASES = [
     ("bias alone", ["bias=1"], 2,
      "bias=1: used only with weights=; drop bias= or give the weights too"),
     ("csv columns not given", ["dataset=csv", "dataset.path=ok.csv"], 2,
-     "dataset.features, dataset.positive, dataset.target: not set; give dataset.features=… "
+     "dataset.positive, dataset.target: not set; give "
      "dataset.positive=… dataset.target=… (the file has columns 'a', 'b', 'label')"),
     ("csv missing file", [*CSV, "dataset.path=nowhere.csv"], 2,
      "dataset.path=nowhere.csv: no such file"),

@@ -253,3 +253,17 @@ def test_the_command_line_says_our_version_and_notes_a_launcher(tmp_path):
     assert out.stderr.startswith("Note: hydra/launcher=basic takes effect in a multirun "
                                  "only"), out.stderr
     assert "Luck across 3 seeds" in out.stdout
+
+
+def test_a_list_too_long_for_hydras_parser_is_refused_before_it():
+    # Issue 22, item 9: 3,000 features listed on the command line seemed to hang in Hydra's
+    # parser (quadratic in the list); the check refuses it before any parser reads it.
+    import time
+
+    from runner.cli import check
+
+    start = time.perf_counter()
+    msg = check(["dataset.features=[" + ",".join(f"c{i}" for i in range(3000)) + "]"])
+    assert msg.startswith("dataset.features=[…]: 3,000 values") and "leave dataset.features" \
+        in msg
+    assert time.perf_counter() - start < 5

@@ -151,8 +151,8 @@ def test_missing_values_are_named_with_the_files_columns(make_cfg, tmp_path):
     with pytest.raises(UserError) as e:
         make_cfg("dataset=csv", f"dataset.path={csv}")
     assert str(e.value) == (
-        "dataset.features, dataset.positive, dataset.target: not set; give "
-        "dataset.features=… dataset.positive=… dataset.target=… "
+        "dataset.positive, dataset.target: not set; give "
+        "dataset.positive=… dataset.target=… "
         "(the file has columns 'a', 'b', 'label')")
 
 

@@ -65,8 +65,20 @@ def test_multirun_over_two_activations_makes_two_parents(tmp_path):
     assert "Sweep report over 2 jobs" in out.stdout
     assert list(tmp_path.glob("outputs/multirun/*/*/sweep_report.json"))
     assert ("open the UI: python -m runner.ui   then every job, one row each: "
-            "http://127.0.0.1:5000/#/experiments/1/runs?viewStateShareKey=neuron-luck&"
-            "workflowType=machine_learning") in out.stdout
+            "http://127.0.0.1:5000/#/experiments/1/runs?workflowType=machine_learning"
+            ) in out.stdout
+    # Issue 22, item 5: the report's row says what the sweep compared and shows figures in
+    # the jobs view's columns; each job shows its sweep, as the report does.
+    report = reports[0]
+    assert report.info.run_name == "sweep report · activation · 2 jobs"
+    assert report.data.params["sweep"] == sweep_id
+    assert report.data.params["seeds"] == "6"
+    accuracy = [c.data.metrics["accuracy"] for c in children]
+    assert report.data.metrics["accuracy_min"] == min(accuracy)
+    assert report.data.metrics["accuracy_max"] == max(accuracy)
+    assert report.data.metrics["accuracy_mean"] == pytest.approx(sum(accuracy) / 6, rel=1e-13)
+    assert {p.data.params["sweep"] for p in parents} == {sweep_id}
+    assert {p.data.params["hidden"] for p in parents} == {"[]"}
     # The report reads each job's table back from MLflow without MLflow's progress bars.
     assert "Downloading artifacts" not in out.stdout + out.stderr
 

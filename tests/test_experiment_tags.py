@@ -85,3 +85,28 @@ def test_a_lease_the_store_refuses_is_an_error_not_a_wait(tmp_path, monkeypatch)
     except KeyboardInterrupt:  # how acquire ends a wait it was told to give up
         pytest.fail(f"waited ({len(polls)} polls) for a lease the store refuses")
     assert polls == []
+
+
+def test_a_wide_csvs_views_params_and_tags_fit_what_mlflow_holds(tmp_path, monkeypatch):
+    """Issue 22, items 9 and 10: the seeds view of 3,000 features was longer than the 20,000
+    characters MLflow holds in an experiment tag, and refused after every seed was evaluated;
+    a param past 6,000 characters or a tag past 8,000 is cut by MLflow with a warning, or
+    refused under MLFLOW_TRUNCATE_LONG_VALUES=false."""
+    import json
+
+    monkeypatch.setenv("MLFLOW_TRUNCATE_LONG_VALUES", "false")  # MLflow refuses what is long
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "wide")
+    features = [f"feature_{i}" for i in range(3000)]
+    tracker.save_views("p" * 32, features, trained=True)
+    key = views.TAG_PREFIX + views.seeds_view_key("p" * 32)
+    state = json.loads(tracker.client.get_experiment(tracker.experiment_id).tags[key])
+    columns = state["selectedColumns"]
+    assert columns[:3] == ["metrics.`seed`", "metrics.`accuracy`", "metrics.`accuracy_before`"]
+    assert columns[3:5] == ["params.`w.feature_0`", "params.`w.feature_1`"]
+    assert columns[-1] == "params.`bias`" and 300 < len(columns) < 3000
+    run = tracker.client.create_run(tracker.experiment_id).info.run_id
+    tracker.log_parent(run, {"features": ",".join(features)}, {"m": 1.0},
+                       {"neuron_luck.overrides": "x" * 9000})
+    data = tracker.client.get_run(run).data
+    assert len(data.params["features"]) == 6000 and data.params["features"].endswith("…")
+    assert len(data.tags["neuron_luck.overrides"]) == 8000

@@ -358,3 +358,30 @@ def test_the_lessons_training_is_a_result_and_is_logged(make_cfg, tmp_path, stor
     skipped = run_job(make_cfg("+experiment=lesson", "tracking=off", "activation=relu"),
                       tmp_path / "relu").result.lesson
     assert isinstance(skipped, LessonSkipped) and "cannot train" in skipped.why
+
+
+def test_jobs_alike_in_the_ui_are_told_apart_by_their_names(make_cfg, store, tmp_path):
+    """Issue 22, item 5: re-runs, and jobs that differ in tracking.child_runs, had the same
+    name five times in the UI's list of jobs."""
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    from runner.job import run_job
+
+    def run(*overrides):
+        cfg = make_cfg("seed=1..3", f"tracking.uri={store}", "luck.plots=false", *overrides)
+        run_job(cfg, tmp_path / str(len(list(tmp_path.iterdir()))), list(overrides),
+                started=time.time())
+
+    run()
+    run()
+    run("tracking.child_runs=none")
+    client = MlflowClient(store)
+    exp = client.get_experiment_by_name("neuron-luck")
+    names = sorted(r.info.run_name for r in client.search_runs(
+        [exp.experiment_id], "tags.`neuron_luck.kind` = 'job'"))
+    assert names == ["sigmoid · uniform · obesity · seeds 1..3",
+                     "sigmoid · uniform · obesity · seeds 1..3 · repeat 2",
+                     "sigmoid · uniform · obesity · tracking.child_runs=none · seeds 1..3 · "
+                     "repeat 3"]

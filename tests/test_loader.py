@@ -106,3 +106,47 @@ def test_columns_hint(tmp_path):
     path.write_text(CSV_OK)
     assert columns_hint(str(path)) == "the file has columns 'a', 'b', 'label'"
     assert "cannot read the columns" in columns_hint(str(tmp_path / "missing.csv"))
+
+
+def test_features_unset_are_every_column_but_the_target(tmp_path):
+    # Issue 22, item 9: a wide CSV needed its thousands of columns listed on the command line.
+    path = tmp_path / "wide.csv"
+    names = [f"f{i}" for i in range(3000)]
+    rows = [",".join(names[:1500] + ["label"] + names[1500:])]
+    rows += [",".join(["1"] * 1500 + [label] + ["2"] * 1500) for label in ("yes", "no")]
+    path.write_text("\n".join(rows) + "\n")
+    ds = load(cfg(path, features=None))
+    assert ds.features == names and ds.X.shape == (2, 3000)
+    assert ds.X[0, 0] == 1 and ds.X[0, -1] == 2 and ds.y.tolist() == [1, 0]
+    # A column that is no number is named, with how to leave it out.
+    path.write_text("id,a,label\nx1,1,yes\nx2,2,no\n")
+    with pytest.raises(UserError) as e:
+        load(cfg(path, features=None))
+    assert str(e.value) == (
+        f"dataset.path={path}: column 'id', line 2: 'x1' is not a finite number; fix or remove "
+        "that row (dataset.features is unset, so every column but the target is a feature: "
+        "list the feature columns to leave this one out)")
+
+
+def test_a_list_too_long_for_hydras_parser_is_refused_at_once():
+    # Issue 22, item 9: dataset.features=[...] of thousands of columns seemed to hang (Hydra's
+    # override parser takes time that grows with the square of the list).
+    import time
+
+    from runner import limits
+    from runner.data import check_list_override
+
+    ok = "dataset.features=[" + ",".join(f"c{i}" for i in range(limits.MAX_LISTED_VALUES)) + "]"
+    check_list_override(ok)
+    check_list_override("dataset.highlight_label='" + "a," * 5000 + "'")  # no list: as it is
+    long = "dataset.features=[" + ",".join(f"c{i}" for i in range(20_000)) + "]"
+    start = time.perf_counter()
+    with pytest.raises(UserError) as e:
+        check_list_override(long)
+    assert time.perf_counter() - start < 0.1
+    assert str(e.value) == (
+        "dataset.features=[…]: 20,000 values; Hydra's parser takes time that grows with the "
+        "square of a list (minutes for thousands), so at most 1,000 are read from the command "
+        "line; leave dataset.features out to use every column but the target (dataset.target)")
+    with pytest.raises(UserError, match=r"^seed=\[…\]: 5,000 values; .*write a range, e\.g\."):
+        check_list_override("seed=[" + ",".join(map(str, range(5000))) + "]")

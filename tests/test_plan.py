@@ -34,3 +34,30 @@ def test_a_tracking_uri_with_tracking_off_is_said_unused(make_cfg):
     plan = make_plan(make_cfg("seed=1..3", "tracking=off",
                               "tracking.uri='http://u:s3cret@h:5000'"))
     assert "s3cret" not in plan.notes[0] and "http://u:***@h:5000" in plan.notes[0]
+
+
+def test_a_job_past_the_child_run_limit_says_why_it_logs_no_child_runs(make_cfg, store):
+    # Issue 22, item 8: seed=1..2000 said only "+ 0 child run(s)".
+    plan = make_plan(make_cfg("seed=1..2000", f"tracking.uri={store}"))
+    assert plan.tracking.n_children == 0
+    assert plan.notes == (
+        "tracking.child_runs=auto logs a child run per seed up to tracking.max_child_runs=1,000, "
+        "so none for 2,000 seeds (each seed is in the parent's seeds.parquet); "
+        "tracking.child_runs=all logs all 2,000",)
+    for asked in ("tracking.child_runs=all", "tracking.child_runs=none"):
+        assert make_plan(make_cfg("seed=1..2000", f"tracking.uri={store}", asked)).notes == ()
+    assert make_plan(make_cfg("seed=1..1000", f"tracking.uri={store}")).notes == ()
+
+
+@pytest.mark.parametrize("key, what", [("tracking.experiment", "the MLflow experiment"),
+                                       ("dataset.name", "the dataset MLflow records")])
+def test_a_name_mlflow_would_refuse_is_refused_before_any_seed_is_evaluated(make_cfg, store,
+                                                                             key, what):
+    # Issue 22, item 10: a tracking.experiment over MLflow's 500 characters was refused only
+    # when the job logged, after every seed was evaluated (exit 3).
+    make_plan(make_cfg("seed=1..3", f"tracking.uri={store}", f"{key}={'e' * 500}"))
+    with pytest.raises(UserError) as e:
+        make_plan(make_cfg("seed=1..3", f"tracking.uri={store}", f"{key}={'e' * 501}"))
+    assert str(e.value) == (f"{key}={'e' * 40}…: 501 characters; MLflow holds at most 500 for "
+                            f"{what}: give a shorter name")
+    make_plan(make_cfg("seed=1..3", "tracking=off", f"{key}={'e' * 501}"))  # no MLflow: fine

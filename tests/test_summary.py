@@ -33,7 +33,8 @@ def test_parent_run_carries_the_report(make_cfg, store, tmp_path):
     assert m["accuracy_iqm"] == pytest.approx(luck.iqm(acc))
     assert m["accuracy_ci_low"] < acc.mean() < m["accuracy_ci_high"]
     assert {"log_loss_mean", "brier_median", "share_beating_baseline"} <= set(m)
-    history = client.get_metric_history(parent.info.run_id, "accuracy_by_seed")
+    history = client.get_metric_history(parent.info.run_id, "per_seed/accuracy")
+    assert "accuracy_by_seed" not in m  # issue 22, item 6: it read like a summary
     assert sorted((h.step, h.value) for h in history) == sorted(
         zip(table.seed.tolist(), acc.tolist(), strict=True))
     best = client.get_metric_history(parent.info.run_id, "expected_best_accuracy")
@@ -101,3 +102,36 @@ def test_a_confidence_level_is_printed_with_all_its_digits(make_cfg, tmp_path):
     out = run_job(cfg, tmp_path)
     assert "   99.9% CI of the mean" in out.text and "100% CI" not in out.text
     assert "| 99.9% CI of the mean |" in markdown.description(out.report)
+
+
+def test_parent_metrics_read_right_in_the_ui(make_cfg, store, tmp_path):
+    """Issue 22, item 4: trained, every seed ends at accuracy 0.955, yet the parent had
+    accuracy_std 1.12e-16 (the UI shows '1.12149461…'), accuracy_mean 0.9549999999999998, and
+    before training a mean of 0.5 as 0.49999999999999994."""
+    cfg = make_cfg("mode=train", "seed=1..50", "trainer.l2=0.01", f"tracking.uri={store}",
+                   "luck.plots=false", "tracking.child_runs=none")
+    run_job(cfg, tmp_path)
+    client, parent = _parent(store)
+    m = parent.data.metrics
+    acc = pd.read_parquet(tmp_path / "seeds.parquet")["accuracy"]
+    assert set(acc) == {0.955}  # every seed the same: exactly no spread
+    assert m["accuracy_std"] == 0 and m["accuracy_std_after_training"] == 0
+    for stat in ("mean", "median", "iqm", "q1", "q3", "ci_low", "ci_high"):
+        assert m[f"accuracy_{stat}"] == 0.955, stat
+    assert m["accuracy_mean_before_training"] == 0.5
+    assert m["accuracy_range_before_training"] == 0.435
+    assert m["share_beating_baseline"] == 1 and m["training_beats_random_share"] == 1
+    # Full precision where it tells something: a log-loss to 14 significant digits.
+    loss = pd.read_parquet(tmp_path / "seeds.parquet")["log_loss"].to_numpy()
+    assert m["log_loss_mean"] == pytest.approx(loss.mean(), rel=1e-13)
+    best = client.get_metric_history(parent.info.run_id, "expected_best_accuracy")
+    assert {h.value for h in best} == {0.955}
+
+
+def test_shares_have_no_float_noise():
+    from runner.tracking.publish import readable_metrics
+
+    assert readable_metrics({"variance_share_activation": 2.5e-31, "variance_share_seed": 1.0,
+                             "training_std_removed": -1e-17, "n_seeds": 7}) == {
+        "variance_share_activation": 0.0, "variance_share_seed": 1.0,
+        "training_std_removed": 0.0, "n_seeds": 7}

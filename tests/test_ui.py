@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import engine_missing
+from tests.conftest import engine_missing, need_module
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "screenshots.py"
@@ -66,6 +66,11 @@ def _ml_workspace(page):
     expect(page.locator('[data-component-id="mlflow.assistant.chat_panel.close"]')).to_have_count(0)
 
 
+# A column header's name ends inside its cell (the UI clips a name longer than the cell).
+_WHOLE = ("e => e.getBoundingClientRect().right <= "
+          "e.closest('.ag-header-cell').getBoundingClientRect().right")
+
+
 def _column(page, col_id):
     return page.locator(f'.ag-header-cell[col-id="{col_id}"]')
 
@@ -78,15 +83,28 @@ def _check_pages(shots, pages, sweep, ui, browser):
     # model-training workspace, with accuracy and the seeds in columns on the first screen.
     page = pages["experiment"]
     _ml_workspace(page)
-    assert "viewStateShareKey=neuron-luck" in page.url
+    # Issue 22, item 6: no "You're viewing a shared view" banner greets the user (the
+    # address names no shared view: runner.ui stores the jobs view as the runs page's own).
+    assert "viewStateShareKey" not in page.url, page.url
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text("You're viewing a shared view")).to_have_count(0)
     assert sweep.n_runs > 100  # the UI pages by 100 runs: without the view, jobs would hide
     for job in sweep.jobs:
         _in_view(page, page.get_by_text(job.name, exact=True))
     _in_view(page, page.get_by_text(sweep.report_name, exact=True))
     _in_view(page, page.get_by_text(f"{len(sweep.jobs) + 1} matching runs"))
+    # Issue 22, item 6: the settings too, `hidden` among them, each header whole.
     for col in ("params.`seeds`", "metrics.`accuracy_mean`", "metrics.`accuracy_min`",
-                "metrics.`accuracy_max`"):
+                "metrics.`accuracy_max`", "params.`mode`", "params.`activation`",
+                "params.`init`", "params.`dataset`", "params.`standardize`", "params.`hidden`"):
         _in_view(page, _column(page, col))
+        name = _column(page, col).locator('[data-testid^="sort-header-"]')
+        assert name.evaluate(_WHOLE), f"{col}: its name is cut"
+    # Issue 22, item 5: the sweep report's row shows a figure too (it had '-' throughout).
+    means = page.locator('.ag-center-cols-container [col-id="metrics.`accuracy_mean`"]')
+    texts = [t.strip() for t in means.all_inner_texts()]
+    assert len(texts) == len(sweep.jobs) + 1 and all(re.fullmatch(r"0\.\d+", t) for t in texts)
     # 4. Names tell the jobs apart: standardized or not.
     assert len({j.name for j in sweep.jobs}) == len(sweep.jobs)
     assert sum("· standardized ·" in j.name for j in sweep.jobs) == 2
@@ -373,6 +391,8 @@ def test_runner_ui_on_a_database_that_is_down_says_so_without_its_password(
     from runner import ui
     from tests.conftest import free_port
 
+    # Issue 22, item 1: without the driver (the README's `.[test]` install) this failed.
+    need_module("psycopg", "psycopg", "server")
     _no_exec(monkeypatch)
     uri = f"postgresql+psycopg://bob:s3cret@127.0.0.1:{free_port()}/db"
     if via_env:
@@ -472,3 +492,44 @@ def test_runner_ui_on_postgresql_keeps_the_password_off_every_command_line(tmp_p
         assert password.encode() not in b" ".join(argv)
         assert uri.replace(f":{password}", "").encode() in argv
         assert f"PGPASSWORD={password}".encode() in environ
+
+
+@pytest.mark.slow
+def test_python_m_runner_ui_prints_its_address_once_the_server_answers(tmp_path):
+    """Issue 22, item 7: the address was printed 15-50 s before the server answered, so the
+    page a user opened at once was refused."""
+    import time
+    import urllib.request
+
+    from mlflow.tracking import MlflowClient
+
+    from tests.conftest import free_port
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    eid = MlflowClient(uri).create_experiment("neuron-luck")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PYTHONPATH"] = str(ROOT)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "runner.ui", "--port", str(port)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 240
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if "Ctrl-C stops it" in line:  # the line that says the UI is there
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+                    assert r.status == 200
+                break
+            assert time.monotonic() < deadline, lines
+        else:
+            pytest.fail(f"runner.ui printed no address: {lines}")
+        assert next(proc.stdout).rstrip("\n") == (
+            f"  your jobs, one row each: http://127.0.0.1:{port}/#/experiments/{eid}/runs?"
+            "workflowType=machine_learning")
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.communicate(timeout=60)
+    assert lines[0].startswith(f"Starting the MLflow UI on {uri} at http://127.0.0.1:{port}")
+    assert lines[-1] == f"MLflow UI ready on http://127.0.0.1:{port}; Ctrl-C stops it", lines

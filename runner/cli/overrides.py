@@ -24,6 +24,7 @@ from hydra.errors import OverrideParseException
 from omegaconf import BooleanNode, EnumNode, FloatNode, IntegerNode, OmegaConf
 from omegaconf.errors import ValidationError
 
+from runner import limits
 from runner.config import SCHEMAS, Config, check_overrides, override_key
 from runner.errors import UserError
 
@@ -111,6 +112,13 @@ def check(overrides: list[str], multirun: bool) -> str | None:
             return (f"{seen[key]} {a}: {key} is given twice, and only the last would count; "
                     f"keep one ({several}to compare values, sweep: -m {key}=a,b)")
         seen[key] = a
+        if a.count(",") >= limits.MAX_LISTED_VALUES:  # before Hydra's parser: quadratic
+            from runner.data import check_list_override
+
+            try:
+                check_list_override(a)
+            except UserError as e:
+                return str(e)
     parser = OverridesParser.create()
     parsed = []
     for a in overrides:

@@ -196,6 +196,8 @@ def report_sweep(settings: SweepSettings) -> str | None:
 
         rid = sweep_report.log_to_mlflow(client, exp_id, report, files)
         text += f"\n  MLflow: sweep report run {rid} (tag neuron_luck.sweep_id={settings.sweep_id})"
-        text += "\n  open the UI: " + ui_hint(tracker.uri, views.runs_fragment(exp_id),
-                                             "every job, one row each")
+        from runner.tracking.store import is_http
+
+        page = views.jobs_fragment(exp_id, served_by_runner_ui=not is_http(tracker.uri))
+        text += "\n  open the UI: " + ui_hint(tracker.uri, page, "every job, one row each")
     return text

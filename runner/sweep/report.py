@@ -328,22 +328,45 @@ def plot(report: SweepReport, jobs: list[Job], folder: Path) -> Path:
         before=None if any(b is None for b in before) else before, metric=m)
 
 
+def run_name(report: SweepReport) -> str:
+    """What the sweep compared, so two sweeps' reports are told apart in the UI's list:
+    'sweep report · activation × dataset.standardize · 4 jobs'."""
+    keys = dict.fromkeys(part.split("=", 1)[0] for c in report.configs
+                         for part in c.config.split(", ") if "=" in part)
+    return f"sweep report · {' × '.join(keys) or 'seeds only'} · {report.n_jobs} jobs"
+
+
+def overall(report: SweepReport) -> dict:
+    """The metric over every seed of the sweep, for the jobs view's columns: its mean, and
+    the lowest and highest any configuration reached."""
+    m, n = report.metric, sum(c.stats.n for c in report.configs)
+    return {f"{m}_mean": sum(c.stats.mean * c.stats.n for c in report.configs) / n,
+            f"{m}_min": min(c.stats.min for c in report.configs),
+            f"{m}_max": max(c.stats.max for c in report.configs)}
+
+
 def log_to_mlflow(client, experiment_id: str, report: SweepReport, files) -> str:
     """The report as its own run, tagged with the sweep id."""
     from mlflow.entities import Metric, Param, RunTag
 
+    from runner.tracking.publish import readable_metrics
+
     run = client.create_run(
-        experiment_id, run_name=f"sweep report · {report.n_jobs} jobs",
+        experiment_id, run_name=run_name(report),
         tags={"neuron_luck.sweep_id": report.sweep_id, "neuron_luck.kind": "sweep_report"},
     )
     rid = run.info.run_id
     try:
         split = report.variance_split or {}
-        metrics = [Metric(f"variance_share_{k}", float(v), 0, 0) for k, v in split.items()
-                   if k != "total_ss"]
+        values = {f"variance_share_{k}": float(v) for k, v in split.items() if k != "total_ss"}
+        values.update(overall(report))
+        metrics = [Metric(k, v, 0, 0) for k, v in readable_metrics(values).items()]
+        params = {"n_jobs": str(report.n_jobs), "metric": report.metric,
+                  "seeds": str(sum(c.stats.n for c in report.configs))}  # all jobs' seeds
+        if report.sweep_id:
+            params["sweep"] = report.sweep_id
         client.log_batch(
-            rid, metrics=metrics,
-            params=[Param("n_jobs", str(report.n_jobs)), Param("metric", report.metric)],
+            rid, metrics=metrics, params=[Param(k, v) for k, v in params.items()],
             tags=[RunTag("mlflow.note.content", markdown(report))],
         )
         for f in files:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
+
 from runner import limits
 from runner.config import Mode, OptimizerName, override_key
 from runner.errors import LoggingFailed, UserError
@@ -57,11 +59,15 @@ _NAMED_OTHERWISE = {"seed", "sweep_id", "chunk_size", "luck.plots", "activation"
                     "dataset", "dataset.standardize", "mode", "trainer", "experiment", "weights",
                     "bias"}
 _NOT_COMPUTED = ("tracking", "hydra")
+# ...but these change what a job logs, so two jobs that differ in them are told apart.
+_NAMED_TRACKING = ("tracking.child_runs", "tracking.max_child_runs")
 MAX_NAME = 250  # characters of a run name that every MLflow store keeps
 
 
 def _named_override(override: str, explicit: bool) -> bool:
     key = override_key(override)
+    if key in _NAMED_TRACKING:
+        return True
     if key in _NAMED_OTHERWISE or key.split(".")[0] in _NOT_COMPUTED:
         return False
     return not (explicit and key.startswith("init."))  # explicit weights: init played no part
@@ -126,7 +132,10 @@ def parent_params(result: JobResult) -> dict:
         "standardize": plan.dataset.mean is not None,
         "seeds": plan.seed_spec,
         "n_seeds": result.n_seeds,
+        # The jobs view's `hidden` column: [] says the lesson's single neuron.
+        "hidden": str(list(plan.hidden)),
         **network_params(result),
+        **sweep_param(plan.tracking),
     })
     if plan.mode == Mode.train:
         params.update({f"trainer.{k}": getattr(plan.trainer, k) for k in trainer_keys(plan)})
@@ -149,6 +158,12 @@ def trainer_keys(plan) -> tuple[str, ...]:
         keys += ("optimizer", "batch_size", *(("shuffle",) if t.batch_size else ()),
                  *_TRAINER_READS[t.optimizer])
     return keys
+
+
+def sweep_param(tracking: TrackingPlan | None) -> dict:
+    """The sweep (Hydra multirun) a job belongs to, as the jobs view's `sweep` column shows
+    it beside the sweep report's own row; none for a job run alone."""
+    return {"sweep": tracking.sweep_id} if tracking is not None and tracking.sweep_id else {}
 
 
 def child_params(result: JobResult) -> dict:
@@ -227,6 +242,46 @@ def lesson_metrics(result: JobResult) -> dict:
             "lesson_trained_y_hat": t.y_hat}
 
 
+SEED_SERIES = "per_seed/accuracy"  # each seed's accuracy, step = seed
+_STATS = ("mean", "std", "min", "max", "median", "q1", "q3", "iqm", "ci_low", "ci_high")
+SIGNIFICANT = 14  # digits of a summary metric: float64 holds ~16, the last ones are noise
+
+
+def readable_metrics(metrics: dict) -> dict:
+    """Summary metrics as they read in MLflow's UI, which shows a value's leading digits in a
+    narrow column: accuracy_std 1.12e-16 read as 1.12, a mean of 0.5 as 0.49999999.
+
+    Where the math gives an exact number it is logged exactly: a metric whose seeds all have
+    one value has std 0 and every statistic that value (as has a training std whose range is
+    0). Shares (in [0, 1]) are rounded to SIGNIFICANT decimals, so a share that is 0 in exact
+    arithmetic is 0, not 2.5e-31; every other value to SIGNIFICANT significant digits, which
+    keeps all it can tell (per-seed values are in seeds.parquet at full precision)."""
+    out = dict(metrics)
+    for key in metrics:
+        family = key[:-len("_min")] if key.endswith("_min") else None
+        if family is None or f"{family}_max" not in metrics:
+            continue
+        if metrics[key] == metrics[f"{family}_max"]:  # every seed the same: no spread at all
+            for stat in _STATS:
+                if f"{family}_{stat}" in out:
+                    out[f"{family}_{stat}"] = 0.0 if stat == "std" else float(metrics[key])
+    for key in metrics:
+        if key.startswith("accuracy_range_") and metrics[key] == 0:
+            std = key.replace("_range_", "_std_")
+            if std in out:
+                out[std] = 0.0
+    return {k: _readable(k, v) for k, v in out.items()}
+
+
+def _readable(key: str, value):
+    if isinstance(value, (bool, int, np.integer)) or not np.isfinite(value):
+        return value
+    value = float(value) + 0.0  # + 0.0: no -0.0
+    if "share" in key or key == "training_std_removed":
+        return round(value, SIGNIFICANT) + 0.0
+    return float(f"{value:.{SIGNIFICANT}g}")
+
+
 def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
     """Write the job's parent run and its child runs; the parent's id.
 
@@ -264,15 +319,18 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
         commit = store.git_commit()
         if commit:
             tags["mlflow.source.git.commit"] = commit
-        tracker.log_parent(parent, parent_params(result), metrics, tags)
+        tracker.log_parent(parent, parent_params(result), readable_metrics(metrics), tags)
         tracker.log_dataset(parent, plan.dataset)
         for path in outcome.files:
             tracker.client.log_artifact(parent, str(path))
         if report is not None:
             if result.n_seeds <= limits.MAX_SERIES:
-                tracker.log_series(parent, "accuracy_by_seed", result.seeds, acc)
+                # Not accuracy_*: MLflow's compare view lists a series by its last value
+                # (the last seed's), alphabetically, where that name read like a summary.
+                tracker.log_series(parent, SEED_SERIES, result.seeds, acc)
             best = report.expected_best
-            tracker.log_series(parent, "expected_best_accuracy", best.k, best.accuracy)
+            tracker.log_series(parent, "expected_best_accuracy", best.k,
+                               [_readable("expected_best_accuracy", a) for a in best.accuracy])
         hydra_dir = outcome.run_dir / ".hydra"
         if hydra_dir.is_dir():
             _log_scrubbed(tracker, parent, hydra_dir, "hydra")
@@ -376,7 +434,8 @@ def where(tracking: TrackingPlan, published: Published) -> tuple[str, str]:
     uri, n_children = tracking.uri, tracking.n_children
     text = (
         f"{store.redact(uri)} · experiment {tracking.experiment!r} · parent run "
-        f"{published.parent_run_id} + {n_children} child run(s)"
+        f"{published.parent_run_id} "
+        + (f"+ {n_children} child run(s)" if n_children else "only, no child runs")
         + (f" logged by {published.processes} processes"
            if published.processes > 1 and n_children else "")
     )

@@ -38,7 +38,13 @@ interrupted = False
 def param_value(v) -> str:
     if isinstance(v, float):
         return repr(v)
-    return str(v)
+    return fit(str(v), limits.MLFLOW_PARAM_LENGTH)
+
+
+def fit(text: str, limit: int) -> str:
+    """`text` cut to MLflow's `limit` with an ellipsis: MLflow would cut it with a warning
+    on the terminal, or refuse it under MLFLOW_TRUNCATE_LONG_VALUES=false."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def short(x) -> str:
@@ -210,6 +216,8 @@ class Tracker:
                 log.warning("this job was logged meanwhile by an identical command: parent "
                             "run %s; nothing is logged twice", p.info.run_id)
                 return ParentRun(p.info.run_id, frozenset(), complete=True)
+        if parents:  # the same job finished before: the UI would show two rows alike
+            name = f"{name} · repeat {len(parents) + 1}"
         run = self.client.create_run(
             self.experiment_id, run_name=name, tags={**tags, "neuron_luck.job_key": key}
         )
@@ -271,7 +279,7 @@ class Tracker:
             run_id,
             metrics=[Metric(safe_key(k), float(v), now, 0) for k, v in metrics.items()],
             params=[Param(safe_key(k), param_value(v)) for k, v in params.items()],
-            tags=[RunTag(k, str(v)) for k, v in tags.items()],
+            tags=[RunTag(k, fit(str(v), limits.MLFLOW_TAG_LENGTH)) for k, v in tags.items()],
         )
 
     def log_series(self, run_id, key, steps, values):

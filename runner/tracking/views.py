@@ -18,6 +18,8 @@ import json
 from typing import Sequence
 from urllib.parse import quote
 
+from runner import limits
+
 WORKSPACE = "workflowType=machine_learning"
 UI_PORT = 5000  # python -m runner.ui's default
 TAG_PREFIX = "mlflow.sharedViewState."
@@ -27,7 +29,9 @@ EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 PARENTS_ONLY = "tags.`mlflow.parentRunId` IS NULL"
 RUN_NAME_COLUMN = "attributes.`Run Name`"
-RUN_NAME_WIDTH = 400  # px: the parent's name says what the job computed
+RUN_NAME_WIDTH = 156  # px: a name's start; the settings columns beside it say the rest
+CREATED_COLUMN = "runDateAndNestInfo"  # the UI's own id of its Created column
+CREATED_WIDTH = 96
 
 
 def metric(name: str) -> str:
@@ -38,17 +42,29 @@ def param(name: str) -> str:
     return f"params.`{name}`"
 
 
+# The jobs view's columns and their widths (px): the figures, then the settings that tell the
+# jobs apart, on a laptop's first screen (1366 px, measured in Chromium: tests/test_ui.py),
+# each wide enough for its whole header; then the spread and each job's sweep.
+JOB_COLUMNS = (("params.`seeds`", 58), ("metrics.`accuracy_mean`", 104),
+               ("metrics.`accuracy_min`", 95), ("metrics.`accuracy_max`", 95),
+               ("params.`mode`", 76), ("params.`activation`", 82), ("params.`init`", 64),
+               ("params.`dataset`", 64), ("params.`standardize`", 90), ("params.`hidden`", 58),
+               ("metrics.`accuracy_std`", 92), ("params.`sweep`", 100))
+
+
 def jobs_state() -> dict:
     """The runs page's state that lists every job (parent run) with its accuracy and seeds."""
-    columns = [param("seeds"), metric("accuracy_mean"), metric("accuracy_min"),
-               metric("accuracy_max"), metric("accuracy_std"), param("mode"),
-               param("activation"), param("init"), param("dataset"), param("standardize")]
-    # The UI applies a column's width only to the columns named in columnOrder.
+    widths = {RUN_NAME_COLUMN: RUN_NAME_WIDTH, CREATED_COLUMN: CREATED_WIDTH,
+              **{c: w for c, w in JOB_COLUMNS}}
+    columns = [c for c, _ in JOB_COLUMNS]
+    # The UI applies a column's width only to the columns named in columnOrder (the Created
+    # column too, which it always shows; narrower, it leaves room for the settings).
     return {"searchFilter": PARENTS_ONLY, "orderByKey": "attributes.start_time",
             "orderByAsc": False, "startTime": "ALL", "lifecycleFilter": "Active",
             "modelVersionFilter": "All Runs", "datasetsFilter": [],
-            "selectedColumns": columns, "columnOrder": [RUN_NAME_COLUMN, *columns],
-            "columnWidths": {RUN_NAME_COLUMN: RUN_NAME_WIDTH}}
+            "selectedColumns": columns,
+            "columnOrder": [RUN_NAME_COLUMN, CREATED_COLUMN, *columns],
+            "columnWidths": widths}
 
 
 def jobs_view() -> tuple[str, str]:
@@ -70,18 +86,42 @@ def seeds_view(parent_id: str, features: Sequence[str], trained: bool) -> tuple[
     columns = [metric("seed"), metric("accuracy")]
     if trained:
         columns.append(metric("accuracy_before"))
-    columns += [param(f"w.{f}") for f in features] + [param("bias")]
-    state = {"searchFilter": f"tags.`mlflow.parentRunId` = '{parent_id}'",
-             # By a metric, not by start time: the UI nests runs under their parent (and
-             # folds them) only when they are sorted by start time.
-             "orderByKey": metric("seed"), "orderByAsc": True,
-             "selectedColumns": columns, "columnOrder": columns}
-    return TAG_PREFIX + seeds_view_key(parent_id), json.dumps(state)
+    weights = [param(f"w.{f}") for f in features]
+
+    def state(n_weights):
+        shown = columns + weights[:n_weights] + [param("bias")]
+        return json.dumps({"searchFilter": f"tags.`mlflow.parentRunId` = '{parent_id}'",
+                           # By a metric, not by start time: the UI nests runs under their
+                           # parent (and folds them) only when they are sorted by start time.
+                           "orderByKey": metric("seed"), "orderByAsc": True,
+                           "selectedColumns": shown, "columnOrder": shown})
+
+    # A wide CSV's weights would not fit in the tag MLflow holds (it refused the job's whole
+    # logging): the view shows the first weights that fit; the run page has them all.
+    fits = len(weights)
+    room = limits.MLFLOW_EXPERIMENT_TAG_LENGTH - len(state(0))
+    for i, w in enumerate(weights):
+        room -= 2 * (len(json.dumps(w)) + 2)
+        if room < 0:
+            fits = i
+            break
+    return TAG_PREFIX + seeds_view_key(parent_id), state(fits)
 
 
 def runs_fragment(experiment_id: str, view: str = JOBS_VIEW) -> str:
     """The UI's address, after the host, of an experiment's runs through a saved view."""
     return f"#/experiments/{experiment_id}/runs?viewStateShareKey={quote(view)}&{WORKSPACE}"
+
+
+def jobs_fragment(experiment_id: str, served_by_runner_ui: bool) -> str:
+    """The address, after the host, of an experiment's jobs. `python -m runner.ui` stores the
+    jobs view as the experiment's own runs page in the browser (runner/ui_app.py), so its
+    address is the plain one: MLflow greets a shared view's address with a banner ("You're
+    viewing a shared view ... Override saved view"). Any other MLflow server needs the view's
+    key in the address."""
+    if served_by_runner_ui:
+        return f"#/experiments/{experiment_id}/runs?{WORKSPACE}"
+    return runs_fragment(experiment_id)
 
 
 def run_fragment(experiment_id: str, run_id: str, artifact: str | None = None) -> str:
