@@ -182,9 +182,10 @@ def test_the_report_says_where_the_luck_comes_from_and_mlflow_holds_it(make_cfg,
     assert saved["sources"]["test_set"]["share"] == src.test_set.share
     parent = MlflowClient(store).get_run(out.parent_run_id)
     m = parent.data.metrics
-    assert m["variance_share_init"] == src.share("init").share
-    assert m["variance_share_split"] == src.share("split").share
-    assert m["test_set_noise_share"] == src.test_set.share
+    # As logged: 14 decimals for shares (runner.tracking.publish.readable_metrics).
+    assert m["variance_share_init"] == pytest.approx(src.share("init").share, abs=1e-13)
+    assert m["variance_share_split"] == pytest.approx(src.share("split").share, abs=1e-13)
+    assert m["test_set_noise_share"] == pytest.approx(src.test_set.share, abs=1e-13)
     assert "train_test_gap_mean" in m and "## Where does the luck come from?" in \
         parent.data.tags["mlflow.note.content"]
     assert (tmp_path / "plots" / "sources.png").exists()
@@ -193,3 +194,11 @@ def test_the_report_says_where_the_luck_comes_from_and_mlflow_holds_it(make_cfg,
         max_results=1)[0]
     assert {"order_seed", "split.seed", "fold", "seed"} <= set(child.data.params)
     assert {"test_accuracy", "train_accuracy", "train_test_gap"} <= set(child.data.metrics)
+    assert parent.data.params["measured_on"].startswith("the held-out test rows")
+    # The view of the job's runs shows test accuracy first, then training accuracy.
+    from runner.tracking import views
+
+    tags = MlflowClient(store).get_experiment(parent.info.experiment_id).tags
+    view = json.loads(tags[views.TAG_PREFIX + views.seeds_view_key(parent.info.run_id)])
+    assert view["columnOrder"][1:3] == [views.metric("test_accuracy"),
+                                        views.metric("train_accuracy")]

@@ -132,6 +132,9 @@ def parent_params(result: JobResult) -> dict:
         "standardize": plan.dataset.mean is not None,
         "seeds": plan.seed_spec,
         "n_seeds": result.n_seeds,
+        # A grid of runs: what it crosses, and which rows its metrics were measured on.
+        **({} if plan.runs.plain else {"runs": plan.runs_spec,
+                                        "measured_on": plan.runs.measured_on() or "every row"}),
         # The jobs view's `hidden` column: [] says the lesson's single neuron.
         "hidden": str(list(plan.hidden)),
         **network_params(result),
@@ -306,7 +309,8 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
         return parent
     try:
         trained = plan.mode == Mode.train
-        tracker.save_views(parent if n_children else None, plan.dataset.features, trained)
+        tracker.save_views(parent if n_children else None, plan.dataset.features, trained,
+                           plan.runs.measured_on() is not None)
         acc = result.evaluation.metrics.accuracy
         metrics = {"accuracy_mean": acc.mean(), "accuracy_min": acc.min(),
                    "accuracy_max": acc.max(), "n_seeds": result.n_seeds}

@@ -130,7 +130,8 @@ class Tracker:
                 raise
             return self.client.get_experiment_by_name(name).experiment_id
 
-    def save_views(self, seeds_of: str | None = None, features=(), trained=False) -> None:
+    def save_views(self, seeds_of: str | None = None, features=(), trained=False,
+                   held_out=False) -> None:
         """The experiment's saved view of its jobs (once: a user may edit it in the UI), and,
         for the parent run `seeds_of`, the view of its seeds (runner.tracking.views)."""
         key, value = views.jobs_view()
@@ -141,7 +142,8 @@ class Tracker:
         self.tag_experiment_once(*views.EXPERIMENT_KIND)
         if seeds_of is not None:
             self.client.set_experiment_tag(self.experiment_id,
-                                           *views.seeds_view(seeds_of, features, trained))
+                                           *views.seeds_view(seeds_of, features, trained,
+                                                             held_out))
 
     def tag_experiment_once(self, key: str, value: str) -> None:
         """Sets the experiment's tag `key` unless it is set: what is there was put by this

@@ -79,13 +79,22 @@ def seeds_view_key(parent_id: str) -> str:
     return f"seeds-{parent_id}"
 
 
-def seeds_view(parent_id: str, features: Sequence[str], trained: bool) -> tuple[str, str]:
+def seeds_view(parent_id: str, features: Sequence[str], trained: bool,
+               held_out: bool = False) -> tuple[str, str]:
     """The experiment tag of the view of one job's seeds, in seed order, with their accuracy
     and weights: (key, value). A bare state, not an envelope, so the "Views" menu does not
-    list one view per job."""
-    columns = [metric("seed"), metric("accuracy")]
-    if trained:
-        columns.append(metric("accuracy_before"))
+    list one view per job. `held_out`: the runs held rows out, so their test accuracy comes
+    first, then their training accuracy, the gap, and their order and split seeds."""
+    if held_out:
+        columns = [metric("seed"), metric("test_accuracy"), metric("train_accuracy"),
+                   metric("train_test_gap"), param("order_seed"), param("split.seed"),
+                   param("fold")]
+        if trained:
+            columns.append(metric("test_accuracy_before"))
+    else:
+        columns = [metric("seed"), metric("accuracy")]
+        if trained:
+            columns.append(metric("accuracy_before"))
     weights = [param(f"w.{f}") for f in features]
 
     def state(n_weights):
