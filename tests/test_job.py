@@ -348,9 +348,10 @@ def test_the_lessons_training_is_a_result_and_is_logged(make_cfg, tmp_path, stor
     saved = json.loads((tmp_path / "lesson_training.json").read_text())
     assert saved["trained"] is True and saved["w"] == list(t.w) and saved["y_hat"] == t.y_hat
     _, (parent,), _ = _runs(store)
-    assert parent.data.metrics["lesson_trained_accuracy"] == t.accuracy
-    assert parent.data.metrics["lesson_trained_log_loss"] == t.loss
-    assert parent.data.metrics["lesson_trained_y_hat"] == t.y_hat
+    # As logged: 14 significant digits (runner.tracking.publish.readable_metrics).
+    assert parent.data.metrics["lesson_trained_accuracy"] == pytest.approx(t.accuracy, 1e-13)
+    assert parent.data.metrics["lesson_trained_log_loss"] == pytest.approx(t.loss, 1e-13)
+    assert parent.data.metrics["lesson_trained_y_hat"] == pytest.approx(t.y_hat, 1e-13)
     # The closing text only formats what the job computed: no training while it is written.
     monkeypatch.setattr(network, "train", lambda *a, **k: pytest.fail("trained while formatting"))
     assert closing_text(out.result.plan, out.result, out.report, out.published,
