@@ -202,3 +202,24 @@ def test_the_report_says_where_the_luck_comes_from_and_mlflow_holds_it(make_cfg,
     view = json.loads(tags[views.TAG_PREFIX + views.seeds_view_key(parent.info.run_id)])
     assert view["columnOrder"][1:3] == [views.metric("test_accuracy"),
                                         views.metric("train_accuracy")]
+
+
+@pytest.mark.parametrize("trainer", ["sgd", "adam"])
+def test_a_mini_batch_runs_numbers_are_its_own_seeds_alone(make_cfg, trainer):
+    # Issue 20: a run is reproducible from its three seeds alone, whatever ran beside it and
+    # in any chunk: here seed 2, order 7, split 3 alone and inside a grid chunked by 4.
+    common = ("tracking=off", "split=holdout", "model.hidden=[3]", "activation=tanh",
+              "mode=train", f"trainer={trainer}", "trainer.epochs=5", "trainer.batch_size=16",
+              "dataset=moons")
+    grid = evaluate.run(make_plan(make_cfg(*common, "seed=1..3", "order_seed=[5,7]",
+                                           "split.seed=[3,4]", "chunk_size=4")))
+    alone = evaluate.run(make_plan(make_cfg(*common, "seed=2", "order_seed=7",
+                                            "split.seed=3")))
+    r = grid.plan.runs
+    i = int(np.flatnonzero((r.seed == 2) & (r.order == 7) & (r.split == 3))[0])
+    for k, v in alone.evaluation.columns().items():
+        assert v[0] == grid.evaluation.columns()[k][i], k
+    assert np.array_equal(alone.training.losses[:, 0], grid.training.losses[:, i])
+    # The order seed matters: the same run with another order trains to other weights.
+    j = int(np.flatnonzero((r.seed == 2) & (r.order == 5) & (r.split == 3))[0])
+    assert not np.array_equal(grid.training.losses[:, i], grid.training.losses[:, j])
