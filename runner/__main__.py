@@ -45,7 +45,7 @@ def main(cfg) -> None:
     except (UserError, LoggingFailed) as e:
         if full_error():
             raise
-        from runner.tracking.store import scrub
+        from runner.uri import scrub
 
         # No URL's password, whatever message carries one (the URI is redacted already).
         print(f"Error: {scrub(str(e), '')}", file=sys.stderr)

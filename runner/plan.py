@@ -21,7 +21,7 @@ from neuron import activations, initializers, network, training
 from runner import data, limits, seeds
 from runner.config import ChildRuns, Config, Mode, TrackingConfig, plain, to_yaml
 from runner.errors import UserError
-from runner.tracking.store import redact, resolve_uri, safe_key
+from runner.uri import redact, resolve_uri, safe_key
 
 
 @dataclass(frozen=True)

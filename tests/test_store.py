@@ -1,9 +1,9 @@
-"""The tracking store's checks, made before a seed is evaluated (runner/tracking/store.py)."""
+"""The tracking store's checks, made before a seed is evaluated (runner/tracking/checks.py)."""
 
 import pytest
 
 from runner.errors import UserError
-from runner.tracking import store
+from runner.tracking import checks
 
 
 @pytest.mark.parametrize("uri, fix", [
@@ -17,7 +17,7 @@ def test_a_plain_path_is_refused_with_the_sqlite_file_to_use(uri, fix, monkeypat
     # message then told the user to run the same command again, which could never work.
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
     with pytest.raises(UserError) as e:
-        store.check_store(uri)
+        checks.check_store(uri)
     assert str(e.value).startswith(f"tracking.uri={uri}: a path, which MLflow 3 reads as its "
                                    "folder store and refuses")
     assert str(e.value).endswith(f"give a SQLite file: {fix}")
@@ -25,12 +25,12 @@ def test_a_plain_path_is_refused_with_the_sqlite_file_to_use(uri, fix, monkeypat
 
 def test_a_folder_store_is_left_to_mlflow_when_the_user_opts_in(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    store.check_store(str(tmp_path))  # MLflow's own opt-out: no refusal here
+    checks.check_store(str(tmp_path))  # MLflow's own opt-out: no refusal here
 
 
 def test_an_unknown_scheme_names_the_stores_that_work():
     with pytest.raises(UserError) as e:
-        store.check_store("foo://bar")
+        checks.check_store("foo://bar")
     assert "give http(s)://HOST:PORT, sqlite:///PATH.db or postgresql+psycopg://" in str(e.value)
     assert "folder" not in str(e.value)
 
@@ -48,14 +48,14 @@ def test_a_deleted_experiment_is_refused_with_how_to_restore_it(tmp_path):
     client.create_experiment("here")
     client.delete_experiment(gone)
     with pytest.raises(UserError) as e:
-        store.check(uri, "gone")
+        checks.check(uri, "gone")
     assert str(e.value) == (
         "tracking.experiment=gone: that experiment was deleted (MLflow keeps it, and its name, "
         "until it is purged, and refuses new runs in it); restore it with "
         f"MLFLOW_TRACKING_URI={uri} mlflow experiments restore --experiment-id {gone}, or log "
         "elsewhere: tracking.experiment=NEW_NAME")
     for fine in ("here", "new", None):
-        store.check(uri, fine)
+        checks.check(uri, fine)
     # Deleted after the check: refused when the job opens it, in the same words.
     with pytest.raises(UserError, match="tracking.experiment=gone: that experiment was deleted"):
         Tracker(uri, "gone")
