@@ -150,7 +150,7 @@ def main(argv=None) -> int:
             check_port(args.port)
         # The runner's own check: a store MLflow cannot use is refused in one line, and a
         # store that is not there yet is not created (MLflow would, folders and all).
-        check(uri)
+        check(uri, writes=False)
         if args.print_command:
             print(shlex.join(command(args.port, redact(uri))))
             return 0

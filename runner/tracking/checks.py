@@ -5,13 +5,18 @@ application's tables), and is the experiment in it not deleted."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from runner import limits
 from runner.errors import UserError
 from runner.uri import error_text, is_http, redact, sqlite_path, store_kind
+
+log = logging.getLogger(__name__)
 
 
 def check_reachable(uri: str, experiment: str | None = None, timeout: float = 5.0) -> None:
@@ -120,6 +125,67 @@ def check_store(uri: str, experiment: str | None = None) -> None:
     refuse_deleted(uri, experiment, stage)
 
 
+def wait_for_writer(uri: str, path: Path) -> None:
+    """Return once no other process holds a write transaction on the SQLite store `path`:
+    at once for another job's short one, else after a line saying what it waits for, up to
+    limits.SQLITE_LOCK_WAIT_SECONDS; then refuse, naming the lock and its holder.
+
+    MLflow met such a lock with a minute of retried engine creations (a warning and the
+    error each, doubling waits), then a traceback. Probed in short steps, so Ctrl-C stops it.
+    """
+    deadline = time.monotonic() + limits.SQLITE_LOCK_WAIT_SECONDS
+    timeout = min(limits.SQLITE_LOCK_PROBE_SECONDS, limits.SQLITE_LOCK_WAIT_SECONDS)
+    said = False
+    while not _can_write(path, timeout):
+        holder = _lock_holder(path)
+        if time.monotonic() >= deadline:
+            raise UserError(
+                f"tracking.uri={redact(uri)}: {path} is locked: {holder} has held a write "
+                f"transaction open on it for over {limits.SQLITE_LOCK_WAIT_SECONDS:g} s; end "
+                "that transaction (or process), or point tracking.uri at another store"
+            )
+        if not said:
+            log.warning("%s holds a write lock on the MLflow store %s; waiting up to %g s "
+                        "for it to end", holder, path, limits.SQLITE_LOCK_WAIT_SECONDS)
+            said = True
+        timeout = max(0.0, min(0.5, deadline - time.monotonic()))
+
+
+def _can_write(path: Path, timeout: float) -> bool:
+    """Whether a write transaction on `path` begins within `timeout` s (and is let go)."""
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=timeout,
+                                                isolation_level=None)) as con:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("ROLLBACK")
+    except sqlite3.OperationalError as e:
+        if "locked" in str(e) or "busy" in str(e):
+            return False
+        raise
+    return True
+
+
+def _lock_holder(path: Path) -> str:
+    """'another process (pid N)', when Linux's /proc/locks names who holds a write lock on
+    the database or its WAL index (where WAL keeps its writer's lock); else 'another
+    process'."""
+    try:
+        inodes = {p.stat().st_ino for p in (path, Path(f"{path}-shm")) if p.exists()}
+        pids = set()
+        with open("/proc/locks") as fh:
+            for line in fh:
+                fields = line.split()
+                # e.g. '1: POSIX  ADVISORY  WRITE 4242 08:01:1234567 1073741825 1073741825'
+                if len(fields) >= 6 and fields[3] == "WRITE" and \
+                        int(fields[5].rsplit(":", 1)[1]) in inodes:
+                    pids.add(int(fields[4]))
+    except (OSError, ValueError, IndexError):
+        return "another process"
+    pids -= {os.getpid(), -1}
+    return f"another process (pid {', '.join(map(str, sorted(pids)))})" if pids else \
+        "another process"
+
+
 def _stage(execute, tables: set, experiment: str | None):
     """(id, lifecycle stage) of `experiment` in MLflow's own table, or None. `execute(sql,
     params)`: a connection's, sqlite3's or SQLAlchemy's (both take :named parameters)."""
@@ -181,8 +247,12 @@ def _check_database(uri: str, experiment: str | None = None) -> None:
     refuse_deleted(uri, experiment, stage)
 
 
-def check(uri: str, experiment: str | None = None) -> None:
+def check(uri: str, experiment: str | None = None, *, writes: bool = True) -> None:
     """Everything that can be checked about the store, and the experiment in it, before a
-    seed is evaluated."""
+    seed is evaluated; for a command that `writes` to a SQLite store, that no other process
+    holds it locked (the UI only reads, which WAL lets it do meanwhile)."""
     check_store(uri, experiment)
     check_reachable(uri, experiment)
+    path = sqlite_path(uri)
+    if writes and path is not None and path.is_file() and path.stat().st_size > 0:
+        wait_for_writer(uri, path)
