@@ -259,3 +259,35 @@ def test_a_killed_helper_is_counted_from_the_store(tmp_path):
     assert proc.returncode == 3, err
     stored = finished_children(db)
     assert f"with {stored} of 400 child runs logged" in err, (stored, err)
+
+
+def test_a_full_disk_says_so_in_one_line_and_leaves_no_truncated_file(tmp_path):
+    # Issue 22, item 11: a run folder on a full disk ended in a traceback and left a
+    # truncated predictions.parquet under its own name. A file-size limit stands in for the
+    # full disk (no mount needed): the same write calls fail, with EFBIG instead of ENOSPC.
+    import resource
+
+    import pandas as pd
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.RLIM_INFINITY))
+
+    run = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+    env.pop("HYDRA_FULL_ERROR", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "runner", "seed=1..300", "tracking=off", "luck.plots=false",
+         f"hydra.run.dir={run}"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=300, preexec_fn=small_disk)
+    assert out.returncode == 3, out.stderr
+    assert out.stderr.splitlines() == [
+        f"Error: the run folder could not be written: {run / 'predictions.parquet'}: File too "
+        "large; free space there (or run elsewhere: hydra.run.dir=PATH) and run the same "
+        "command again. Nothing was logged to MLflow"]
+    assert "Traceback" not in out.stdout
+    # What was written is whole; what was not is not there, under any name.
+    assert sorted(p.name for p in run.iterdir() if p.name != ".hydra") == \
+        sorted(["seeds.parquet", *(p.name for p in run.glob("*.log"))])
+    assert pd.read_parquet(run / "seeds.parquet")["seed"].tolist() == list(range(1, 301))
