@@ -16,9 +16,9 @@ from tests.conftest import ROOT, all_runs, finished_children, free_port, need_mo
 pytestmark = pytest.mark.slow
 
 
-def test_kill_9_in_the_middle_then_rerun_completes_without_duplicates(tmp_path):
+def test_kill_9_in_the_middle_then_rerun_completes_without_duplicates(tmp_path, store):
     db = tmp_path / "mlflow.db"
-    uri = f"sqlite:///{db}"
+    uri = store  # tmp_path/mlflow.db, made already
     args = ["seed=1..400", f"tracking.uri={uri}", "luck.plots=false"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["PYTHONPATH"] = str(ROOT)
@@ -214,10 +214,10 @@ def _wait_for_children(db, proc, n):
 
 
 @pytest.mark.parametrize("speedups", ["1", "0"], ids=["worker", "in-process"])
-def test_sigterm_marks_the_parent_failed_and_says_how_to_resume(tmp_path, speedups):
+def test_sigterm_marks_the_parent_failed_and_says_how_to_resume(tmp_path, store, speedups):
     # Issue 15, item 12: SIGTERM left the parent RUNNING until a re-run.
     db = tmp_path / "mlflow.db"
-    args = ["seed=1..400", f"tracking.uri=sqlite:///{db}", "luck.plots=false"]
+    args = ["seed=1..400", f"tracking.uri={store}", "luck.plots=false"]
     proc = _start_runner(args, tmp_path, {"NEURON_LUCK_SPEEDUPS": speedups})
     try:
         _wait_for_children(db, proc, 40)
@@ -240,11 +240,11 @@ def test_sigterm_marks_the_parent_failed_and_says_how_to_resume(tmp_path, speedu
     assert sorted(int(c.data.params["seed"]) for c in children) == list(range(1, 401))
 
 
-def test_a_killed_helper_is_counted_from_the_store(tmp_path):
+def test_a_killed_helper_is_counted_from_the_store(tmp_path, store):
     # Issue 15, item 12: with a helper process killed, the message counted its share as
     # not logged ("200 of 400" when 226 were stored).
     db = tmp_path / "mlflow.db"
-    args = ["seed=1..400", f"tracking.uri=sqlite:///{db}", "luck.plots=false"]
+    args = ["seed=1..400", f"tracking.uri={store}", "luck.plots=false"]
     proc = _start_runner(args, tmp_path, {"NEURON_LUCK_WORKER": "0"})
     try:
         _wait_for_children(db, proc, 40)
