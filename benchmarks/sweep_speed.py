@@ -80,7 +80,7 @@ import sys, time
 folder, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 if mode == "ours":
     sys.path.insert(0, {str(ROOT)!r})
-    from runner.tracking.store import import_mlflow
+    from runner.tracking.setup import import_mlflow
     import_mlflow("sqlite:///")
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
@@ -127,11 +127,11 @@ def build_baseline(folder: Path) -> None:
 def make_store(uri: str, cwd: Path, ours: bool) -> None:
     """Create and migrate a SQLite store and its experiment, in a subprocess (not timed).
 
-    Ours goes through runner.tracking.store.prepare (WAL + synchronous=NORMAL); the baseline
+    Ours goes through runner.tracking.setup.prepare (WAL + synchronous=NORMAL); the baseline
     gets MLflow's defaults, as a user would.
     """
     code = ("from mlflow.tracking import MlflowClient\n"
-            + ("from runner.tracking.store import prepare\nprepare(URI)\n" if ours else "")
+            + ("from runner.tracking.setup import prepare\nprepare(URI)\n" if ours else "")
             + "MlflowClient(URI).create_experiment(NAME)\n")
     name = "neuron-luck" if ours else "baseline"
     run([PY, "-c", f"URI, NAME = {uri!r}, {name!r}\n" + code], cwd, child_env())

@@ -81,7 +81,7 @@ def job(cfg, output_dir: Path, overrides: list[str]) -> None:
     except (UserError, LoggingFailed) as e:
         if full_error():
             raise
-        from runner.tracking.store import scrub
+        from runner.uri import scrub
 
         # No URL's password, whatever message carries one (the URI is redacted already).
         print(error_line(scrub(str(e), "")), file=sys.stderr)

@@ -52,3 +52,9 @@ class Terminated(KeyboardInterrupt):
 
 class LoggingFailed(Exception):
     """MLflow failed part-way; the message says what was logged and where the results are."""
+
+
+class WriteFailed(LoggingFailed):
+    """The run folder could not be written (a full disk, a file-size limit): a fault, not bad
+    input, so exit code 3 as for MLflow's; a LoggingFailed because that is what the command
+    line shows as one line with that code. Nothing was logged to MLflow yet."""

@@ -50,12 +50,15 @@ def run_job(config: Config, run_dir: Path, overrides=(), seed_given: bool = Fals
         # Without a publisher the plots are drawn aside while the run folder is written.
         drawing = speedups.draw_aside(draw) if draw and publisher is None else None
         files = tables.write(result, run_dir)
+        # Whole or not at all (a full disk): as the tables are written.
         if report is not None:
             files.append(run_dir / "luck.json")
-            files[-1].write_text(json.dumps(report.to_json(), indent=1))
+            text = json.dumps(report.to_json(), indent=1).encode()
+            tables.write_whole(files[-1], lambda fh, text=text: fh.write(text))
         if result.lesson is not None:
             files.append(run_dir / "lesson_training.json")
-            files[-1].write_text(json.dumps(lesson_json(result.lesson), indent=1))
+            text = json.dumps(lesson_json(result.lesson), indent=1).encode()
+            tables.write_whole(files[-1], lambda fh, text=text: fh.write(text))
         if publisher is None:
             drawn = drawing() if drawing else ()
         else:

@@ -66,6 +66,12 @@ LEASE_EXPIRY_SECONDS = 300.0
 # the one whose claim was overwritten sees it, as long as both write within this time.
 LEASE_SETTLE_SECONDS = 1.0
 
+# A SQLite store another process holds a write transaction on (an sqlite3 shell left in
+# BEGIN, a stuck job): a job waits this long for it, saying so, before it is refused; a
+# transaction of another job, milliseconds long, is waited out within the first probe.
+SQLITE_LOCK_WAIT_SECONDS = 60.0
+SQLITE_LOCK_PROBE_SECONDS = 2.0
+
 # Processes logging child runs at once (tracking.processes). MLflow's cost per run is mostly
 # Python, so a second process on its own core gets through ~1.3-1.8x as many runs; past one
 # per core they only take turns, and every writer waits on the same store's write lock.

@@ -31,7 +31,7 @@ from runner.config import (
     to_yaml,
 )
 from runner.errors import UserError
-from runner.tracking.store import redact, resolve_uri, safe_key
+from runner.uri import redact, resolve_uri, safe_key
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,10 @@ from importlib.metadata import entry_points
 from runner.args import Parser
 from runner.errors import UserError, error_line
 from runner.tracking import views
-from runner.tracking.store import (
-    check,
-    error_text,
-    is_http,
-    redact,
-    resolve_uri,
-    sqlite_path,
-    without_password,
-)
+from runner.tracking.checks import check
+from runner.tracking.setup import without_password
 from runner.ui_app import EXPERIMENT
+from runner.uri import error_text, is_http, redact, resolve_uri, sqlite_path
 
 APP = "neuron-luck"  # MLflow app plugin (pyproject.toml: entry point mlflow.app)
 HOST = "127.0.0.1"
@@ -112,7 +106,8 @@ def experiment_id(uri: str, name: str) -> str | None:
 
 def point_to_server(uri: str, name: str) -> int:
     """A tracking server serves its own UI: print the address of its jobs view, start nothing."""
-    from runner.tracking.store import browser_address, check_reachable, error_text
+    from runner.tracking.checks import check_reachable
+    from runner.uri import browser_address, error_text
 
     base = browser_address(uri)
     try:
@@ -156,7 +151,7 @@ def main(argv=None) -> int:
             check_port(args.port)
         # The runner's own check: a store MLflow cannot use is refused in one line, and a
         # store that is not there yet is not created (MLflow would, folders and all).
-        check(uri)
+        check(uri, writes=False)
         if args.print_command:
             print(shlex.join(command(args.port, redact(uri))))
             return 0

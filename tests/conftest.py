@@ -1,7 +1,9 @@
 import contextlib
+import fcntl
 import importlib.util
 import io
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -41,10 +43,41 @@ def make_cfg(compose_cfg):
     return lambda *overrides: to_config(compose_cfg(*overrides))
 
 
+@pytest.fixture(scope="session")
+def migrated_store(tmp_path_factory, worker_id) -> Path:
+    """A new SQLite MLflow store with its tables made, once for the whole session.
+
+    MLflow creates a store by running its ~50 alembic migrations: 2 to 7 s a store, which was
+    most of the time of a test that logs a job. The first worker to get here makes it (under a
+    lock, in the folder every xdist worker of the session shares); tests get a copy.
+    """
+    from mlflow.tracking import MlflowClient
+
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    path = shared / "migrated-mlflow.db"
+    with open(shared / "migrated-mlflow.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            made = tmp_path_factory.mktemp("migrating") / "mlflow.db"
+            MlflowClient(f"sqlite:///{made}").search_experiments(max_results=1)
+            # SQLite's backup: one consistent file, whatever MLflow's pool still holds open
+            # and whether or not the store went to WAL.
+            part = shared / "migrated-mlflow.db.part"
+            with sqlite3.connect(made) as src, sqlite3.connect(part) as dst:
+                src.backup(dst)
+            os.replace(part, path)
+    return path
+
+
 @pytest.fixture
-def store(tmp_path):
-    """A fresh SQLite tracking URI in the test's folder."""
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+def store(tmp_path, migrated_store):
+    """A SQLite tracking URI in the test's folder: a new, empty MLflow store (a copy of
+    `migrated_store`, as MLflow would have made it)."""
+    db = tmp_path / "mlflow.db"
+    shutil.copyfile(migrated_store, db)
+    return f"sqlite:///{db}"
 
 
 def engine_missing(what: str):

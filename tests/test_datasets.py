@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from runner import data, limits
-from runner.tracking.store import safe_key
+from runner.uri import safe_key
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

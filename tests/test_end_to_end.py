@@ -42,8 +42,8 @@ def test_default_store_is_mlflow_db_in_the_working_directory(tmp_path):
         in out.stdout
 
 
-def test_multirun_over_two_activations_makes_two_parents(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_multirun_over_two_activations_makes_two_parents(tmp_path, store):
+    uri = store
     out = run_cli(["-m", "activation=sigmoid,tanh", "seed=1..3", f"tracking.uri={uri}"],
                   tmp_path)
     assert out.returncode == 0, out.stderr
@@ -130,8 +130,8 @@ def test_help_is_the_apps_own_page(tmp_path):
     assert "model.hidden=[8] (or [16,8]) puts\nhidden layers" in text  # the networks too
 
 
-def test_evaluate_and_train_in_one_multirun(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_evaluate_and_train_in_one_multirun(tmp_path, store):
+    uri = store
     out = run_cli(["-m", "mode=evaluate,train", "seed=1..20", f"tracking.uri={uri}",
                    "luck.plots=false"], tmp_path)
     assert out.returncode == 0, out.stderr

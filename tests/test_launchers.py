@@ -378,7 +378,7 @@ def test_joblib_two_at_a_time(postgres, mlflow_server, tmp_path):
 def test_two_commands_at_once_on_a_new_postgresql_database_both_log(postgres, tmp_path):
     """MLflow creates a new database's tables without a lock: of two commands started at once
     on an empty database, one failed after evaluating (duplicate key in pg_type), 4 times
-    in 4 before runner.tracking.store took a PostgreSQL advisory lock around it."""
+    in 4 before runner.tracking.setup took a PostgreSQL advisory lock around it."""
     import psycopg
     from mlflow.tracking import MlflowClient
 

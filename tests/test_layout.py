@@ -138,3 +138,42 @@ def test_neuron_has_one_model_and_one_trainer():
                     "train", "forward", "loss", "grad"):
                 defined.setdefault(node.name, []).append(name)
     assert defined == {k: ["neuron.network"] for k in ("train", "forward", "loss", "grad")}
+
+
+def reached(edges: dict[str, set[str]], start: str) -> set[str]:
+    """Every module of `edges` that importing `start` imports, at any depth."""
+    seen, todo = set(), [start]
+    while todo:
+        for v in edges[todo.pop()] - seen:
+            seen.add(v)
+            todo.append(v)
+    return seen
+
+
+def test_reached_follows_imports_at_any_depth():
+    assert reached({"a": {"b"}, "b": {"c"}, "c": set(), "d": {"a"}}, "a") == {"b", "c"}
+
+
+def test_plan_imports_nothing_from_tracking():
+    # A plan is checked values; the tracking URI it checks is text (runner.uri). Importing
+    # runner.tracking from it was the one arrow from the config side back up to MLflow's.
+    mods = modules("runner")
+    tracking = [(name, m) for name in reached(graph("runner"), "runner.plan") | {"runner.plan"}
+                for m in imports(mods[name], name.rsplit(".", 1)[0])
+                if m.startswith("runner.tracking")]
+    assert tracking == []
+
+
+def test_store_concerns_live_in_separate_modules():
+    # Pure URI text; checks that touch a store but never create it; the set-up that creates
+    # it and installs the process-wide SQLite listener, and never checks it.
+    assert not (ROOT / "runner/tracking/store.py").exists()
+    top = {name.split(".")[0] for name in imports(ROOT / "runner/uri.py", "runner")}
+    assert top <= {"__future__", "os", "re", "pathlib", "urllib"}, top
+    checks = imports(ROOT / "runner/tracking/checks.py", "runner.tracking")
+    setup = imports(ROOT / "runner/tracking/setup.py", "runner.tracking")
+    assert [m for m in checks if m.startswith(("mlflow", "fcntl", "runner.tracking"))] == []
+    assert [m for m in setup if m.startswith("runner.tracking")] == []
+    listeners = [name for name, path in modules("runner/tracking").items()
+                 if "event.listen(" in path.read_text()]
+    assert listeners == ["runner.tracking.setup"]

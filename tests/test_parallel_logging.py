@@ -50,8 +50,8 @@ def test_two_logging_processes_log_what_one_does(tmp_path):
         pd.testing.assert_frame_equal(a, b)
 
 
-def test_a_broken_artifact_store_is_one_line_and_leaves_nothing_running(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_a_broken_artifact_store_is_one_line_and_leaves_nothing_running(tmp_path, store):
+    uri = store
     # Artifacts below a regular file: every artifact fails, even as root.
     (tmp_path / "not-a-folder").write_text("")
     MlflowClient(uri).create_experiment(
@@ -83,8 +83,9 @@ runpy.run_module("runner", run_name="__main__")
 """
 
 
-def test_a_failure_in_either_logging_process_fails_the_parent_and_a_rerun_completes(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_a_failure_in_either_logging_process_fails_the_parent_and_a_rerun_completes(
+        tmp_path, store):
+    uri = store
     args = ["seed=1..60", f"tracking.uri={uri}", "luck.plots=false"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["PYTHONPATH"] = str(ROOT)
@@ -118,8 +119,8 @@ def _worker_pid(pid, deadline):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_a_killed_worker_is_reported_and_a_rerun_completes(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_a_killed_worker_is_reported_and_a_rerun_completes(tmp_path, store):
+    uri = store
     args = ["seed=1..400", f"tracking.uri={uri}", "luck.plots=false"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["PYTHONPATH"] = str(ROOT)
@@ -148,8 +149,8 @@ def test_a_killed_worker_is_reported_and_a_rerun_completes(tmp_path):
     assert [p.info.status for p in parents] == ["FINISHED"]
 
 
-def test_ctrl_c_while_logging_marks_runs_failed_and_a_rerun_completes(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_ctrl_c_while_logging_marks_runs_failed_and_a_rerun_completes(tmp_path, store):
+    uri = store
     db = tmp_path / "mlflow.db"
     args = ["seed=1..1000", f"tracking.uri={uri}", "luck.plots=false"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
@@ -210,11 +211,11 @@ def test_ctrl_c_reaching_the_worker_first_says_how_to_resume(tmp_path):
     assert "RUNNING" not in {r.info.status for r in runs}
 
 
-def test_logging_processes_are_capped_at_the_cores(tmp_path):
+def test_logging_processes_are_capped_at_the_cores(tmp_path, store):
     # Issue 15, item 10: a logging process beyond one per core only takes turns with the
     # others (and each extra one cost ~10 s at the end before the pipe fix).
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = store
     start = time.monotonic()
     out = run_cli(["seed=1..60", f"tracking.uri={uri}", "tracking.processes=4",
                    "luck.plots=false"], tmp_path)

@@ -16,9 +16,9 @@ from tests.conftest import ROOT, all_runs, finished_children, free_port, need_mo
 pytestmark = pytest.mark.slow
 
 
-def test_kill_9_in_the_middle_then_rerun_completes_without_duplicates(tmp_path):
+def test_kill_9_in_the_middle_then_rerun_completes_without_duplicates(tmp_path, store):
     db = tmp_path / "mlflow.db"
-    uri = f"sqlite:///{db}"
+    uri = store  # tmp_path/mlflow.db, made already
     args = ["seed=1..400", f"tracking.uri={uri}", "luck.plots=false"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["PYTHONPATH"] = str(ROOT)
@@ -214,10 +214,10 @@ def _wait_for_children(db, proc, n):
 
 
 @pytest.mark.parametrize("speedups", ["1", "0"], ids=["worker", "in-process"])
-def test_sigterm_marks_the_parent_failed_and_says_how_to_resume(tmp_path, speedups):
+def test_sigterm_marks_the_parent_failed_and_says_how_to_resume(tmp_path, store, speedups):
     # Issue 15, item 12: SIGTERM left the parent RUNNING until a re-run.
     db = tmp_path / "mlflow.db"
-    args = ["seed=1..400", f"tracking.uri=sqlite:///{db}", "luck.plots=false"]
+    args = ["seed=1..400", f"tracking.uri={store}", "luck.plots=false"]
     proc = _start_runner(args, tmp_path, {"NEURON_LUCK_SPEEDUPS": speedups})
     try:
         _wait_for_children(db, proc, 40)
@@ -265,11 +265,11 @@ def test_sigterm_while_hydra_starts_says_how_to_resume(tmp_path):
     assert said >= 4
 
 
-def test_a_killed_helper_is_counted_from_the_store(tmp_path):
+def test_a_killed_helper_is_counted_from_the_store(tmp_path, store):
     # Issue 15, item 12: with a helper process killed, the message counted its share as
     # not logged ("200 of 400" when 226 were stored).
     db = tmp_path / "mlflow.db"
-    args = ["seed=1..400", f"tracking.uri=sqlite:///{db}", "luck.plots=false"]
+    args = ["seed=1..400", f"tracking.uri={store}", "luck.plots=false"]
     proc = _start_runner(args, tmp_path, {"NEURON_LUCK_WORKER": "0"})
     try:
         _wait_for_children(db, proc, 40)
@@ -284,3 +284,35 @@ def test_a_killed_helper_is_counted_from_the_store(tmp_path):
     assert proc.returncode == 3, err
     stored = finished_children(db)
     assert f"with {stored} of 400 child runs logged" in err, (stored, err)
+
+
+def test_a_full_disk_says_so_in_one_line_and_leaves_no_truncated_file(tmp_path):
+    # Issue 22, item 11: a run folder on a full disk ended in a traceback and left a
+    # truncated predictions.parquet under its own name. A file-size limit stands in for the
+    # full disk (no mount needed): the same write calls fail, with EFBIG instead of ENOSPC.
+    import resource
+
+    import pandas as pd
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.RLIM_INFINITY))
+
+    run = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+    env.pop("HYDRA_FULL_ERROR", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "runner", "seed=1..300", "tracking=off", "luck.plots=false",
+         f"hydra.run.dir={run}"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=300, preexec_fn=small_disk)
+    assert out.returncode == 3, out.stderr
+    assert out.stderr.splitlines() == [
+        f"Error: the run folder could not be written: {run / 'predictions.parquet'}: File too "
+        "large; free space there (or run elsewhere: hydra.run.dir=PATH) and run the same "
+        "command again. Nothing was logged to MLflow"]
+    assert "Traceback" not in out.stdout
+    # What was written is whole; what was not is not there, under any name.
+    assert sorted(p.name for p in run.iterdir() if p.name != ".hydra") == \
+        sorted(["seeds.parquet", *(p.name for p in run.glob("*.log"))])
+    assert pd.read_parquet(run / "seeds.parquet")["seed"].tolist() == list(range(1, 301))

@@ -1,9 +1,9 @@
-"""The tracking store's checks, made before a seed is evaluated (runner/tracking/store.py)."""
+"""The tracking store's checks, made before a seed is evaluated (runner/tracking/checks.py)."""
 
 import pytest
 
 from runner.errors import UserError
-from runner.tracking import store
+from runner.tracking import checks
 
 
 @pytest.mark.parametrize("uri, fix", [
@@ -17,7 +17,7 @@ def test_a_plain_path_is_refused_with_the_sqlite_file_to_use(uri, fix, monkeypat
     # message then told the user to run the same command again, which could never work.
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
     with pytest.raises(UserError) as e:
-        store.check_store(uri)
+        checks.check_store(uri)
     assert str(e.value).startswith(f"tracking.uri={uri}: a path, which MLflow 3 reads as its "
                                    "folder store and refuses")
     assert str(e.value).endswith(f"give a SQLite file: {fix}")
@@ -25,12 +25,12 @@ def test_a_plain_path_is_refused_with_the_sqlite_file_to_use(uri, fix, monkeypat
 
 def test_a_folder_store_is_left_to_mlflow_when_the_user_opts_in(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    store.check_store(str(tmp_path))  # MLflow's own opt-out: no refusal here
+    checks.check_store(str(tmp_path))  # MLflow's own opt-out: no refusal here
 
 
 def test_an_unknown_scheme_names_the_stores_that_work():
     with pytest.raises(UserError) as e:
-        store.check_store("foo://bar")
+        checks.check_store("foo://bar")
     assert "give http(s)://HOST:PORT, sqlite:///PATH.db or postgresql+psycopg://" in str(e.value)
     assert "folder" not in str(e.value)
 
@@ -48,14 +48,14 @@ def test_a_deleted_experiment_is_refused_with_how_to_restore_it(tmp_path):
     client.create_experiment("here")
     client.delete_experiment(gone)
     with pytest.raises(UserError) as e:
-        store.check(uri, "gone")
+        checks.check(uri, "gone")
     assert str(e.value) == (
         "tracking.experiment=gone: that experiment was deleted (MLflow keeps it, and its name, "
         "until it is purged, and refuses new runs in it); restore it with "
         f"MLFLOW_TRACKING_URI={uri} mlflow experiments restore --experiment-id {gone}, or log "
         "elsewhere: tracking.experiment=NEW_NAME")
     for fine in ("here", "new", None):
-        store.check(uri, fine)
+        checks.check(uri, fine)
     # Deleted after the check: refused when the job opens it, in the same words.
     with pytest.raises(UserError, match="tracking.experiment=gone: that experiment was deleted"):
         Tracker(uri, "gone")
@@ -71,3 +71,85 @@ def test_a_deleted_experiment_is_refused_with_how_to_restore_it(tmp_path):
     assert str(e.value).startswith("tracking.experiment=gone: that experiment was deleted")
     assert str(e.value).endswith(f"; the results are complete in {tmp_path / 'run'}")
     assert client.search_runs([gone]) == []
+
+
+@pytest.fixture
+def write_lock(store):
+    """Hold a write transaction on the SQLite store `store` (as an sqlite3 shell left in
+    BEGIN IMMEDIATE does) from another connection, until the test ends or `release_after(s)`
+    (only without the fix: a job that meets no such lock would otherwise wait it out for
+    minutes); `release` lets it go at once."""
+    import sqlite3
+    import threading
+
+    con = sqlite3.connect(store[len("sqlite:///"):], isolation_level=None,
+                          check_same_thread=False)
+    con.execute("BEGIN IMMEDIATE")
+    lock = threading.Lock()
+
+    def release():
+        with lock:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+
+    timer = threading.Timer(20, release)
+    timer.start()
+    yield release
+    timer.cancel()
+    release()
+    con.close()
+
+
+def test_a_store_another_writer_holds_is_refused_in_one_line_naming_the_lock(
+        make_cfg, store, tmp_path, write_lock, monkeypatch, caplog, capfd):
+    # Issue 22, item 11: MLflow retried opening the store for about a minute (91 lines of
+    # warnings) and ended in two tracebacks; held for 20 s here, the job waited it out and
+    # logged, with no word of the lock.
+    from mlflow.tracking import MlflowClient
+
+    from runner import limits
+    from runner.job import run_job
+
+    monkeypatch.setattr(limits, "SQLITE_LOCK_WAIT_SECONDS", 0.5)
+    monkeypatch.setattr(limits, "SQLITE_LOCK_PROBE_SECONDS", 0.2)
+    path = store[len("sqlite:///"):]
+    with pytest.raises(UserError) as e:
+        run_job(make_cfg("seed=1..3", f"tracking.uri={store}", "luck.plots=false"),
+                tmp_path / "run")
+    assert str(e.value).startswith(f"tracking.uri={store}: {path} is locked: another process")
+    assert "has held a write transaction open on it for over 0.5 s; end that transaction" \
+        in str(e.value)
+    waiting = [r.getMessage() for r in caplog.records if "waiting" in r.getMessage()]
+    assert waiting == [f"another process holds a write lock on the MLflow store {path}; "
+                       "waiting up to 0.5 s for it to end"]
+    assert "could not be created" not in capfd.readouterr().err  # MLflow's retries
+    write_lock()
+    assert MlflowClient(store).get_experiment_by_name("neuron-luck") is None
+
+
+def test_a_job_waits_for_a_store_another_writer_holds_saying_so(
+        make_cfg, store, tmp_path, write_lock, monkeypatch):
+    import logging
+
+    from runner import limits
+    from runner.job import run_job
+
+    monkeypatch.setattr(limits, "SQLITE_LOCK_PROBE_SECONDS", 0.2)
+    said = []
+
+    class ReleaseOnceSaid(logging.Handler):
+        def emit(self, record):
+            said.append(record.getMessage())
+            write_lock()
+
+    logger = logging.getLogger("runner.tracking.checks")
+    handler = ReleaseOnceSaid(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        out = run_job(make_cfg("seed=1..3", f"tracking.uri={store}", "luck.plots=false"),
+                      tmp_path / "run")
+    finally:
+        logger.removeHandler(handler)
+    assert out.parent_run_id is not None
+    assert said == [f"another process holds a write lock on the MLflow store {store[10:]}; "
+                    "waiting up to 60 s for it to end"]

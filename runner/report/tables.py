@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
+from runner.errors import WriteFailed
 from runner.results import JobResult
 
 
@@ -80,21 +83,51 @@ def predictions_table(result: JobResult) -> pd.DataFrame | None:
 
 def write(result: JobResult, folder: Path) -> list[Path]:
     """Write seeds.parquet, predictions.parquet (when the outputs were kept), a network's
-    weights.npz and the resolved config.yaml; return their paths."""
-    folder.mkdir(parents=True, exist_ok=True)
+    weights.npz and the resolved config.yaml; return their paths. Each is whole or absent
+    (see write_whole); a folder that cannot be made or written raises WriteFailed."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _failed(folder, e) from e
     paths = [folder / "seeds.parquet"]
-    seeds_table(result).to_parquet(paths[0], index=False)
+    table = seeds_table(result)
+    write_whole(paths[0], lambda f: table.to_parquet(f, index=False))
     preds = predictions_table(result)
     if preds is not None:
         paths.append(folder / "predictions.parquet")
-        preds.to_parquet(paths[-1], index=False)
+        write_whole(paths[-1], lambda f: preds.to_parquet(f, index=False))
     weights = weights_file(result)
     if weights is not None:
         paths.append(folder / "weights.npz")
-        np.savez(paths[-1], **weights)
+        write_whole(paths[-1], lambda f: np.savez(f, **weights))
     paths.append(folder / "config.yaml")
-    paths[-1].write_text(result.plan.config_yaml)
+    write_whole(paths[-1], lambda f: f.write(result.plan.config_yaml.encode()))
     return paths
+
+
+def write_whole(path: Path, write: Callable[[io.BufferedWriter], object]) -> None:
+    """`write(file)` into a new file beside `path`, renamed to `path` once it is all there.
+
+    A full disk used to leave a truncated predictions.parquet under its own name, which
+    looked complete; now a file under its name is whole, and a failed one is removed and
+    raises WriteFailed: one line, exit code 3."""
+    part = path.with_name(f".{path.name}.part")
+    try:
+        with open(part, "wb") as fh:
+            write(fh)
+        os.replace(part, path)
+    except OSError as e:
+        part.unlink(missing_ok=True)
+        raise _failed(path, e) from e
+
+
+def _failed(path: Path, e: OSError) -> WriteFailed:
+    reason = os.strerror(e.errno) if e.errno else str(e).splitlines()[0]
+    return WriteFailed(
+        f"the run folder could not be written: {path}: {reason}; free space there (or run "
+        "elsewhere: hydra.run.dir=PATH) and run the same command again. Nothing was "
+        "logged to MLflow"
+    )
 
 
 class PredictionsCsv:

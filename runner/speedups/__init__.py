@@ -60,7 +60,7 @@ def publisher(plan):
         return
     from runner import limits
     from runner.speedups.local import LocalPublisher
-    from runner.tracking import store
+    from runner.tracking.checks import check
     from runner.tracking.publish import Publisher
 
     if not enabled():
@@ -72,7 +72,7 @@ def publisher(plan):
             w = None
         if w is not None:
             try:
-                store.check(t.uri, t.experiment)
+                check(t.uri, t.experiment)
             except BaseException:
                 w.stop()
                 raise

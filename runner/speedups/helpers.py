@@ -15,15 +15,16 @@ import os
 from runner import limits
 from runner.speedups.gc_tuning import heavy_imports
 from runner.speedups.processes import ChildEnded, Forked, can_fork
-from runner.tracking import store
+from runner.tracking import setup
 from runner.tracking.tracker import ChildRuns, Tracker
+from runner.uri import is_sql, scrub
 
 
 def import_mlflow(uri: str) -> None:
-    """runner.tracking.store.import_mlflow with the collector kept off what it builds, and
+    """runner.tracking.setup.import_mlflow with the collector kept off what it builds, and
     the database connections made safe to fork (before any is opened)."""
     with heavy_imports("mlflow.tracking"):
-        store.import_mlflow(uri)
+        setup.import_mlflow(uri)
     _install_fork_safety()
 
 
@@ -35,7 +36,7 @@ class FastTracker(Tracker):
         # Only SQL stores: an HTTP client's pooled sockets would be shared with the fork; a
         # SQL engine's are not (see _refuse_inherited).
         self.helpers = ([_Helper(uri, experiment) for _ in range(helpers)]
-                        if helpers > 0 and store.is_sql(uri) and can_fork() else [])
+                        if helpers > 0 and is_sql(uri) and can_fork() else [])
         super().__init__(uri, experiment)
 
     def log_children(self, parent_id: str, children: ChildRuns, skip=frozenset()) -> None:
@@ -110,7 +111,7 @@ def _helper_loop(conn, uri, experiment):
         except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises
             done = tracker.children_logged if tracker else 0
             with contextlib.suppress(OSError):  # the parent may be gone
-                conn.send((done, f"{type(e).__name__}: {store.scrub(str(e), uri)}"))
+                conn.send((done, f"{type(e).__name__}: {scrub(str(e), uri)}"))
             if not isinstance(e, Exception):
                 return
 

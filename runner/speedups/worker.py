@@ -175,7 +175,8 @@ def _replace_result(outcome):
 def _serve(conn, uri_hint: str) -> None:
     """The worker: import MLflow, then serve messages until the pipe closes."""
     from runner.speedups.helpers import import_mlflow
-    from runner.tracking import store
+    from runner.tracking import setup
+    from runner.uri import scrub
 
     import_mlflow(uri_hint)
     prepared = None
@@ -186,7 +187,7 @@ def _serve(conn, uri_hint: str) -> None:
             return
         if message[0] == "prepare":
             try:
-                store.prepare(message[1])
+                setup.prepare(message[1])
             except Exception as e:  # noqa: BLE001 - reported when the logging is asked for
                 prepared = e
         elif message[0] == "log":
@@ -198,8 +199,8 @@ def _serve(conn, uri_hint: str) -> None:
                 import traceback
 
                 uri = message[1].tracking.uri
-                answer = ("error", type(e).__name__, store.scrub(str(e), uri),
-                          store.scrub(traceback.format_exc(), uri))
+                answer = ("error", type(e).__name__, scrub(str(e), uri),
+                          scrub(traceback.format_exc(), uri))
             try:
                 conn.send(answer)
             except OSError:  # the main process is gone (Ctrl-C): nobody to tell

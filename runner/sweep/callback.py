@@ -81,13 +81,14 @@ class SweepCallback(Callback):
             sweep_id = uuid.uuid4().hex[:12]
             extra = [sweep_id_override(sweep_id)]
         if settings.tracking:
-            from runner.tracking import store
+            from runner.tracking import checks, setup
             from runner.tracking.tracker import Tracker
+            from runner.uri import resolve_uri, scrub
 
             try:
-                uri = store.resolve_uri(settings.uri)
-                store.check(uri, settings.experiment)
-                store.prepare(uri)
+                uri = resolve_uri(settings.uri)
+                checks.check(uri, settings.experiment)
+                setup.prepare(uri)
             except UserError as e:  # before any job starts: one line, as a job would say it
                 print(error_line(e), file=sys.stderr)
                 raise SystemExit(2) from None
@@ -97,11 +98,11 @@ class SweepCallback(Callback):
                 Tracker(uri, settings.experiment)
             except Exception as e:  # each job meets the same problem and reports it
                 log.warning("could not create MLflow experiment %r: %s",
-                            settings.experiment, store.scrub(str(e), uri))
+                            settings.experiment, scrub(str(e), uri))
             if uri != settings.uri:
                 # From $MLFLOW_TRACKING_URI, or made absolute: the jobs get it as an override,
                 # which Hydra prints and keeps in multirun.yaml and .hydra/: no password.
-                handed = store.without_password(uri)
+                handed = setup.without_password(uri)
                 if handed is not None:
                     extra.append(f"tracking.uri={_quoted(handed)}")
         # The sweep folder, absolute: a job runs in its launcher's working directory (a Ray
@@ -174,8 +175,8 @@ def report_sweep(settings: SweepSettings) -> str | None:
     jobs = sweep_report.jobs_from_folder(settings.sweep_dir)
     client = exp_id = None
     if settings.tracking:
-        from runner.tracking.store import resolve_uri
         from runner.tracking.tracker import Tracker
+        from runner.uri import resolve_uri
 
         tracker = Tracker(resolve_uri(settings.uri), settings.experiment)
         client, exp_id = tracker.client, tracker.experiment_id
@@ -196,7 +197,7 @@ def report_sweep(settings: SweepSettings) -> str | None:
 
         rid = sweep_report.log_to_mlflow(client, exp_id, report, files)
         text += f"\n  MLflow: sweep report run {rid} (tag neuron_luck.sweep_id={settings.sweep_id})"
-        from runner.tracking.store import is_http
+        from runner.uri import is_http
 
         page = views.jobs_fragment(exp_id, served_by_runner_ui=not is_http(tracker.uri))
         text += "\n  open the UI: " + ui_hint(tracker.uri, page, "every job, one row each")

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner import limits
-from runner.tracking.store import sqlite_path
+from runner.uri import sqlite_path
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,9 @@ from runner.plan import TrackingPlan
 from runner.report import markdown
 from runner.report.luck import LuckReport
 from runner.results import JobResult, LessonTraining
-from runner.tracking import store, views
+from runner.tracking import checks, setup, views
 from runner.tracking.tracker import JOB_KIND, ChildRuns, Tracker
+from runner.uri import browser_address, error_text, is_http, redact, resolve_uri, scrub
 
 # Draws the plots and returns their paths (called once the rest is logged).
 DrawPlots = Callable[[], Sequence[Path]]
@@ -296,7 +297,7 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
     n_children = outcome.tracking.n_children
     sweep_id = outcome.tracking.sweep_id
     held = tracker.start_parent(
-        store.scrub(parent_name(result, outcome.overrides), uri),
+        scrub(parent_name(result, outcome.overrides), uri),
         tags={"neuron_luck.kind": JOB_KIND,
               **({"neuron_luck.sweep_id": sweep_id} if sweep_id else {})},
         key=plan.key, since=outcome.tracking.started,
@@ -314,13 +315,13 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
         acc = result.evaluation.metrics.accuracy
         metrics = {"accuracy_mean": acc.mean(), "accuracy_min": acc.min(),
                    "accuracy_max": acc.max(), "n_seeds": result.n_seeds}
-        tags = {"neuron_luck.overrides": store.scrub(" ".join(outcome.overrides), uri)}
+        tags = {"neuron_luck.overrides": scrub(" ".join(outcome.overrides), uri)}
         metrics.update(lesson_metrics(result))
         if report is not None:
             metrics.update(report_metrics(report))
             tags["mlflow.note.content"] = markdown.description(
                 report, _links(tracker.experiment_id, parent, outcome))
-        commit = store.git_commit()
+        commit = _git_commit()
         if commit:
             tags["mlflow.source.git.commit"] = commit
         tracker.log_parent(parent, parent_params(result), readable_metrics(metrics), tags)
@@ -355,7 +356,7 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
             raise
         have = tracker.finished_children(parent, len(done) + tracker.children_logged)
         raise LoggingFailed(
-            f"MLflow logging failed ({store.error_text(e, uri)}); parent run {parent} is "
+            f"MLflow logging failed ({error_text(e, uri)}); parent run {parent} is "
             f"marked FAILED with {have} of {n_children} child runs "
             f"logged. The results are complete in {outcome.run_dir}; run the same command "
             "again to log the rest."
@@ -379,7 +380,7 @@ def _log_scrubbed(tracker: Tracker, run_id, folder: Path, artifact_path: str):
     with tempfile.TemporaryDirectory() as tmp:
         for f in folder.iterdir():
             if f.is_file():
-                (Path(tmp) / f.name).write_text(store.scrub(f.read_text(), tracker.uri))
+                (Path(tmp) / f.name).write_text(scrub(f.read_text(), tracker.uri))
         tracker.client.log_artifacts(run_id, tmp, artifact_path)
 
 
@@ -393,7 +394,7 @@ def open_tracker(make: Callable[[Outcome], Tracker], outcome: Outcome) -> Tracke
     except Exception as e:
         raise LoggingFailed(
             f"MLflow logging failed before any run was logged ("
-            f"{store.error_text(e, outcome.tracking.uri)}); the results are complete in "
+            f"{error_text(e, outcome.tracking.uri)}); the results are complete in "
             f"{outcome.run_dir}; run the same command again to log them"
         ) from e
 
@@ -403,8 +404,8 @@ class Publisher:
     the plots are drawn when the rest is logged."""
 
     def __init__(self, tracking: TrackingPlan):
-        store.check(tracking.uri, tracking.experiment)
-        store.prepare(tracking.uri)
+        checks.check(tracking.uri, tracking.experiment)
+        setup.prepare(tracking.uri)
 
     def publish(self, outcome: Outcome, draw: DrawPlots | None) -> Published:
         tracker = open_tracker(self.tracker, outcome)
@@ -437,7 +438,7 @@ def where(tracking: TrackingPlan, published: Published) -> tuple[str, str]:
     """The summary's MLflow line, and how to open the UI on it."""
     uri, n_children = tracking.uri, tracking.n_children
     text = (
-        f"{store.redact(uri)} · experiment {tracking.experiment!r} · parent run "
+        f"{redact(uri)} · experiment {tracking.experiment!r} · parent run "
         f"{published.parent_run_id} "
         + (f"+ {n_children} child run(s)" if n_children else "only, no child runs")
         + (f" logged by {published.processes} processes"
@@ -450,9 +451,25 @@ def where(tracking: TrackingPlan, published: Published) -> tuple[str, str]:
 def ui_hint(uri: str, page: str, what: str) -> str:
     """How to see `page` (a UI address after the host) of the store at `uri`: its address on
     the tracking server, or the command that starts the UI and the address it then serves."""
-    if store.is_http(uri):
-        return f"{store.browser_address(uri)}/{page}"
+    if is_http(uri):
+        return f"{browser_address(uri)}/{page}"
     command = "python -m runner.ui"
-    if uri != store.resolve_uri(None):
-        command += f" --uri {shlex.quote(store.redact(uri))}"
+    if uri != resolve_uri(None):
+        command += f" --uri {shlex.quote(redact(uri))}"
     return f"{command}   then {what}: http://127.0.0.1:{views.UI_PORT}/{page}"
+
+
+def _git_commit() -> str | None:
+    """This checkout's commit, for the parent run's mlflow.source.git.commit tag."""
+    import subprocess
+
+    from runner.data import PROJECT_ROOT
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None

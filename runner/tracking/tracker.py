@@ -21,7 +21,9 @@ from runner.progress import progress
 from runner.report.tables import PredictionsCsv, layer_arrays
 from runner.results import JobResult
 from runner.tracking import views
-from runner.tracking.store import import_mlflow, refuse_deleted, safe_key
+from runner.tracking.checks import refuse_deleted
+from runner.tracking.setup import import_mlflow
+from runner.uri import safe_key
 
 log = logging.getLogger(__name__)
 

@@ -1,119 +1,22 @@
-"""The tracking store: its URI, the secrets in it, whether it is there, and its creation."""
+"""Checks that touch a tracking store, made before any seed is evaluated: is it there (an
+HTTP server that answers, a database that connects), is it MLflow's (not another
+application's tables), and is the experiment in it not deleted."""
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
-import re
 import sqlite3
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from runner import limits
 from runner.errors import UserError
+from runner.uri import error_text, is_http, redact, sqlite_path, store_kind
 
-DEFAULT_URI = "sqlite:///mlflow.db"
-
-
-def safe_key(name: str) -> str:
-    """`name` as an MLflow key: letters, digits, _ - . space / only."""
-    return re.sub(r"[^\w\-. /]", "_", name)
-
-
-def resolve_uri(uri: str | None) -> str:
-    """The tracking URI to use, with a relative SQLite path made absolute.
-
-    Absolute, because jobs may run in other folders or processes and a relative path
-    would change meaning with the working directory.
-    """
-    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        uri = "sqlite:///" + str(Path(uri[len("sqlite:///"):]).resolve())
-    return uri
-
-
-def redact(uri: str) -> str:
-    """`uri` with any password replaced by ***, for messages and tags."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-# The password field of any URL in a text: scheme://user:PASSWORD@ (up to the last '@'
-# before the host, as urlsplit reads it, when the password holds an unencoded '@').
-_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]*:)([^\s/'\"]*)(@)")
-
-
-def scrub(text: str, uri: str) -> str:
-    """`text` with the password field of `uri`, and of any other URL in it, replaced by ***.
-
-    Only the URL's password field: a password that happens to be '1' leaves `low: -1.0` be.
-    """
-    if urlsplit(uri).password is not None:
-        text = text.replace(uri, redact(uri))
-    return _PASSWORD.sub(r"\1***\3", text)
-
-
-def without_password(uri: str) -> str | None:
-    """`uri` without its password, which moves to the environment the jobs inherit, where
-    their client reads it: MLFLOW_TRACKING_USERNAME / _PASSWORD for an HTTP server,
-    PGPASSWORD for PostgreSQL (unless already set there). None when no client reads it from
-    the environment: such a URI stays in $MLFLOW_TRACKING_URI only, which the jobs inherit.
-    """
-    from urllib.parse import unquote
-
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.netloc.rpartition("@")[2]
-    if is_http(uri):
-        os.environ.setdefault("MLFLOW_TRACKING_USERNAME", unquote(parts.username or ""))
-        os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", unquote(parts.password))
-        return _without_user(uri)
-    if store_kind(uri) == "postgresql":
-        os.environ.setdefault("PGPASSWORD", unquote(parts.password))
-        user = parts.netloc.rpartition("@")[0].partition(":")[0]
-        return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
-    return None
-
-
-def error_text(e: BaseException, uri: str) -> str:
-    """An exception as one line for the terminal: its type, its message scrubbed of any
-    password, the first line only (a server's error page can follow), cut at 300 chars."""
-    lines = scrub(str(e), uri).strip().splitlines()
-    text = lines[0] if lines else ""
-    if len(lines) > 1 or len(text) > 300:
-        text = text[:300] + " …"
-    return f"{type(e).__name__}: {text}"
-
-
-def _without_user(uri: str) -> str:
-    """`uri` without its user and password (the part of the netloc before the last '@')."""
-    parts = urlsplit(uri)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-def browser_address(uri: str) -> str:
-    """An HTTP tracking server's address for a browser: no user or password in it (the
-    browser asks for them), no trailing slash."""
-    return _without_user(uri).rstrip("/")
-
-
-def store_kind(uri: str) -> str:
-    """The URI's scheme without a database driver ('postgresql' for postgresql+psycopg://),
-    lower-cased as urlsplit gives it; '' for a plain path."""
-    return urlsplit(uri).scheme.split("+")[0]
-
-
-def is_http(uri: str) -> bool:
-    return uri.startswith(("http://", "https://"))
-
-
-def is_sql(uri: str) -> bool:
-    return store_kind(uri) in ("sqlite", "postgresql", "mysql")
+log = logging.getLogger(__name__)
 
 
 def check_reachable(uri: str, experiment: str | None = None, timeout: float = 5.0) -> None:
@@ -151,10 +54,6 @@ def check_reachable(uri: str, experiment: str | None = None, timeout: float = 5.
     except (OSError, ValueError):
         return  # not there yet (404), or not ours to read: MLflow will say
     refuse_deleted(uri, experiment, (found.get("experiment_id"), found.get("lifecycle_stage")))
-
-
-def sqlite_path(uri: str) -> Path | None:
-    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
 
 
 # The tracking stores MLflow knows, by URI scheme (a database's driver after a '+').
@@ -226,6 +125,67 @@ def check_store(uri: str, experiment: str | None = None) -> None:
     refuse_deleted(uri, experiment, stage)
 
 
+def wait_for_writer(uri: str, path: Path) -> None:
+    """Return once no other process holds a write transaction on the SQLite store `path`:
+    at once for another job's short one, else after a line saying what it waits for, up to
+    limits.SQLITE_LOCK_WAIT_SECONDS; then refuse, naming the lock and its holder.
+
+    MLflow met such a lock with a minute of retried engine creations (a warning and the
+    error each, doubling waits), then a traceback. Probed in short steps, so Ctrl-C stops it.
+    """
+    deadline = time.monotonic() + limits.SQLITE_LOCK_WAIT_SECONDS
+    timeout = min(limits.SQLITE_LOCK_PROBE_SECONDS, limits.SQLITE_LOCK_WAIT_SECONDS)
+    said = False
+    while not _can_write(path, timeout):
+        holder = _lock_holder(path)
+        if time.monotonic() >= deadline:
+            raise UserError(
+                f"tracking.uri={redact(uri)}: {path} is locked: {holder} has held a write "
+                f"transaction open on it for over {limits.SQLITE_LOCK_WAIT_SECONDS:g} s; end "
+                "that transaction (or process), or point tracking.uri at another store"
+            )
+        if not said:
+            log.warning("%s holds a write lock on the MLflow store %s; waiting up to %g s "
+                        "for it to end", holder, path, limits.SQLITE_LOCK_WAIT_SECONDS)
+            said = True
+        timeout = max(0.0, min(0.5, deadline - time.monotonic()))
+
+
+def _can_write(path: Path, timeout: float) -> bool:
+    """Whether a write transaction on `path` begins within `timeout` s (and is let go)."""
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=timeout,
+                                                isolation_level=None)) as con:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("ROLLBACK")
+    except sqlite3.OperationalError as e:
+        if "locked" in str(e) or "busy" in str(e):
+            return False
+        raise
+    return True
+
+
+def _lock_holder(path: Path) -> str:
+    """'another process (pid N)', when Linux's /proc/locks names who holds a write lock on
+    the database or its WAL index (where WAL keeps its writer's lock); else 'another
+    process'."""
+    try:
+        inodes = {p.stat().st_ino for p in (path, Path(f"{path}-shm")) if p.exists()}
+        pids = set()
+        with open("/proc/locks") as fh:
+            for line in fh:
+                fields = line.split()
+                # e.g. '1: POSIX  ADVISORY  WRITE 4242 08:01:1234567 1073741825 1073741825'
+                if len(fields) >= 6 and fields[3] == "WRITE" and \
+                        int(fields[5].rsplit(":", 1)[1]) in inodes:
+                    pids.add(int(fields[4]))
+    except (OSError, ValueError, IndexError):
+        return "another process"
+    pids -= {os.getpid(), -1}
+    return f"another process (pid {', '.join(map(str, sorted(pids)))})" if pids else \
+        "another process"
+
+
 def _stage(execute, tables: set, experiment: str | None):
     """(id, lifecycle stage) of `experiment` in MLflow's own table, or None. `execute(sql,
     params)`: a connection's, sqlite3's or SQLAlchemy's (both take :named parameters)."""
@@ -287,117 +247,12 @@ def _check_database(uri: str, experiment: str | None = None) -> None:
     refuse_deleted(uri, experiment, stage)
 
 
-def check(uri: str, experiment: str | None = None) -> None:
+def check(uri: str, experiment: str | None = None, *, writes: bool = True) -> None:
     """Everything that can be checked about the store, and the experiment in it, before a
-    seed is evaluated."""
+    seed is evaluated; for a command that `writes` to a SQLite store, that no other process
+    holds it locked (the UI only reads, which WAL lets it do meanwhile)."""
     check_store(uri, experiment)
     check_reachable(uri, experiment)
-
-
-def import_mlflow(uri: str) -> None:
-    """Import MLflow's client, and its SQL store for a database URI (else imported on first
-    use), then quiet its loggers and set the store's connections up."""
-    import mlflow.tracking  # noqa: F401
-
-    if not uri.startswith(("http://", "https://", "file:")):
-        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
-    # MLflow sets its loggers to INFO on import; its store-migration chatter is not ours.
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    # MLflow prints a "View run" line with the full URI, password included, for every run it
-    # ends on a server; our summary prints one redacted link instead.
-    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
-    # The sweep report reads each job's seeds.parquet back: no "Downloading artifacts" bar each.
-    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-    _install_sqlite_pragmas()
-
-
-def _sqlite_pragmas(dbapi_connection, _record):
-    # WAL lets the UI and parallel jobs read while a job writes; with WAL, NORMAL sync
-    # stays safe against corruption and roughly halves MLflow's per-run cost.
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        cur = dbapi_connection.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.close()
-
-
-def _install_sqlite_pragmas():
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    if not event.contains(Engine, "connect", _sqlite_pragmas):
-        event.listen(Engine, "connect", _sqlite_pragmas)
-
-
-def prepare(uri: str) -> None:
-    """Create a SQLite store once, before any job opens it, and switch it to WAL.
-
-    MLflow creates and migrates a new SQLite store without a lock, so parallel jobs that
-    each create it collide; WAL lets the UI and other jobs read while a job writes. The
-    caller has checked the store (`check`): MLflow must not add its tables to a foreign one.
-    """
     path = sqlite_path(uri)
-    if path is None:
-        if store_kind(uri) == "postgresql":
-            _prepare_postgres(uri)
-        return
-    import_mlflow(uri)
-    from mlflow.tracking import MlflowClient
-
-    # Processes that find the store missing at once would each create and migrate it; a
-    # lock on the folder lets the first create it and the others find it done.
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        MlflowClient(uri).search_experiments(max_results=1)  # creates and migrates the tables
-    finally:
-        os.close(fd)  # releases the lock
-
-
-# Any number of our own, the same in every process: PostgreSQL advisory locks are named by one.
-_PG_INIT_LOCK = 0x6E6C75636B  # "nluck"
-
-
-def _prepare_postgres(uri: str) -> None:
-    """Create a new PostgreSQL store's tables once, when commands start on it at once.
-
-    MLflow creates them without a lock there too: two commands on an empty database both ran
-    CREATE TABLE and one failed (duplicate key in pg_type) after its seeds were evaluated.
-    A PostgreSQL advisory lock, held on a connection of our own while MLflow opens the
-    store, lets the first create the tables and the others find them made, on any machine.
-    """
-    import sqlalchemy
-
-    import_mlflow(uri)
-    from mlflow.tracking import MlflowClient
-
-    engine = sqlalchemy.create_engine(uri, poolclass=sqlalchemy.pool.NullPool)
-    try:
-        with engine.connect() as con:
-            lock = sqlalchemy.text("select pg_advisory_lock(:key)")
-            con.execute(lock, {"key": _PG_INIT_LOCK})
-            con.commit()  # the lock is the session's: no transaction held open meanwhile
-            try:
-                MlflowClient(uri).search_experiments(max_results=1)  # creates the tables
-            finally:
-                con.execute(sqlalchemy.text("select pg_advisory_unlock(:key)"),
-                            {"key": _PG_INIT_LOCK})
-                con.commit()
-    finally:
-        engine.dispose()
-
-
-def git_commit() -> str | None:
-    import subprocess
-
-    from runner.data import PROJECT_ROOT
-
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
+    if writes and path is not None and path.is_file() and path.stat().st_size > 0:
+        wait_for_writer(uri, path)
