@@ -77,11 +77,14 @@ class Runs:
         ('seeds 1..20 × order seeds 1..20 × split seeds 1..5')."""
         if self.plain:
             return seed_spec
-        parts = [f"seeds {seed_spec}" if self.seed[0] >= 0 else seed_spec]
+        def seeds(what, spec, levels):
+            return f"{what} seed{'s' if len(np.unique(levels)) > 1 else ''} {spec}"
+
+        parts = [seeds("", seed_spec, self.seed).strip() if self.seed[0] >= 0 else seed_spec]
         if self.order_spec is not None:
-            parts.append(f"order seeds {self.order_spec}")
+            parts.append(seeds("order", self.order_spec, self.order))
         if self.split_spec is not None:
-            parts.append(f"split seeds {self.split_spec}")
+            parts.append(seeds("split", self.split_spec, self.split))
         if self.together:
             drives = ", ".join(["init", *(["order"] if self.order_spec else []),
                                 *(["split"] if self.split_spec else [])])
