@@ -122,7 +122,10 @@ def test_help_is_the_apps_own_page(tmp_path):
     # The groups with their real choices only: no schema.
     assert "activation: elu, gelu, leaky_relu, linear, relu, sigmoid, silu, softplus, step, tanh"\
         in text
-    assert "dataset: csv, lesson, obesity" in text and "tracking: mlflow, off, server" in text
+    assert "dataset: breast_cancer, csv, lesson, moons, obesity" in text
+    assert "tracking: mlflow, off, server" in text
+    assert "split: holdout, kfold, none" in text and "trainer: adam, gd, sgd" in text
+    assert "order_seed=1..20  the mini-batches' order" in text  # the sources of luck too
     assert "base_" not in text
     assert text.count("python -m runner ") >= 3  # examples
     assert "outputs/<date>/<time>/" in text and "python -m runner.ui" in text
