@@ -153,3 +153,21 @@ def test_a_job_waits_for_a_store_another_writer_holds_saying_so(
     assert out.parent_run_id is not None
     assert said == [f"another process holds a write lock on the MLflow store {store[10:]}; "
                     "waiting up to 60 s for it to end"]
+
+
+def test_marking_a_parent_failed_never_raises_over_the_error_that_brought_it(store, caplog):
+    # CI found `publish`'s error path raising a second, MLflow error ("database is locked",
+    # exit 1 with a traceback) over the SIGTERM it was handling. Marking FAILED is now best
+    # effort: True when it took, else one warning and False, never an exception.
+    import logging
+
+    from runner.tracking.tracker import Tracker
+
+    tracker = Tracker(store, "neuron-luck")
+    run = tracker.client.create_run(tracker.experiment_id)
+    assert tracker.fail(run.info.run_id) is True
+    assert tracker.client.get_run(run.info.run_id).info.status == "FAILED"
+    with caplog.at_level(logging.WARNING):
+        assert tracker.fail("0" * 32) is False  # a run the store does not hold
+    assert "could not mark parent run 000" in caplog.text
+    assert logging.getLogger("mlflow.store.db.utils").level != logging.CRITICAL

@@ -350,7 +350,7 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
             tracker.heartbeat()
             tracker.client.log_artifacts(parent, str(Path(paths[0]).parent), "plots")
     except BaseException as e:
-        tracker.finish(parent, "FAILED")
+        tracker.fail(parent)
         tracker.release()
         if not isinstance(e, Exception):
             raise

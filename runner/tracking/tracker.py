@@ -23,7 +23,7 @@ from runner.results import JobResult
 from runner.tracking import views
 from runner.tracking.checks import refuse_deleted
 from runner.tracking.setup import import_mlflow
-from runner.uri import safe_key
+from runner.uri import error_text, safe_key
 
 log = logging.getLogger(__name__)
 
@@ -405,6 +405,27 @@ class Tracker:
 
     def finish(self, run_id, status="FINISHED"):
         self.client.set_terminated(run_id, status)
+
+    def fail(self, run_id) -> bool:
+        """Mark `run_id` FAILED on the way out of an error or an interrupt, without raising
+        over what brought us here: a store busy past SQLite's wait (another writer finishing)
+        gets a second try; if that fails too, one warning, and a re-run of the same command
+        takes the parent up. MLflow's own error log, a traceback, is held back meanwhile."""
+        quiet = logging.getLogger("mlflow.store.db.utils")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
+        try:
+            for _attempt in (1, 2):
+                try:
+                    self.client.set_terminated(run_id, "FAILED")
+                    return True
+                except Exception as e:  # noqa: BLE001 - the error that brought us here wins
+                    last = e
+            log.warning("could not mark parent run %s FAILED (%s); run the same command again "
+                        "to take it up", run_id, error_text(last, self.uri).splitlines()[0])
+            return False
+        finally:
+            quiet.setLevel(level)
 
     def close(self) -> None:
         """Release the job; a tracker with helper processes also stops them."""
