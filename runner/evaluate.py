@@ -95,7 +95,10 @@ def evaluate(plan: Plan, layers=None) -> Evaluation:
              for fan_in, fan_out in sizes]
             if n * plan.n_params <= limits.MAX_KEPT_WEIGHTS else None)
     tally = _Tally(plan)
+    seen, X = None, None
     for group, sl in _chunks(plan):
+        if group is not seen:  # chunks come group by group: its features once, not per chunk
+            seen, X = group, group_X(plan, group)
         if layers is not None:
             chunk = network.take(layers, sl)
         elif plan.explicit is not None:
@@ -103,7 +106,7 @@ def evaluate(plan: Plan, layers=None) -> Evaluation:
         else:
             chunk = tuple(Layer(W, b) for W, b in initializers.draw_layers(
                 plan.seeds[sl], sizes, *plan.init))
-        fwd = network.forward(group_X(plan, group), chunk, act)
+        fwd = network.forward(X, chunk, act)
         pred = out.classify(fwd.z)
         if group.test is None:
             m, train = metrics.per_seed(fwd.y_hat, pred, ds.y, out.probability), None
