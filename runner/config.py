@@ -213,9 +213,39 @@ SCHEMAS = {"base_config": Config, "base_dataset": DatasetConfig,
            "base_trainer": TrainerConfig, "base_split": SplitConfig}
 
 
+def new_folder(path: str) -> str:
+    """`path`, or `path-2`, `path-3`…: the first that did not exist, made here.
+
+    The run and sweep folders are named by the second a command starts: two commands started
+    in the same second shared one, wrote over each other's tables and .hydra/ files, and MLflow
+    logged one job's files in the other's run. Registered as a cached resolver (`${new_folder:…}`
+    in conf/config.yaml), as Hydra's `now` is, so the name is made once per command and a
+    launched job inherits it. Any other failure to make the folder is left to Hydra's own
+    mkdir, which the command line reports (runner.cli.runtime)."""
+    import itertools
+    from pathlib import Path
+
+    base = Path(path)
+    for n in itertools.count(1):
+        folder = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            folder.mkdir()
+        except FileExistsError:
+            if folder.is_dir():
+                continue
+            return path
+        except OSError:
+            return path
+        return str(folder)
+
+
 def register_configs() -> None:
     # Hydra on first use: a forked MLflow worker unpickles these enums without needing it.
     from hydra.core.config_store import ConfigStore
+
+    if not OmegaConf.has_resolver("new_folder"):
+        OmegaConf.register_new_resolver("new_folder", new_folder, use_cache=True)
 
     # The schemas live outside the config groups (each group's YAML files extend theirs with
     # `- /base_x@_here_`), so they are neither listed nor accepted as choices of a group.

@@ -4,6 +4,7 @@ import pytest
 from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError, ValidationError
 
 from neuron import activations, initializers
@@ -177,3 +178,29 @@ def test_plain_and_yaml_round_trip(make_cfg):
     assert OmegaConf.create(to_yaml(cfg)) == OmegaConf.create(values)
     assert "pw" not in to_yaml(cfg, "http://u:***@h:5000")
     assert "low: -1.0" in to_yaml(cfg, "http://u:***@h:5000")
+
+
+def test_commands_started_in_the_same_second_get_their_own_run_folders(compose_cfg, tmp_path,
+                                                                       monkeypatch):
+    """CI: two commands started in the same second wrote one run folder (tables, .hydra/),
+    and MLflow logged one job's files in the other's run."""
+    from hydra import compose
+
+    from runner.config import new_folder
+
+    monkeypatch.chdir(tmp_path)
+    compose_cfg()  # registers the resolver
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(Path(__file__).parent.parent / "conf"),
+                               version_base="1.3"):
+        cfgs = [compose(config_name="config", return_hydra_config=True) for _ in range(3)]
+        for c in cfgs[1:]:
+            OmegaConf.copy_cache(cfgs[0], c)  # the same second, as Hydra's `now` caches it
+        runs = [c.hydra.run.dir for c in cfgs[:2]]
+        assert runs[0] == cfgs[0].hydra.run.dir  # once made, the name stays (cached)
+    assert runs[0] != runs[1] and all((tmp_path / r).is_dir() for r in runs)
+    base = tmp_path / "a" / "12-00-00"
+    assert [new_folder(str(base)) for _ in range(3)] == [
+        str(base), f"{base}-2", f"{base}-3"]
+    (tmp_path / "file").write_text("")
+    assert new_folder(str(tmp_path / "file")) == str(tmp_path / "file")  # Hydra reports it

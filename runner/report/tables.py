@@ -4,7 +4,9 @@ one seed's predictions as the CSV text its child run holds."""
 from __future__ import annotations
 
 import csv
+import errno
 import io
+import itertools
 import os
 from pathlib import Path
 from typing import Callable
@@ -111,7 +113,8 @@ def write_whole(path: Path, write: Callable[[io.BufferedWriter], object]) -> Non
     A full disk used to leave a truncated predictions.parquet under its own name, which
     looked complete; now a file under its name is whole, and a failed one is removed and
     raises WriteFailed: one line, exit code 3."""
-    part = path.with_name(f".{path.name}.part")
+    # This writer's own: a name shared by two writers let one rename or remove the other's.
+    part = path.with_name(f".{path.name}.{os.getpid()}-{next(_WRITERS)}.part")
     try:
         with open(part, "wb") as fh:
             write(fh)
@@ -123,11 +126,16 @@ def write_whole(path: Path, write: Callable[[io.BufferedWriter], object]) -> Non
 
 def _failed(path: Path, e: OSError) -> WriteFailed:
     reason = os.strerror(e.errno) if e.errno else str(e).splitlines()[0]
+    fix = "free space there" if e.errno in _NO_SPACE else "make it writable"
     return WriteFailed(
-        f"the run folder could not be written: {path}: {reason}; free space there (or run "
+        f"the run folder could not be written: {path}: {reason}; {fix} (or run "
         "elsewhere: hydra.run.dir=PATH) and run the same command again. Nothing was "
         "logged to MLflow"
     )
+
+
+_WRITERS = itertools.count()
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 class PredictionsCsv:
