@@ -12,7 +12,7 @@ from pathlib import Path
 STARTED = time.time()
 
 from runner import speedups  # noqa: E402
-from runner.errors import Terminated, error_line  # noqa: E402
+from runner.errors import Terminated, error_line, note_stop, raise_if_stopped  # noqa: E402
 
 
 def stopped(e: KeyboardInterrupt) -> None:
@@ -29,7 +29,11 @@ def _terminate(_signum, _frame):
     # is marked FAILED, and this process says how to resume (it was left RUNNING).
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     speedups.forward_interrupt()
-    raise Terminated
+    raise note_stop(Terminated())
+
+
+def _interrupt(_signum, _frame):
+    raise note_stop(KeyboardInterrupt())
 
 
 def _stop_while_starting(signum, _frame):
@@ -75,6 +79,7 @@ def job(cfg, output_dir: Path, overrides: list[str]) -> None:
     from runner.job import run_job
 
     try:
+        raise_if_stopped()  # a stop that a callback's library turned into a warning
         check_overrides(overrides)
         outcome = run_job(to_config(cfg), output_dir, overrides, seed_given(overrides),
                           started=STARTED)
@@ -151,5 +156,5 @@ def _run(args: list[str]) -> None:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _interrupt)
     run(sys.argv[1:])

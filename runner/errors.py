@@ -50,6 +50,25 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM: stopped like Ctrl-C, at a clean point, the parent run marked FAILED."""
 
 
+_stop_asked: list[KeyboardInterrupt] = []
+
+
+def note_stop(e: KeyboardInterrupt) -> KeyboardInterrupt:
+    """Remember that this process was asked to stop; returns `e` to raise.
+
+    A KeyboardInterrupt that lands inside a library's try/finally can come out as another
+    exception (an UnboundLocalError in the multirun callback's imports), which Hydra's callback
+    runner only warns about, and the jobs ran to exit 0 after a SIGTERM."""
+    _stop_asked.append(e)
+    return e
+
+
+def raise_if_stopped() -> None:
+    """Raise the stop asked for, if any: where a swallowed one must not let work begin."""
+    if _stop_asked:
+        raise _stop_asked[0]
+
+
 class LoggingFailed(Exception):
     """MLflow failed part-way; the message says what was logged and where the results are."""
 

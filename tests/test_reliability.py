@@ -243,7 +243,10 @@ def test_sigterm_marks_the_parent_failed_and_says_how_to_resume(tmp_path, store,
 def test_sigterm_while_hydra_starts_says_how_to_resume(tmp_path):
     # Issue 22: SIGTERM while Hydra loaded the multirun callback printed two tracebacks
     # ending in "module 'runner.sweep' has no attribute 'callback'", exit 1.
-    args = ["-m", "tracking=off", "luck.plots=false", "seed=1..3"]
+    # A job that outlasts the last signal (seed=1..3 untrained ended in 1.2 s on an idle
+    # machine, before the signal, exit 0).
+    args = ["-m", "tracking=off", "luck.plots=false", "seed=1..3", "mode=train",
+            "trainer.epochs=1000000"]
     said = 0
     for delay in (0.4, 0.6, 0.8, 1.0, 1.2, 1.5):
         proc = _start_runner(args, tmp_path)
@@ -263,6 +266,30 @@ def test_sigterm_while_hydra_starts_says_how_to_resume(tmp_path):
                 "again to log the rest."), err
             said += 1
     assert said >= 4
+
+
+def test_a_stop_a_library_turned_into_another_exception_still_stops_the_sweep(tmp_path):
+    """SIGTERM landing inside an import's try/finally in the multirun callback came out as an
+    UnboundLocalError, which Hydra only warns about: the jobs ran, exit 0."""
+    script = """
+import sys
+from runner.errors import Terminated, note_stop
+from runner.sweep import callback
+
+def stopped_inside_a_library(config):
+    note_stop(Terminated())  # as runner.__main__'s SIGTERM handler does
+    raise UnboundLocalError("cannot access local variable 'module'")
+
+callback.check_jobs = stopped_inside_a_library
+try:
+    callback.SweepCallback().on_multirun_start(config=None)
+except Terminated:
+    sys.exit(143)
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 143, out.stderr
 
 
 def test_a_killed_helper_is_counted_from_the_store(tmp_path, store):

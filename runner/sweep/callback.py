@@ -14,7 +14,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from runner.config import LuckConfig, override_key
-from runner.errors import UserError, error_line
+from runner.errors import UserError, error_line, raise_if_stopped
 from runner.sweep import report as sweep_report
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,15 @@ class SweepCallback(Callback):
     After the jobs: the sweep report."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            self._start(config)
+        except Exception:
+            # Hydra turns a callback's exception into a warning and runs the jobs: a stop
+            # asked meanwhile (which a library may have turned into this) must still stop.
+            raise_if_stopped()
+            raise
+
+    def _start(self, config: DictConfig) -> None:
         try:
             check_jobs(config)
         except UserError as e:  # before any job starts: one line, and no run anywhere
