@@ -72,7 +72,7 @@ def test_the_cycle_finder_finds_one():
 @pytest.mark.parametrize("path", sorted((ROOT / "neuron").glob("*.py")), ids=lambda p: p.name)
 def test_neuron_is_numpy_and_scipy_math(path):
     allowed = {"numpy", "scipy", "math", "inspect", "dataclasses", "typing", "__future__",
-               "neuron", "zlib"}
+               "neuron", "zlib", "functools"}
     for name in imports(path, "neuron"):
         assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
 
