@@ -14,10 +14,15 @@ import numpy as np
 
 
 def sigmoid(z):
-    # exp of a non-positive number only: sigmoid(±1000) is exactly 1 and 0, with no overflow.
+    # exp of a non-positive number only: sigmoid(±1000) is exactly 1 and 0, with no overflow:
+    # 1/(1 + e) for z ≥ 0, e/(1 + e) below, e = exp(-|z|); one division, in place (a third
+    # fewer passes over z than dividing both ways and choosing, the same numbers).
     z = np.asarray(z, dtype=float)
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    e = np.asarray(np.copysign(z, -1.0))  # -|z| (an array also where z is 0-d)
+    np.exp(e, out=e)
+    out = np.where(z >= 0, 1.0, e)
+    np.add(e, 1.0, out=e)
+    return np.divide(out, e, out=out)
 
 
 def tanh(z):

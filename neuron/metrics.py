@@ -27,9 +27,21 @@ def confusion(pred, y):
 
 
 def log_loss(p, y):
+    """−mean over rows of y·log p + (1 − y)·log(1 − p), p clipped to [ε, 1 − ε]: (n_seeds,).
+
+    With y 0 or 1 each term is log p or log1p(−p) exactly (the other adds a signed zero), so
+    each is computed only on the rows of its class, and the mean sums them in row order."""
     p = np.clip(np.asarray(p, float), _EPS, 1.0 - _EPS)
     y = np.asarray(y, float)
-    return -(y * np.log(p) + (1.0 - y) * np.log1p(-p)).mean(axis=1)
+    if not np.isin(y, (0.0, 1.0)).all():
+        return -(y * np.log(p) + (1.0 - y) * np.log1p(-p)).mean(axis=1)
+    pos = y == 1.0
+    terms = np.empty_like(p)
+    terms[:, pos] = np.log(p[:, pos])
+    neg = p[:, ~pos]
+    np.negative(neg, out=neg)
+    terms[:, ~pos] = np.log1p(neg, out=neg)
+    return -terms.mean(axis=1)
 
 
 def brier(p, y):

@@ -137,8 +137,9 @@ def _neuron_z(X, W, b):
     # Summed feature by feature rather than by matmul: the single neuron's results have been
     # made this way since the start, and must not move in the last bit.
     z = np.repeat(b[:, None], X.shape[0], axis=1)
+    term = np.empty_like(z)
     for j in range(X.shape[1]):
-        z += W[:, j, None] * X[None, :, j]
+        z += np.multiply(W[:, j, None], X[None, :, j], out=term)
     return z
 
 

@@ -88,44 +88,72 @@ def evaluate(plan: Plan, layers=None) -> Evaluation:
     `layers`: every run's weights (neuron.network.Layer, the output unit last), e.g. after
     training; by default the plan's explicit weights or each seed's draw.
     """
-    act, ds, n = plan.activation, plan.dataset, plan.n_seeds
-    out = plan.output
+    ds, n = plan.dataset, plan.n_seeds
     sizes = network.sizes(ds.X.shape[1], plan.hidden)
     kept = ([(np.empty((n, fan_in, fan_out)), np.empty((n, fan_out)))
              for fan_in, fan_out in sizes]
             if n * plan.n_params <= limits.MAX_KEPT_WEIGHTS else None)
     tally = _Tally(plan)
-    seen, X = None, None
-    for group, sl in _chunks(plan):
-        if group is not seen:  # chunks come group by group: its features once, not per chunk
-            seen, X = group, group_X(plan, group)
-        if layers is not None:
-            chunk = network.take(layers, sl)
-        elif plan.explicit is not None:
-            chunk = network.neuron(*plan.explicit)
-        else:
-            chunk = tuple(Layer(W, b) for W, b in initializers.draw_layers(
-                plan.seeds[sl], sizes, *plan.init))
-        fwd = network.forward(X, chunk, act)
-        pred = out.classify(fwd.z)
-        if group.test is None:
-            m, train = metrics.per_seed(fwd.y_hat, pred, ds.y, out.probability), None
-        else:
-            # np.take, C-ordered: numpy lays out y_hat[:, rows] by the number of runs, and a
-            # mean over a strided axis sums in another order (a run's bits would then
-            # depend on the runs beside it).
-            m, train = (metrics.per_seed(np.ascontiguousarray(np.take(fwd.y_hat, rows, axis=1)),
-                                         pred[:, rows], ds.y[rows], out.probability)
-                        for rows in (group.test, group.train))
-        if plan.hidden:
-            dead = network.dead_units(fwd, group.train)
-            m = dataclasses.replace(m, dead_units=dead)
-            train = None if train is None else dataclasses.replace(train, dead_units=dead)
-        tally.add(sl, fwd.z, fwd.y_hat, pred, m, train, group.test)
+
+    def pieces():
+        seen = X = None
+        drawn = slice(0, 0)
+        for group, sl in _chunks(plan):
+            if group is not seen:  # chunks come group by group: its features once
+                seen, X = group, group_X(plan, group)
+            if layers is not None:
+                chunk = network.take(layers, sl)
+            elif plan.explicit is not None:
+                chunk = network.neuron(*plan.explicit)
+            else:
+                # Many chunks' seeds drawn at once (a seed's draw is its own whatever its
+                # neighbours): per chunk, the seeding's numpy calls would cost more than
+                # the numbers.
+                if not drawn.start <= sl.start < sl.stop <= drawn.stop:
+                    drawn = slice(sl.start, max(sl.stop, min(sl.start + DRAW_SEEDS, n)))
+                    block = initializers.draw_layers(plan.seeds[drawn], sizes, *plan.init)
+                part = slice(sl.start - drawn.start, sl.stop - drawn.start)
+                chunk = tuple(Layer(W[part], b[part]) for W, b in block)
+            yield group, sl, X, chunk
+
+    def one(piece):
+        group, sl, X, chunk = piece
+        return sl, group, chunk, _evaluate_chunk(plan, X, group, chunk)
+
+    # Chunks side by side, on threads (numpy's steps release the GIL); tallied in order.
+    for sl, group, chunk, (fwd, counts, m, train) in speedups.imap_threads(one, pieces()):
+        tally.add(sl, fwd.z, fwd.y_hat, counts, m, train, group.test)
         if kept is not None:
             for (W, b), layer in zip(kept, chunk, strict=True):
                 W[sl], b[sl] = layer.W, layer.b
     return tally.evaluation(None if kept is None else tuple(Layer(W, b) for W, b in kept))
+
+
+# Seeds whose initial weights are drawn at once, for the chunks that evaluate them.
+DRAW_SEEDS = 65_536
+
+
+def _evaluate_chunk(plan: Plan, X, group: Group, chunk: tuple[Layer, ...]):
+    """One chunk of runs with weights `chunk`: its Forward, per-row counts of its predictions
+    (neuron.luck.per_example_counts, on the measured rows) and metrics (test and train)."""
+    act, ds, out = plan.activation, plan.dataset, plan.output
+    fwd = network.forward(X, chunk, act)
+    pred = out.classify(fwd.z)
+    if group.test is None:
+        m, train = metrics.per_seed(fwd.y_hat, pred, ds.y, out.probability), None
+    else:
+        # np.take, C-ordered: numpy lays out y_hat[:, rows] by the number of runs, and a
+        # mean over a strided axis sums in another order (a run's bits would then
+        # depend on the runs beside it).
+        m, train = (metrics.per_seed(np.ascontiguousarray(np.take(fwd.y_hat, rows, axis=1)),
+                                     pred[:, rows], ds.y[rows], out.probability)
+                    for rows in (group.test, group.train))
+    if plan.hidden:
+        dead = network.dead_units(fwd, group.train)
+        m = dataclasses.replace(m, dead_units=dead)
+        train = None if train is None else dataclasses.replace(train, dead_units=dead)
+    rows = slice(None) if group.test is None else group.test
+    return fwd, luck.per_example_counts(pred[:, rows], ds.y[rows]), m, train
 
 
 def _chunks(plan: Plan):
@@ -146,7 +174,6 @@ class _Tally:
     def __init__(self, plan: Plan):
         n, n_rows = plan.n_seeds, plan.dataset.X.shape[0]
         keep = n * n_rows <= limits.MAX_PREDICTION_CELLS
-        self.y = plan.dataset.y
         self.z = np.empty((n, n_rows)) if keep else None
         self.y_hat = np.empty((n, n_rows)) if keep else None
         self.metrics: list[metrics.PerSeed] = []
@@ -155,17 +182,17 @@ class _Tally:
         self.n_positive = np.zeros(n_rows, dtype=np.int64)
         self.n_correct = np.zeros(n_rows, dtype=np.int64)
 
-    def add(self, sl: slice, z, y_hat, pred, per_seed: metrics.PerSeed,
+    def add(self, sl: slice, z, y_hat, counts, per_seed: metrics.PerSeed,
             train: metrics.PerSeed | None, test_rows: np.ndarray | None) -> None:
+        """counts: (n_positive, n_correct) of the chunk's runs on their measured rows."""
         self.metrics.append(per_seed)
         if train is not None:
             self.train.append(train)
         rows = slice(None) if test_rows is None else test_rows
-        n_positive, n_correct = luck.per_example_counts(pred[:, rows], self.y[rows])
         # Per row, over the runs that measured it (held it out, with a split).
-        self.n_positive[rows] += n_positive
-        self.n_correct[rows] += n_correct
-        self.n_measured[rows] += pred.shape[0]
+        self.n_positive[rows] += counts[0]
+        self.n_correct[rows] += counts[1]
+        self.n_measured[rows] += z.shape[0]
         if self.z is not None:
             self.z[sl], self.y_hat[sl] = z, y_hat
 

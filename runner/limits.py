@@ -17,9 +17,11 @@ MAX_PREDICTION_CELLS = 5_000_000
 # this, and refuses a job where even one seed would not fit.
 MEMORY_BUDGET = 1 << 30  # 1 GiB
 # ...and at most this many cells (seeds × rows × units of the widest layer) per array of a
-# chunk: arrays of ~16 MB stay near the processor's caches, where a chunk of 10,000 seeds
-# of a [8] network on 400 rows would make 256 MB arrays and take a third longer.
-CHUNK_CELLS = 2_000_000
+# chunk: arrays of ~2.4 MB stay in the caches. Evaluating 10⁶ single neurons on 400 rows
+# (python benchmarks/million_seeds.py) took 6.2 s with 5,000-seed chunks (2,000,000 cells),
+# 4.4 s with 1,000, 4.3 s with 500, 5.0 s with 250 and 8.3 s with 125 (numpy's per-call
+# cost); a [8] network's evaluation was the same from 80 to 625 seeds a chunk.
+CHUNK_CELLS = 300_000
 # A network's weights and biases per seed: past this the network is no small experiment, and
 # one seed's activations alone fill the memory budget on modest data.
 MAX_PARAMS_PER_SEED = 100_000

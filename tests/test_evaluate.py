@@ -86,3 +86,26 @@ def test_explicit_weights_and_the_lesson(make_cfg):
     lesson = evaluate.train_lesson(plan)
     assert lesson.w0 == (0.2, 0.00001) and lesson.b0 == 1.0
     assert lesson.accuracy > 0.95 and lesson.positive
+
+
+@pytest.mark.parametrize("extra", [(), ("split=holdout", "split.seed=[1,2]")],
+                         ids=["no split", "split groups"])
+def test_results_do_not_depend_on_threads_or_draw_blocks(make_cfg, monkeypatch, extra):
+    """Chunks evaluate side by side on threads (runner.speedups.imap_threads), with weights
+    drawn many chunks at a time (evaluate.DRAW_SEEDS): the same numbers as one chunk at a
+    time, each drawing its own, without the speed-ups."""
+    common = ("seed=1..23", "model.hidden=[3]", *extra)
+    monkeypatch.setenv("NEURON_LUCK_SPEEDUPS", "0")
+    plain = evaluate.run(plan_of(make_cfg, *common, "chunk_size=1"))
+    monkeypatch.setenv("NEURON_LUCK_SPEEDUPS", "1")
+    for draw_seeds, chunk in ((5, 3), (2, 7), (10_000, 4)):
+        monkeypatch.setattr(evaluate, "DRAW_SEEDS", draw_seeds)
+        fast = evaluate.run(plan_of(make_cfg, *common, f"chunk_size={chunk}"))
+        for field in ("z", "y_hat", "n_positive", "n_correct", "n_measured"):
+            np.testing.assert_array_equal(getattr(plain.evaluation, field),
+                                          getattr(fast.evaluation, field))
+        for a, b in zip(plain.evaluation.layers, fast.evaluation.layers, strict=True):
+            np.testing.assert_array_equal(a.W, b.W)
+            np.testing.assert_array_equal(a.b, b.b)
+        for k, v in plain.evaluation.metrics.items():
+            np.testing.assert_array_equal(v, fast.evaluation.metrics.get(k))

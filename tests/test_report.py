@@ -131,3 +131,12 @@ def test_markdown_escapes_user_text():
     assert markdown.escape("![p](http://h/p.png) <b>&x</b> *e* www.a.org | # `c` [l]") == (
         "\\!\\[p\\](http&#58;//h/p.png) &lt;b&gt;&amp;x&lt;/b&gt; \\*e\\* www\\.a.org \\| \\# "
         "\\`c\\` \\[l\\]")
+
+
+def test_the_normal_intervals_quantile_is_scipy_stats_own():
+    # stats._mean_ci takes scipy.special.ndtri (no scipy.stats import in a forked process).
+    from scipy.special import ndtri
+    from scipy.stats import norm
+
+    for confidence in (0.5, 0.8, 0.9, 0.95, 0.99, 0.999, 0.9999):
+        assert ndtri(0.5 + confidence / 2) == norm.ppf(0.5 + confidence / 2)

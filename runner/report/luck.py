@@ -222,6 +222,8 @@ def build(result: JobResult, map_metrics=None) -> LuckReport:
     plan, ev = result.plan, result.evaluation
     ds, n = plan.dataset, result.n_seeds
     map_metrics = map_metrics or (lambda fn, names: [fn(name) for name in names])
+    if n > limits.MAX_INDEX_BOOTSTRAP:
+        import scipy.special  # noqa: F401 - once, before map_metrics forks (stats._mean_ci)
     metrics = tuple(m for m in map_metrics(
         lambda name: _summary(ev.metrics.get(name), name, plan.luck),
         [name for name in SUMMARIZED if ev.metrics.get(name) is not None]) if m is not None)

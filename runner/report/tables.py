@@ -17,6 +17,11 @@ import pandas as pd
 from runner.errors import WriteFailed
 from runner.results import JobResult
 
+# zstd without dictionaries: a million seeds' table (12 columns) took 0.62 s with pyarrow's
+# defaults (snappy, dictionaries tried on every column of distinct floats) and 59 MB;
+# 0.32 s and 54 MB this way. Every Parquet reader reads zstd.
+PARQUET = {"compression": "zstd", "compression_level": 1, "use_dictionary": False}
+
 
 def seeds_table(result: JobResult) -> pd.DataFrame:
     """One row per seed: seed, the single neuron's weights (w.<feature>) and bias, every
@@ -93,11 +98,11 @@ def write(result: JobResult, folder: Path) -> list[Path]:
         raise _failed(folder, e) from e
     paths = [folder / "seeds.parquet"]
     table = seeds_table(result)
-    write_whole(paths[0], lambda f: table.to_parquet(f, index=False))
+    write_whole(paths[0], lambda f: table.to_parquet(f, index=False, **PARQUET))
     preds = predictions_table(result)
     if preds is not None:
         paths.append(folder / "predictions.parquet")
-        write_whole(paths[-1], lambda f: preds.to_parquet(f, index=False))
+        write_whole(paths[-1], lambda f: preds.to_parquet(f, index=False, **PARQUET))
     weights = weights_file(result)
     if weights is not None:
         paths.append(folder / "weights.npz")
