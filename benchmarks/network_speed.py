@@ -1,16 +1,30 @@
-"""How fast networks train and evaluate, against scikit-learn trained seed by seed.
+"""How fast networks train: ours against JAX and scikit-learn, and against the machine's floor.
 
-1. Training: 1,000 seeds × model.hidden=[8] × 1,000 epochs of full-batch gradient descent on
-   the obesity data (z-scored), all seeds vectorized, against scikit-learn's MLPClassifier
-   with the same settings (solver="sgd", momentum=0, batch_size=n_rows,
-   learning_rate="constant", lr 0.5, alpha 0), timed on 20 seeds one by one and scaled to
-   1,000. Ours is timed two ways: the training step alone (in this process, as the job calls
-   it) and the whole command `python -m runner … mode=train` with MLflow off, whose peak
-   memory is read from the kernel (ru_maxrss). Goal: ≥ 30× faster, peak ≤ 2 GiB.
-2. Evaluation: `python -m runner model.hidden=[8] seed=1..10000 tracking=off`, whole
-   command, wall time. Goal: < 5 s.
+Full-batch gradient descent (lr 0.5, no L2) on the obesity data (400 rows, 2 features,
+z-scored), one hidden layer of `width` units, every seed from the same start:
 
-    python benchmarks/network_speed.py [--activation relu] [--repeats 3] [--sk-seeds 20]
+- **ours**: the job's training step, `runner.evaluate.descend` (chunks of seeds, shared over
+  the cores by runner.speedups), on the plan `python -m runner mode=train …` makes;
+- **JAX** (float64, `pip install -e '.[bench]'`; benchmark only, never a runtime dependency):
+  `jax.jit(jax.vmap(train))` over chunks of `--jax-chunk` seeds, `train` a `lax.fori_loop` of
+  `jax.grad` steps on the same loss (mean log-loss of σ(z)); compiled before timing; XLA runs
+  its own threads on every core;
+- **scikit-learn**: `MLPClassifier(solver="sgd", momentum=0, batch_size=n_rows, alpha=0, …)`
+  seed by seed on `--sk-seeds` seeds, scaled to the job's seeds (relu, tanh, logistic only);
+- **floor**: what the machine needs at least, on every core: per seed and epoch
+  2·R·(F+1)·H + 2·R·H multiply-adds forward, 2·R·H + 2·R·(F+1)·H backward (plus R·(F+1) and
+  ~2·R·H element-wise), counted at the float64 matrix-product rate of one core
+  (`numpy.matmul` of 512×512, one BLAS thread), and R·H + R transcendental functions (one per
+  hidden unit where the activation has one, one for σ(z)) at the rate of `numpy.exp` on one
+  core: (FLOPs / rate + transcendentals × exp's time) × seeds × epochs / cores. The
+  element-wise work is counted at the matrix-product rate, so the floor is, if anything, low.
+
+Ours and JAX alternate, `--repeats` times each; medians. Epochs shrink as the job grows
+(`--cells` hidden-unit evaluations a run) so each run takes about a second; JAX's final
+weights are compared with ours (they agree to ~1e-13 from the same start).
+
+    python benchmarks/network_speed.py                                # relu, tanh, sigmoid grid
+    python benchmarks/network_speed.py --activations all --seeds 1000 --widths 8
 """
 
 from __future__ import annotations
@@ -18,125 +32,187 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def data():
-    import pandas as pd
-
-    frame = pd.read_csv(ROOT / "data" / "obesity.csv")
-    X = frame[["height_ft", "weight_kg"]].to_numpy(float)
-    X = (X - X.mean(axis=0)) / X.std(axis=0)
-    return X, (frame["condition"] == "Obese").to_numpy(float)
+TRAINABLE_HIDDEN = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "softplus", "silu", "gelu",
+                    "linear")
+TRANSCENDENTAL = {"tanh", "sigmoid", "elu", "softplus", "silu", "gelu"}
+SKLEARN = {"relu": "relu", "tanh": "tanh", "sigmoid": "logistic", "linear": "identity"}
 
 
-def sklearn_seconds_per_seed(activation: str, n_seeds: int, epochs: int) -> list[float]:
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-
-    X, y = data()
-    name = {"sigmoid": "logistic"}.get(activation, activation)
-    out = []
-    for seed in range(1, n_seeds + 1):
-        clf = MLPClassifier(hidden_layer_sizes=(8,), activation=name, solver="sgd",
-                            momentum=0.0, batch_size=len(y), learning_rate="constant",
-                            learning_rate_init=0.5, alpha=0.0, max_iter=epochs, shuffle=False,
-                            tol=0.0, n_iter_no_change=10**9, random_state=seed)
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(X, y)
-        out.append(time.perf_counter() - start)
-    return out
-
-
-def ours_training_seconds(activation: str, n_seeds: int, epochs: int) -> float:
-    """The job's training step alone: runner.evaluate.descend on every seed."""
-    import numpy as np
+def plan_for(activation: str, seeds: int, width: int, epochs: int):
     from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
 
-    from runner import evaluate
     from runner.config import register_configs, to_config
     from runner.plan import make_plan
 
     register_configs()
+    GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[
-            "model.hidden=[8]", f"activation={activation}", "mode=train",
-            f"seed=1..{n_seeds}", f"trainer.epochs={epochs}", "tracking=off"])
-    plan = make_plan(to_config(cfg))
-    before = evaluate.evaluate(plan)
-    start = time.perf_counter()
-    layers, losses, _ = evaluate.descend(plan, plan.dataset.X, plan.dataset.y, before.layers)
-    seconds = time.perf_counter() - start
-    assert np.isfinite(losses).all()
-    return seconds
+            f"model.hidden=[{width}]", f"activation={activation}", "mode=train",
+            f"seed=1..{seeds}", f"trainer.epochs={epochs}", "trainer.lr=0.5",
+            "dataset.standardize=true", "tracking=off"])
+    return make_plan(to_config(cfg))
 
 
-def command(args: list[str], cwd: Path) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MiB of the largest process) of `python -m runner ARGS`."""
-    code = ("import resource, runpy, sys\n"
-            f"sys.argv = ['runner', *{args!r}]\n"
-            "try:\n    runpy.run_module('runner', run_name='__main__')\n"
-            "finally:\n"
-            "    r = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,\n"
-            "            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-            "    print('PEAK_KIB', r, file=sys.stderr)\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True,
-                         text=True, timeout=1800)
-    wall = time.perf_counter() - start
-    if out.returncode != 0:
-        raise SystemExit(f"{args}: exit {out.returncode}\n{out.stderr}")
-    peak = next(int(line.split()[1]) for line in out.stderr.splitlines()
-                if line.startswith("PEAK_KIB"))
-    return wall, peak / 1024
+def ours(plan, start):
+    from runner import evaluate
+
+    t = time.perf_counter()
+    layers, losses, _ = evaluate.descend(plan, plan.dataset.X, plan.dataset.y, start)
+    return time.perf_counter() - t, layers
+
+
+def jax_trainer(activation: str, X, y, epochs: int, lr: float):
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    f = {"relu": jax.nn.relu, "tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid,
+         "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.01), "elu": jax.nn.elu,
+         "softplus": jax.nn.softplus, "silu": jax.nn.silu,
+         "gelu": lambda z: jax.nn.gelu(z, approximate=False), "linear": lambda z: z}[activation]
+    Xj, yj = jnp.asarray(X), jnp.asarray(y)
+
+    def loss(p):
+        W1, b1, W2, b2 = p
+        z = (f(Xj @ W1 + b1) @ W2)[:, 0] + b2[0]
+        return jnp.mean(jnp.logaddexp(0.0, z) - yj * z)
+
+    grad = jax.grad(loss)
+
+    def train(p):
+        return jax.lax.fori_loop(0, epochs, lambda _, p: tuple(
+            a - lr * g for a, g in zip(p, grad(p), strict=True)), p)
+
+    return jax.jit(jax.vmap(train))
+
+
+def run_jax(trainer, chunks):
+    t = time.perf_counter()
+    out = [trainer(c) for c in chunks]
+    out[-1][0].block_until_ready()
+    return time.perf_counter() - t, out
+
+
+def sklearn_seconds(activation: str, X, y, width: int, epochs: int, n: int) -> float | None:
+    if activation not in SKLEARN:
+        return None
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    times = []
+    for seed in range(1, n + 1):
+        clf = MLPClassifier(hidden_layer_sizes=(width,), activation=SKLEARN[activation],
+                            solver="sgd", momentum=0.0, batch_size=len(y),
+                            learning_rate="constant", learning_rate_init=0.5, alpha=0.0,
+                            max_iter=epochs, shuffle=False, tol=0.0, n_iter_no_change=10**9,
+                            random_state=seed)
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, y)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def machine_rates() -> tuple[float, float]:
+    """(float64 FLOP/s of one core's matrix product, seconds of one exp on one core)."""
+    from threadpoolctl import threadpool_limits
+
+    a = np.random.default_rng(0).random((512, 512))
+    with threadpool_limits(1):
+        a @ a
+        t = time.perf_counter()
+        for _ in range(20):
+            a @ a
+        flops = 20 * 2 * 512**3 / (time.perf_counter() - t)
+    x, out = np.random.default_rng(1).random(32_768), np.empty(32_768)
+    t = time.perf_counter()
+    for _ in range(2000):
+        np.exp(x, out=out)
+    return flops, (time.perf_counter() - t) / (2000 * x.size)
+
+
+def floor_seconds(activation, seeds, width, epochs, rows, features, flop_rate, t_exp) -> float:
+    fa, h = features + 1, width
+    flops = 2 * rows * fa * h + 2 * rows * h + 2 * rows * h + 2 * rows * fa * h + rows * fa \
+        + 2 * rows * h
+    trans = rows * (h if activation in TRANSCENDENTAL else 0) + rows
+    per_seed_epoch = flops / flop_rate + trans * t_exp
+    return per_seed_epoch * seeds * epochs / (os.cpu_count() or 1)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--activation", default="relu")
-    p.add_argument("--seeds", type=int, default=1000)
-    p.add_argument("--epochs", type=int, default=1000)
-    p.add_argument("--sk-seeds", type=int, default=20)
+    p.add_argument("--activations", default="relu,tanh,sigmoid",
+                   help="comma-separated, or 'all' (every activation a hidden layer can train)")
+    p.add_argument("--seeds", default="100,1000,10000")
+    p.add_argument("--widths", default="8,32,128")
+    p.add_argument("--cells", type=float, default=2e8,
+                   help="seeds × width × rows × epochs per run (sets the epochs)")
+    p.add_argument("--max-epochs", type=int, default=1000)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--sk-seeds", type=int, default=5)
+    p.add_argument("--jax-chunk", type=int, default=200)
+    p.add_argument("--no-jax", action="store_true")
     a = p.parse_args()
-    print(f"machine        {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} "
-          "(timings need it idle)")
-    sk = sklearn_seconds_per_seed(a.activation, a.sk_seeds, a.epochs)
-    per_seed = statistics.median(sk)
-    print(f"scikit-learn   {a.activation}, hidden (8,), {a.epochs} epochs: median "
-          f"{per_seed:.3f} s a seed over {a.sk_seeds} seeds (min {min(sk):.3f}, max "
-          f"{max(sk):.3f}); × {a.seeds} = {per_seed * a.seeds:.1f} s")
-    steps = [ours_training_seconds(a.activation, a.seeds, a.epochs) for _ in range(a.repeats)]
-    step = statistics.median(steps)
-    print(f"ours, training step   {a.seeds} seeds at once: median {step:.2f} s "
-          f"({', '.join(f'{s:.2f}' for s in steps)})  →  {per_seed * a.seeds / step:.1f}× "
-          "(goal ≥ 30×)")
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = [command(["model.hidden=[8]", f"activation={a.activation}", "mode=train",
-                         f"seed=1..{a.seeds}", f"trainer.epochs={a.epochs}", "tracking=off",
-                         "luck.plots=false", "dataset.standardize=true"], Path(tmp))
-                for _ in range(a.repeats)]
-        wall = statistics.median(r[0] for r in runs)
-        peak = max(r[1] for r in runs)
-        print(f"ours, whole command   python -m runner model.hidden=[8] mode=train "
-              f"seed=1..{a.seeds} tracking=off: median {wall:.2f} s  →  "
-              f"{per_seed * a.seeds / wall:.1f}×; peak memory {peak:.0f} MiB (goal ≤ 2048)")
-        runs = [command(["model.hidden=[8]", "seed=1..10000", "tracking=off"], Path(tmp))
-                for _ in range(a.repeats)]
-        print(f"evaluation            python -m runner model.hidden=[8] seed=1..10000 "
-              f"tracking=off: median {statistics.median(r[0] for r in runs):.2f} s "
-              f"(goal < 5 s), peak memory {max(r[1] for r in runs):.0f} MiB")
+    acts = TRAINABLE_HIDDEN if a.activations == "all" else tuple(a.activations.split(","))
+    flop_rate, t_exp = machine_rates()
+    print(f"machine     {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (timings "
+          f"need it idle); one core: float64 matmul {flop_rate / 1e9:.1f} GFLOP/s, exp "
+          f"{t_exp * 1e9:.2f} ns an element")
+    print(f"{'activation':11s} {'seeds':>6s} {'width':>5s} {'epochs':>6s} {'ours s':>8s} "
+          f"{'JAX s':>8s} {'sklearn s':>10s} {'JAX÷ours':>9s} {'sk÷ours':>8s} {'ours÷floor':>10s}"
+          f"  agreement")
+    for act in acts:
+        for seeds in [int(s) for s in a.seeds.split(",")]:
+            for width in [int(w) for w in a.widths.split(",")]:
+                epochs = int(max(3, min(a.max_epochs, a.cells / (seeds * width * 400))))
+                plan = plan_for(act, seeds, width, epochs)
+                from runner import evaluate
+
+                start = evaluate.evaluate(plan).layers
+                X, y = plan.dataset.X, plan.dataset.y
+                trainer = chunks = None
+                if not a.no_jax:
+                    import jax.numpy as jnp
+
+                    trainer = jax_trainer(act, X, y, epochs, 0.5)
+                    P = (start[0].W, start[0].b, start[1].W, start[1].b)
+                    chunks = [tuple(jnp.asarray(q[i:i + a.jax_chunk]) for q in P)
+                              for i in range(0, seeds, a.jax_chunk)]
+                    run_jax(trainer, chunks[:1] + chunks[-1:])  # compile both shapes
+                ours_t, jax_t = [], []
+                for _ in range(a.repeats):
+                    t, layers = ours(plan, start)
+                    ours_t.append(t)
+                    if trainer is not None:
+                        t, out = run_jax(trainer, chunks)
+                        jax_t.append(t)
+                o = statistics.median(ours_t)
+                agree = "-"
+                if jax_t:
+                    W1 = np.concatenate([np.asarray(c[0]) for c in out])
+                    agree = f"{np.abs(W1 - layers[0].W).max():.0e}"
+                j = statistics.median(jax_t) if jax_t else float("nan")
+                sk = sklearn_seconds(act, X, y, width, epochs, a.sk_seeds)
+                sk_total = sk * seeds if sk is not None else float("nan")
+                fl = floor_seconds(act, seeds, width, epochs, X.shape[0], X.shape[1],
+                                   flop_rate, t_exp)
+                print(f"{act:11s} {seeds:6d} {width:5d} {epochs:6d} {o:8.3f} {j:8.3f} "
+                      f"{sk_total:10.2f} {j / o:9.2f} {sk_total / o:8.1f} {o / fl:10.1f}  "
+                      f"{agree}", flush=True)
 
 
 if __name__ == "__main__":

@@ -114,8 +114,36 @@ def activate(f: Activation, Z, out):
         np.exp(out, out=out)
         out += 1.0
         return np.reciprocal(out, out=out)
+    # The rest as neuron.activations computes them, number for number, without its temporary
+    # arrays (at ~10⁵ cells a step, allocating them cost more than their arithmetic).
+    slope, alpha = f.params.get("slope", 0.01), f.params.get("alpha", 1.0)
+    if f.name == "leaky_relu" and 0.0 <= slope <= 1.0:
+        # z ≥ 0 ? z : slope·z is max(z, slope·z) for such slopes (masked copies cost 6×).
+        np.multiply(Z, slope, out=out)
+        return np.maximum(out, Z, out=out)
+    if f.name == "elu" and 0.0 < alpha <= 1.0:
+        # z ≥ 0 ? z : alpha·expm1(min(z, 0)) is the larger of the two for such alphas
+        # (alpha·(eᶻ − 1) ≥ z below 0, and 0 above).
+        np.minimum(Z, 0.0, out=out)
+        np.expm1(out, out=out)
+        np.multiply(out, alpha, out=out)
+        return np.maximum(out, Z, out=out)
+    if f.name == "linear":
+        np.copyto(out, Z)
+        return out
+    if f.name == "silu":  # z·σ(z)
+        return np.multiply(Z, _sigmoid_into(Z, out), out=out)
     out[...] = f(Z)
     return out
+
+
+def _sigmoid_into(Z, out):
+    """neuron.activations.sigmoid(Z) into `out`, the same numbers."""
+    np.copysign(Z, -1.0, out=out)
+    np.exp(out, out=out)
+    num = np.maximum(out, Z >= 0)  # z ≥ 0 ? 1 : e, e = exp(−|z|) in [0, 1]
+    out += 1.0
+    return np.divide(num, out, out=out)
 
 
 def derive(f: Activation, Z, A, out):
@@ -128,6 +156,24 @@ def derive(f: Activation, Z, A, out):
     if f.name == "sigmoid":
         np.multiply(A, A, out=out)
         return np.subtract(A, out, out=out)
+    # As neuron.activations' _d_* compute them, in place.
+    slope, alpha = f.params.get("slope", 0.01), f.params.get("alpha", 1.0)
+    if f.name == "leaky_relu" and 0.0 <= slope <= 1.0:  # z ≥ 0 ? 1 : slope
+        np.greater_equal(Z, 0.0, out=out, casting="unsafe")
+        return np.maximum(out, slope, out=out)
+    if f.name == "elu" and 0.0 < alpha <= 1.0:  # z ≥ 0 ? 1 : a + alpha, a + alpha in [0, 1]
+        np.add(A, alpha, out=out)
+        np.minimum(out, 1.0, out=out)
+        return np.maximum(out, Z >= 0, out=out)
+    if f.name == "linear":
+        out.fill(1.0)
+        return out
+    if f.name == "silu":  # σ·(1 + z·(1 − σ))
+        sig = _sigmoid_into(Z, out)
+        t = np.subtract(1.0, sig)
+        np.multiply(Z, t, out=t)
+        t += 1.0
+        return np.multiply(sig, t, out=out)
     out[...] = f.derivative(Z, A)
     return out
 

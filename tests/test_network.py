@@ -196,3 +196,29 @@ def test_loss_is_the_mean_log_loss(data):
     p = A.sigmoid(N.forward(X, layers, f).z[0])
     expected = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     assert N.loss(X, y, layers, f)[0] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", TRAINABLE)
+@pytest.mark.parametrize("params", [{}, {"slope": 0.2, "alpha": 0.5}], ids=["defaults", "set"])
+def test_training_in_place_kernels_are_the_activations_own_numbers(name, params):
+    """network.activate/derive (in place, for training's inner loop) give exactly what
+    neuron.activations computes, edges included."""
+    spec = A.get(name)
+    given = {k: v for k, v in params.items() if k in spec.params}
+    f = A.get(name, **given) if given else spec
+    Z = np.concatenate([np.random.default_rng(3).normal(0, 4, 500),
+                        [0.0, -0.0, 1e-300, -1e-300, 40.0, -40.0, 800.0, -800.0]]).reshape(2, -1)
+    with np.errstate(over="ignore"):  # training's sigmoid: e^800 overflows to the right 0
+        out = N.activate(f, Z, np.empty_like(Z))
+    want = f(Z)
+    if name == "sigmoid":
+        # Training's hidden sigmoid has always been 1/(1 + e^−z) (one pass fewer than the
+        # two-sided form): the same to a rounding.
+        # Its derivative, a − a², is a·(1 − a) to a rounding too.
+        np.testing.assert_allclose(out, want, rtol=1e-15, atol=0)
+        D = N.derive(f, Z, out, np.empty_like(Z))
+        np.testing.assert_allclose(D, f.derivative(Z, out), rtol=1e-12, atol=1e-16)
+        return
+    assert out.tobytes() == np.asarray(want, float).tobytes()
+    D = N.derive(f, Z, out, np.empty_like(Z))
+    assert D.tobytes() == np.asarray(f.derivative(Z, want), float).tobytes()
