@@ -169,6 +169,16 @@ def run_composed(args, cwd):
     return done
 
 
+def start_runner(args, cwd, env=None, stdout=subprocess.PIPE, stderr=subprocess.PIPE):
+    """`python -m runner ARGS` started and not waited for (a test that signals or kills it):
+    the checkout importable, none of the caller's MLFLOW_* or HYDRA_* settings, `env` added;
+    in a session of its own, so os.killpg(proc.pid, …) reaches every process it started."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "HYDRA_"))}
+    full.update(PYTHONPATH=str(ROOT), **(env or {}))
+    return subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=cwd, env=full,
+                            stdout=stdout, stderr=stderr, text=True, start_new_session=True)
+
+
 def finished_children(db) -> int:
     """FINISHED child runs in the SQLite store `db`, read with plain sqlite3 in read-only mode.
 

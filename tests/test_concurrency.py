@@ -4,14 +4,13 @@ stores (SQLite, and an mlflow server for the lease kept in the store)."""
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, all_runs, run_cli
+from tests.conftest import ROOT, all_runs, run_cli, start_runner
 
 pytestmark = pytest.mark.slow
 
@@ -26,8 +25,7 @@ def _env():
 
 
 def _start(args, cwd):
-    return subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=cwd, env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return start_runner(args, cwd)
 
 
 def _finished_in(db, experiment) -> int:

@@ -7,7 +7,7 @@ import sys
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, all_runs, run_cli
+from tests.conftest import ROOT, all_runs, run_cli, start_runner
 
 pytestmark = pytest.mark.slow
 
@@ -171,11 +171,7 @@ def test_hydra_job_chdir_keeps_the_store_where_the_command_ran(tmp_path):
 
 def test_output_piped_into_head_ends_quietly(tmp_path):
     # `python -m runner … | head -1` ended in a BrokenPipeError traceback, exit 1.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen([sys.executable, "-m", "runner", "seed=1..3", "tracking=off",
-                             "luck.plots=false"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_runner(["seed=1..3", "tracking=off", "luck.plots=false"], tmp_path)
     proc.stdout.close()  # the reader is gone before the report is printed, as head's is
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 0, err

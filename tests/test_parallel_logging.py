@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, all_runs, finished_children, run_cli
+from tests.conftest import ROOT, all_runs, finished_children, run_cli, start_runner
 
 pytestmark = pytest.mark.slow
 
@@ -122,10 +122,7 @@ def _worker_pid(pid, deadline):
 def test_a_killed_worker_is_reported_and_a_rerun_completes(tmp_path, store):
     uri = store
     args = ["seed=1..400", f"tracking.uri={uri}", "luck.plots=false"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_runner(args, tmp_path)
     deadline = time.monotonic() + 120
     worker = _worker_pid(proc.pid, deadline)
     db = tmp_path / "mlflow.db"
@@ -153,11 +150,7 @@ def test_ctrl_c_while_logging_marks_runs_failed_and_a_rerun_completes(tmp_path, 
     uri = store
     db = tmp_path / "mlflow.db"
     args = ["seed=1..1000", f"tracking.uri={uri}", "luck.plots=false"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = start_runner(args, tmp_path)
     deadline = time.monotonic() + 120
     while finished_children(db) < 20:
         assert proc.poll() is None and time.monotonic() < deadline
@@ -190,11 +183,7 @@ def test_ctrl_c_reaching_the_worker_first_says_how_to_resume(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     db = tmp_path / "mlflow.db"
     args = ["seed=1..1000", f"tracking.uri={uri}", "luck.plots=false"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = start_runner(args, tmp_path)
     deadline = time.monotonic() + 120
     worker = _worker_pid(proc.pid, deadline)
     while finished_children(db) < 20:

@@ -11,7 +11,15 @@ from collections import Counter
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, all_runs, finished_children, free_port, need_module, run_cli
+from tests.conftest import (
+    ROOT,
+    all_runs,
+    finished_children,
+    free_port,
+    need_module,
+    run_cli,
+    start_runner,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -20,11 +28,7 @@ def test_kill_9_in_the_middle_then_rerun_completes_without_duplicates(tmp_path, 
     db = tmp_path / "mlflow.db"
     uri = store  # tmp_path/mlflow.db, made already
     args = ["seed=1..400", f"tracking.uri={uri}", "luck.plots=false"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = start_runner(args, tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
         while finished_children(db) < 40:
@@ -197,14 +201,6 @@ def test_a_server_that_fails_after_its_health_check_leaks_no_password(tmp_path, 
     assert "the results are complete in " in out.stderr
 
 
-def _start_runner(args, cwd, env=None):
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "HYDRA_"))}
-    full.update(PYTHONPATH=str(ROOT), **(env or {}))
-    return subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=cwd, env=full,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-
-
 def _wait_for_children(db, proc, n):
     deadline = time.monotonic() + 120
     while finished_children(db) < n:
@@ -218,7 +214,7 @@ def test_sigterm_marks_the_parent_failed_and_says_how_to_resume(tmp_path, store,
     # Issue 15, item 12: SIGTERM left the parent RUNNING until a re-run.
     db = tmp_path / "mlflow.db"
     args = ["seed=1..400", f"tracking.uri={store}", "luck.plots=false"]
-    proc = _start_runner(args, tmp_path, {"NEURON_LUCK_SPEEDUPS": speedups})
+    proc = start_runner(args, tmp_path, {"NEURON_LUCK_SPEEDUPS": speedups})
     try:
         _wait_for_children(db, proc, 40)
         proc.send_signal(signal.SIGTERM)  # the main process only, as `kill PID` does
@@ -249,7 +245,7 @@ def test_sigterm_while_hydra_starts_says_how_to_resume(tmp_path):
             "trainer.epochs=1000000"]
     said = 0
     for delay in (0.4, 0.6, 0.8, 1.0, 1.2, 1.5):
-        proc = _start_runner(args, tmp_path)
+        proc = start_runner(args, tmp_path)
         time.sleep(delay)
         proc.send_signal(signal.SIGTERM)  # the main process only, as `kill PID` does
         try:
@@ -297,7 +293,7 @@ def test_a_killed_helper_is_counted_from_the_store(tmp_path, store):
     # not logged ("200 of 400" when 226 were stored).
     db = tmp_path / "mlflow.db"
     args = ["seed=1..400", f"tracking.uri={store}", "luck.plots=false"]
-    proc = _start_runner(args, tmp_path, {"NEURON_LUCK_WORKER": "0"})
+    proc = start_runner(args, tmp_path, {"NEURON_LUCK_WORKER": "0"})
     try:
         _wait_for_children(db, proc, 40)
         helpers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
