@@ -110,7 +110,8 @@ def evaluate(plan: Plan, layers=None) -> Evaluation:
                 # neighbours): per chunk, the seeding's numpy calls would cost more than
                 # the numbers.
                 if not drawn.start <= sl.start < sl.stop <= drawn.stop:
-                    drawn = slice(sl.start, max(sl.stop, min(sl.start + DRAW_SEEDS, n)))
+                    many = min(DRAW_SEEDS, DRAW_PARAMS // plan.n_params)
+                    drawn = slice(sl.start, max(sl.stop, min(sl.start + many, n)))
                     block = initializers.draw_layers(plan.seeds[drawn], sizes, *plan.init)
                 part = slice(sl.start - drawn.start, sl.stop - drawn.start)
                 chunk = tuple(Layer(W[part], b[part]) for W, b in block)
@@ -129,8 +130,11 @@ def evaluate(plan: Plan, layers=None) -> Evaluation:
     return tally.evaluation(None if kept is None else tuple(Layer(W, b) for W, b in kept))
 
 
-# Seeds whose initial weights are drawn at once, for the chunks that evaluate them.
+# Seeds whose initial weights are drawn at once, for the chunks that evaluate them: at most
+# this many, holding at most DRAW_PARAMS parameters (32 MB; a wide network's chunk alone can
+# hold more, and is then drawn by itself).
 DRAW_SEEDS = 65_536
+DRAW_PARAMS = 4_000_000
 
 
 def _evaluate_chunk(plan: Plan, X, group: Group, chunk: tuple[Layer, ...]):

@@ -109,3 +109,26 @@ def test_results_do_not_depend_on_threads_or_draw_blocks(make_cfg, monkeypatch, 
             np.testing.assert_array_equal(a.b, b.b)
         for k, v in plain.evaluation.metrics.items():
             np.testing.assert_array_equal(v, fast.evaluation.metrics.get(k))
+
+
+def test_weights_drawn_ahead_stay_within_their_budget(make_cfg, monkeypatch):
+    """Drawing 65,536 seeds ahead of their chunks would have held 16 GB of a [1000]-unit
+    network's weights; a block holds at most DRAW_PARAMS parameters, or one chunk."""
+    drawn = []
+    draw = initializers.draw_layers
+
+    def counted(seeds, *args, **kwargs):
+        drawn.append(len(seeds))
+        return draw(seeds, *args, **kwargs)
+
+    monkeypatch.setattr(initializers, "draw_layers", counted)
+    monkeypatch.setattr(evaluate, "DRAW_PARAMS", 1000)
+    plan = plan_of(make_cfg, "seed=1..40", "model.hidden=[20]", "chunk_size=3")
+    ev = evaluate.evaluate(plan)
+    assert plan.n_params == 81 and sum(drawn) == 40
+    assert max(drawn) == 1000 // 81  # 12 seeds a block: four chunks of three
+    monkeypatch.setattr(evaluate, "DRAW_PARAMS", 10)  # less than one chunk: the chunk alone
+    drawn.clear()
+    again = evaluate.evaluate(plan)
+    assert drawn == [3] * 13 + [1]
+    np.testing.assert_array_equal(ev.metrics.accuracy, again.metrics.accuracy)
