@@ -62,7 +62,10 @@ def seed_state(seeds: np.ndarray) -> np.ndarray:
 
     A seed below 2³² is one entropy word, a larger one two; a pool of four words hashes a
     missing word as 0, so both are `[s mod 2³², s >> 32]`."""
-    s = np.asarray(seeds, dtype=np.int64).astype(np.uint64)
+    s = np.asarray(seeds, dtype=np.int64)
+    if s.size and s.min() < 0:
+        raise ValueError(f"seeds must be non-negative, as numpy's SeedSequence asks: {s.min()}")
+    s = s.astype(np.uint64)
     consts = iter(_hash_consts(_INIT_A, _MULT_A, 4 + 12))
     pool = [_hashmix(w, next(consts)) for w in (_u32(s), s >> np.uint64(32),
                                                 np.zeros_like(s), np.zeros_like(s))]

@@ -25,6 +25,13 @@ def test_seed_sequence_state_is_numpys():
     np.testing.assert_array_equal(rng.seed_state(seeds), expected)
 
 
+def test_a_negative_seed_is_refused_as_numpy_refuses_it():
+    with pytest.raises(ValueError):
+        np.random.default_rng(-1)
+    with pytest.raises(ValueError, match="non-negative"):
+        rng.Streams(np.array([3, -1]))
+
+
 def test_uniform_and_normal_draws_are_numpys_call_after_call():
     # Normal draws after uniform ones and uniform after normal: the stream goes on exactly
     # as numpy's does, through the ziggurat's slow path (~1% of normal draws; hundreds here).

@@ -114,13 +114,16 @@ def imap_threads(fn, items):
         yield from map(fn, items)
         return
     import collections
+    import contextvars
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(workers, thread_name_prefix="neuron-luck")
     pending = collections.deque()
     try:
         for item in items:
-            pending.append(pool.submit(fn, item))
+            # In the caller's context, as the plain path runs: numpy's error state (np.errstate
+            # around a trained network's evaluation) lives in a context variable.
+            pending.append(pool.submit(contextvars.copy_context().run, fn, item))
             if len(pending) > 2 * workers:  # a few ahead, not the whole job's results
                 yield pending.popleft().result()
         while pending:
