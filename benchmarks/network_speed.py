@@ -25,6 +25,7 @@ weights are compared with ours (they agree to ~1e-13 from the same start).
 
     python benchmarks/network_speed.py                                # relu, tanh, sigmoid grid
     python benchmarks/network_speed.py --activations all --seeds 1000 --widths 8
+    python benchmarks/network_speed.py --batch-size 32 --seeds 100,1000 --widths 8,32
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ TRANSCENDENTAL = {"tanh", "sigmoid", "elu", "softplus", "silu", "gelu"}
 SKLEARN = {"relu": "relu", "tanh": "tanh", "sigmoid": "logistic", "linear": "identity"}
 
 
-def plan_for(activation: str, seeds: int, width: int, epochs: int):
+def plan_for(activation: str, seeds: int, width: int, epochs: int, batch: int | None = None):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -61,7 +62,10 @@ def plan_for(activation: str, seeds: int, width: int, epochs: int):
         cfg = compose(config_name="config", overrides=[
             f"model.hidden=[{width}]", f"activation={activation}", "mode=train",
             f"seed=1..{seeds}", f"trainer.epochs={epochs}", "trainer.lr=0.5",
-            "dataset.standardize=true", "tracking=off"])
+            "dataset.standardize=true", "tracking=off",
+            *([] if batch is None else [  # plain mini-batch SGD, each epoch in order seed 0's order
+                "trainer=sgd", f"trainer.batch_size={batch}", "trainer.momentum=0",
+                "trainer.nesterov=false", "trainer.lr=0.5", "order_seed=0"])])
     return make_plan(to_config(cfg))
 
 
@@ -73,7 +77,7 @@ def ours(plan, start):
     return time.perf_counter() - t, layers
 
 
-def jax_trainer(activation: str, X, y, epochs: int, lr: float):
+def jax_trainer(activation: str, X, y, epochs: int, lr: float, batch: int | None = None):
     import jax
     import jax.numpy as jnp
 
@@ -95,7 +99,33 @@ def jax_trainer(activation: str, X, y, epochs: int, lr: float):
         return jax.lax.fori_loop(0, epochs, lambda _, p: tuple(
             a - lr * g for a, g in zip(p, grad(p), strict=True)), p)
 
-    return jax.jit(jax.vmap(train))
+    if batch is None:
+        return jax.jit(jax.vmap(train))
+    # Mini-batches: each epoch the rows in the order our order seed 0 draws (the same for every
+    # seed here), consecutive batches of `batch`, the last one smaller (scikit-learn's).
+    from neuron import splits
+
+    g = splits.stream(splits.ORDER, 0)
+    perms = jnp.asarray(np.stack([g.permutation(len(y)) for _ in range(epochs)]))
+    full, rest = divmod(len(y), batch)
+
+    def batch_loss(p, idx):
+        W1, b1, W2, b2 = p
+        z = (f(Xj[idx] @ W1 + b1) @ W2)[:, 0] + b2[0]
+        return jnp.mean(jnp.logaddexp(0.0, z) - yj[idx] * z)
+
+    batch_grad = jax.grad(batch_loss)
+
+    def sgd(p, idx):
+        return tuple(a - lr * g for a, g in zip(p, batch_grad(p, idx), strict=True))
+
+    def epoch(e, p):
+        perm = perms[e]
+        p = jax.lax.fori_loop(0, full, lambda k, p: sgd(
+            p, jax.lax.dynamic_slice(perm, (k * batch,), (batch,))), p)
+        return sgd(p, perm[full * batch:]) if rest else p
+
+    return jax.jit(jax.vmap(lambda p: jax.lax.fori_loop(0, epochs, epoch, p)))
 
 
 def run_jax(trainer, chunks):
@@ -105,7 +135,8 @@ def run_jax(trainer, chunks):
     return time.perf_counter() - t, out
 
 
-def sklearn_seconds(activation: str, X, y, width: int, epochs: int, n: int) -> float | None:
+def sklearn_seconds(activation: str, X, y, width: int, epochs: int, n: int,
+                    batch: int | None = None) -> float | None:
     if activation not in SKLEARN:
         return None
     from sklearn.exceptions import ConvergenceWarning
@@ -114,9 +145,10 @@ def sklearn_seconds(activation: str, X, y, width: int, epochs: int, n: int) -> f
     times = []
     for seed in range(1, n + 1):
         clf = MLPClassifier(hidden_layer_sizes=(width,), activation=SKLEARN[activation],
-                            solver="sgd", momentum=0.0, batch_size=len(y),
+                            solver="sgd", momentum=0.0, batch_size=batch or len(y),
                             learning_rate="constant", learning_rate_init=0.5, alpha=0.0,
-                            max_iter=epochs, shuffle=False, tol=0.0, n_iter_no_change=10**9,
+                            max_iter=epochs, shuffle=batch is not None, tol=0.0,
+                            n_iter_no_change=10**9,
                             random_state=seed)
         t = time.perf_counter()
         with warnings.catch_warnings():
@@ -166,6 +198,9 @@ def main() -> None:
     p.add_argument("--sk-seeds", type=int, default=5)
     p.add_argument("--jax-chunk", type=int, default=200)
     p.add_argument("--no-jax", action="store_true")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="plain mini-batch SGD (trainer=sgd, momentum 0) in batches of this many "
+                        "rows; default: full-batch gradient descent")
     a = p.parse_args()
     acts = TRAINABLE_HIDDEN if a.activations == "all" else tuple(a.activations.split(","))
     flop_rate, t_exp = machine_rates()
@@ -179,7 +214,7 @@ def main() -> None:
         for seeds in [int(s) for s in a.seeds.split(",")]:
             for width in [int(w) for w in a.widths.split(",")]:
                 epochs = int(max(3, min(a.max_epochs, a.cells / (seeds * width * 400))))
-                plan = plan_for(act, seeds, width, epochs)
+                plan = plan_for(act, seeds, width, epochs, a.batch_size)
                 from runner import evaluate
 
                 start = evaluate.evaluate(plan).layers
@@ -188,7 +223,7 @@ def main() -> None:
                 if not a.no_jax:
                     import jax.numpy as jnp
 
-                    trainer = jax_trainer(act, X, y, epochs, 0.5)
+                    trainer = jax_trainer(act, X, y, epochs, 0.5, a.batch_size)
                     P = (start[0].W, start[0].b, start[1].W, start[1].b)
                     chunks = [tuple(jnp.asarray(q[i:i + a.jax_chunk]) for q in P)
                               for i in range(0, seeds, a.jax_chunk)]
@@ -206,7 +241,7 @@ def main() -> None:
                     W1 = np.concatenate([np.asarray(c[0]) for c in out])
                     agree = f"{np.abs(W1 - layers[0].W).max():.0e}"
                 j = statistics.median(jax_t) if jax_t else float("nan")
-                sk = sklearn_seconds(act, X, y, width, epochs, a.sk_seeds)
+                sk = sklearn_seconds(act, X, y, width, epochs, a.sk_seeds, a.batch_size)
                 sk_total = sk * seeds if sk is not None else float("nan")
                 fl = floor_seconds(act, seeds, width, epochs, X.shape[0], X.shape[1],
                                    flop_rate, t_exp)
