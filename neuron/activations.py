@@ -14,15 +14,21 @@ import numpy as np
 
 
 def sigmoid(z):
+    return sigmoid_into(z, None)
+
+
+def sigmoid_into(z, out):
+    """σ(z), into `out` (an array of z's shape; training's kernels keep theirs), or a new
+    array for None: `sigmoid`'s numbers either way."""
     # exp of a non-positive number only: sigmoid(±1000) is exactly 1 and 0, with no overflow:
     # 1/(1 + e) for z ≥ 0, e/(1 + e) below, e = exp(-|z|); one division, in place (a third
     # fewer passes over z than dividing both ways and choosing, the same numbers).
     z = np.asarray(z, dtype=float)
-    e = np.asarray(np.copysign(z, -1.0))  # -|z| (an array also where z is 0-d)
+    e = np.asarray(np.copysign(z, -1.0, out=out))  # -|z| (an array also where z is 0-d)
     np.exp(e, out=e)
-    out = np.asarray(np.maximum(e, z >= 0))  # z ≥ 0 ? 1 : e, e in [0, 1]; np.where is slower
+    num = np.asarray(np.maximum(e, z >= 0))  # z ≥ 0 ? 1 : e, e in [0, 1]; np.where is slower
     np.add(e, 1.0, out=e)
-    return np.divide(out, e, out=out)
+    return np.divide(num, e, out=e)
 
 
 def tanh(z):

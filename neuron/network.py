@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from neuron.activations import Activation, get, sigmoid
+from neuron.activations import Activation, get, sigmoid, sigmoid_into
 from neuron.optimizers import GD, Optimizer
 
 _SIGMOID = get("sigmoid")
@@ -132,18 +132,9 @@ def activate(f: Activation, Z, out):
         np.copyto(out, Z)
         return out
     if f.name == "silu":  # z·σ(z)
-        return np.multiply(Z, _sigmoid_into(Z, out), out=out)
+        return np.multiply(Z, sigmoid_into(Z, out), out=out)
     out[...] = f(Z)
     return out
-
-
-def _sigmoid_into(Z, out):
-    """neuron.activations.sigmoid(Z) into `out`, the same numbers."""
-    np.copysign(Z, -1.0, out=out)
-    np.exp(out, out=out)
-    num = np.maximum(out, Z >= 0)  # z ≥ 0 ? 1 : e, e = exp(−|z|) in [0, 1]
-    out += 1.0
-    return np.divide(num, out, out=out)
 
 
 def derive(f: Activation, Z, A, out):
@@ -169,7 +160,7 @@ def derive(f: Activation, Z, A, out):
         out.fill(1.0)
         return out
     if f.name == "silu":  # σ·(1 + z·(1 − σ))
-        sig = _sigmoid_into(Z, out)
+        sig = sigmoid_into(Z, out)
         t = np.subtract(1.0, sig)
         np.multiply(Z, t, out=t)
         t += 1.0
