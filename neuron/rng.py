@@ -80,6 +80,12 @@ def seed_state(seeds: np.ndarray) -> np.ndarray:
     return np.stack([words[2 * k] | (words[2 * k + 1] << np.uint64(32)) for k in range(4)], 1)
 
 
+def _add128(hi, lo, b_hi, b_lo) -> tuple[np.ndarray, np.ndarray]:
+    """(hi, lo) + (b_hi, b_lo) mod 2¹²⁸, in new arrays."""
+    low = lo + b_lo
+    return hi + b_hi + (low < lo).astype(np.uint64), low
+
+
 def _mulhi(a: np.ndarray, b: int) -> np.ndarray:
     """The high 64 bits of a·b (a: uint64 array, b: a 64-bit constant)."""
     a0, a1 = a & _U32, a >> np.uint64(32)
@@ -100,22 +106,17 @@ class Streams:
         inc_hi, inc_lo = words[:, 2], words[:, 3]
         self._inc_hi = (inc_hi << np.uint64(1)) | (inc_lo >> np.uint64(63))
         self._inc_lo = (inc_lo << np.uint64(1)) | np.uint64(1)
-        self._hi, self._lo = self._inc_hi.copy(), self._inc_lo.copy()  # 0·M + inc
-        lo = self._lo + words[:, 1]
-        self._hi = self._hi + words[:, 0] + (lo < self._lo).astype(np.uint64)
-        self._lo = lo
+        self._hi, self._lo = _add128(self._inc_hi, self._inc_lo, words[:, 0], words[:, 1])
         self._step()
 
     def __len__(self) -> int:
         return len(self._lo)
 
     def _step(self) -> None:
+        # Into new arrays, never in place: standard_normal keeps the state before a draw.
         hi, lo = self._hi, self._lo
         new_hi = _mulhi(lo, _MULT & (2**64 - 1)) + lo * _M_HI + hi * _M_LO
-        new_lo = lo * _M_LO
-        lo2 = new_lo + self._inc_lo
-        self._hi = new_hi + self._inc_hi + (lo2 < new_lo).astype(np.uint64)
-        self._lo = lo2
+        self._hi, self._lo = _add128(new_hi, lo * _M_LO, self._inc_hi, self._inc_lo)
 
     def _raw(self) -> np.ndarray:
         """Every stream's next 64-bit output (PCG64's XSL-RR): (n_seeds,) uint64."""
@@ -126,19 +127,17 @@ class Streams:
 
     def random(self, shape=()) -> np.ndarray:
         """`Generator.random(shape)` per seed: (n_seeds, *shape) in [0, 1)."""
-        n = int(np.prod(shape, dtype=np.int64))
-        out = np.empty((len(self), n))
-        for k in range(n):
+        out = np.empty((len(self), _size(shape)))
+        for k in range(out.shape[1]):
             out[:, k] = (self._raw() >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-        return out.reshape((len(self), *np.atleast_1d(shape))) if shape != () else out[:, 0]
+        return self._shaped(out, shape)
 
     def standard_normal(self, shape=()) -> np.ndarray:
         """`Generator.standard_normal(shape)` per seed: (n_seeds, *shape)."""
         wi, ki = ziggurat_tables()
-        n = int(np.prod(shape, dtype=np.int64))
-        out = np.empty((len(self), n))
-        for k in range(n):
-            before = (self._hi.copy(), self._lo.copy())
+        out = np.empty((len(self), _size(shape)))
+        for k in range(out.shape[1]):
+            before = (self._hi, self._lo)  # _step replaces them: no copy needed
             r = self._raw()
             idx = (r & np.uint64(0xFF)).astype(np.intp)
             sign = (r >> np.uint64(8)) & np.uint64(1)
@@ -147,7 +146,11 @@ class Streams:
             out[:, k] = np.where(sign == 1, -x, x)
             for i in np.flatnonzero(rabs >= ki[idx]):
                 out[i, k] = self._numpy_normal(i, before)
-        return out.reshape((len(self), *np.atleast_1d(shape))) if shape != () else out[:, 0]
+        return self._shaped(out, shape)
+
+    def _shaped(self, out: np.ndarray, shape) -> np.ndarray:
+        """(n_seeds, k) draws as (n_seeds, *shape); shape () gives (n_seeds,)."""
+        return out[:, 0] if shape == () else out.reshape((len(self), *np.atleast_1d(shape)))
 
     def _numpy_normal(self, i: int, before) -> float:
         """Seed i's draw by numpy itself from its state before the draw (the ziggurat's
@@ -161,6 +164,10 @@ class Streams:
         state = bg.state["state"]["state"]
         self._hi[i], self._lo[i] = np.uint64(state >> 64), np.uint64(state & (2**64 - 1))
         return value
+
+
+def _size(shape) -> int:
+    return int(np.prod(shape, dtype=np.int64))
 
 
 @functools.lru_cache(maxsize=1)
@@ -177,7 +184,7 @@ def ziggurat_tables() -> tuple[np.ndarray, np.ndarray]:
     output is a chosen r: with rabs = 2⁴⁰ the draw is 2⁴⁰·wi[idx], exactly; ki[idx] is the
     least rabs whose draw takes more than one output, found by bisection (52 draws a layer).
     Returns wi (256,) float64 and ki (256,) uint64."""
-    bg = np.random.PCG64(0)
+    bg = _scratch()
     gen = np.random.Generator(bg)
     inc = bg.state["state"]["inc"]
     m_inv = pow(_MULT, -1, 2**128)
