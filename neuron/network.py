@@ -138,7 +138,8 @@ def activate(f: Activation, Z, out):
 
 
 def derive(f: Activation, Z, A, out):
-    """out = f'(Z), given A = f(Z); in place for the common activations."""
+    """out = f'(Z), given A = f(Z); in place for the common activations. `out` must not be
+    Z or A: some derivatives read them after writing it."""
     if f.name == "relu":
         return np.sign(A, out=out)  # A ≥ 0: 1 where Z > 0, else 0
     if f.name == "tanh":
@@ -440,14 +441,14 @@ def _flat_layers(layers, flat=None):
 
 
 def _buffers(lead, net) -> list:
-    """A (Z, A) pair per hidden layer for inputs of leading shape `lead` (n_seeds, B), A's
-    last column ones: kept from step to step, because fresh arrays of a few megabytes cost
-    more in page faults than the arithmetic done in them."""
+    """Z, A and D = f'(Z) per hidden layer for inputs of leading shape `lead` (n_seeds, B),
+    A's last column ones: kept from step to step, because fresh arrays of a few megabytes
+    cost more in page faults than the arithmetic done in them."""
     out = []
     for W in net[:-1]:
         A = np.empty((*lead, W.shape[2] + 1))
         A[..., -1] = 1.0
-        out.append((np.empty((*lead, W.shape[2])), A))
+        out.append((np.empty((*lead, W.shape[2])), A, np.empty((*lead, W.shape[2]))))
     return out
 
 
@@ -456,7 +457,7 @@ def _batch_z(Xa, net, f, buffers):
     (n_seeds, B), for Xa (n_seeds, B, F + 1) (each seed its own rows) or (B, F + 1) (shared),
     its last column ones."""
     A = Xa
-    for W, (Z, A_next) in zip(net[:-1], buffers, strict=True):
+    for W, (Z, A_next, _) in zip(net[:-1], buffers, strict=True):
         np.matmul(A, W, out=Z)
         activate(f, Z, A_next[..., :-1])
         A = A_next
@@ -485,11 +486,11 @@ def _batch_grad(Xa, yb, net, grads, f, s, hidden):
             dA = G * np.swapaxes(W[:, :-1], 1, 2)
         else:
             dA = np.matmul(G, np.swapaxes(W[:, :-1], 1, 2))
-        Z, A = hidden[i - 1]
+        Z, A, D = hidden[i - 1]
         if f.name == "relu":
             dA *= Z > 0.0
-        else:
-            dA *= derive(f, Z, A[..., :-1], Z)
+        else:  # into D, not Z: elu's and silu's derivatives read Z after writing `out`
+            dA *= derive(f, Z, A[..., :-1], D)
         G = dA
 
 
