@@ -284,7 +284,8 @@ _GD = GD()
 
 
 def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, l2=0.0,
-          record_every=None, *, rows=None, batch_size=None, orders=None) -> TrainResult:
+          record_every=None, *, rows=None, batch_size=None, orders=None,
+          reference=False) -> TrainResult:
     """Training on the mean log-loss + (l2/2)·Σ‖W‖², every seed at once: each step computes
     every gradient on a batch of rows, then `optimizer` takes one step (GD: p ← p − lr·g).
 
@@ -334,7 +335,7 @@ def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, 
             rows, batch_size = _check_batches(X.shape[0], layers[0].W.shape[0], rows,
                                               batch_size, orders)
             return _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs,
-                                  rows, batch_size, orders)
+                                  rows, batch_size, orders, reference)
         if len(layers) == 1:
             return _train_neuron(X, y, layers[0], s, optimizer, epochs, l2, loss_epochs)
         if len(layers) == 2:
@@ -368,19 +369,20 @@ def _check_batches(n_rows, n_seeds, rows, batch_size, orders):
 
 
 def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows, batch_size,
-                   orders):
+                   orders, reference=False):
     """Mini-batches of each seed's own rows, in its own order; any depth.
 
-    Each layer's bias rides as a last row of its weights, (n_seeds, fan_in + 1, fan_out),
-    against a column of ones in its input, so that one matrix product gives Z and another
-    the gradient of both: a sum over the batch's rows on the middle axis costs as much as the
-    product. Every layer's weights lie side by side in one (n_seeds, n_params) array, and the
-    gradients in another: the optimizer steps one array per batch rather than one per layer,
-    which at a few dozen rows a batch is much of a step's time.
+    Every layer's weights lie side by side in one (n_seeds, n_params) array, each layer's
+    bias as a last row of its weights, (n_seeds, fan_in + 1, fan_out), and the gradients in
+    another: the optimizer steps one array per batch rather than one per layer, which at a
+    few dozen rows a batch is much of a step's time. The gradients, and the output's z for
+    the recorded losses, come from neuron.compiled's kernels (every seed a SIMD lane, the
+    parameters in its layout, (blocks, n_params, LANES)), or with reference=True from
+    numpy's matrix products (`_batch_grad`, `_batch_z`), the reference the kernels are
+    tested against: the same arithmetic, summed in another order.
     """
     n_seeds = layers[0].W.shape[0]
     params, net = _flat_layers(layers)
-    grads, grad_net = _flat_layers(layers)
     for W, layer in zip(net, layers, strict=True):
         W[:, :-1] = layer.W
         W[:, -1] = layer.b
@@ -388,19 +390,47 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
     decay = np.zeros(params.shape[1])
     for W in _flat_layers(layers, decay[None])[1]:
         W[:, :-1] = l2
-    update = optimizer.start([params])
     n_train = X.shape[0] if rows is None else rows.shape[1]
-    given = np.broadcast_to(np.arange(n_train), (n_seeds, n_train)) if rows is None else rows
+    given = np.ascontiguousarray(  # (n_seeds, n_train), the kernels' one type of index array
+        np.broadcast_to(np.arange(n_train), (n_seeds, n_train)) if rows is None else rows,
+        dtype=np.int64)
     Xa = np.hstack([X, np.ones((X.shape[0], 1))])
-    # rows None: X (n_rows, F + 1) against each seed's weights, without a copy per seed.
-    X_train, y_train = (Xa, y) if rows is None else (np.take(Xa, rows, axis=0), y[rows])
-    record = _buffers((n_seeds, n_train), net)
-    batches = {}  # the hidden layers' buffers by batch size: batch_size, and the last one
+    if reference:
+        theta, grads = params, np.empty_like(params)
+        grad_net = _flat_layers(layers, grads)[1]
+        batches = {}  # the hidden layers' buffers by batch size: batch_size, and the last one
+
+        def step(order, lo, size):
+            idx = order[:, lo:lo + size]  # (n_seeds, B)
+            if idx.shape not in batches:
+                batches[idx.shape] = _buffers(idx.shape, net)
+            # take, not Xa[idx]: the same rows, in a tenth of the time.
+            _batch_grad(np.take(Xa, idx, axis=0), np.take(y, idx), net, grad_net, f, s,
+                        batches[idx.shape])
+    else:
+        from neuron import compiled  # numba: imported by the first mini-batch training only
+
+        theta = compiled.to_lanes(params)  # (blocks, n_params, LANES): a seed a lane
+        decay = decay[None, :, None]
+        kernels = _Compiled(X, y, layers, f, s, theta, batch_size)
+        grads, step = kernels.grads, kernels.grad
+        # The orders' permutations, compiled too (where the generators are PCG64's).
+        states = None if orders is None else compiled.pcg64_states(orders)
+        shuffled = np.empty_like(given)
+    update = optimizer.start([theta])
+    y_train = y[given]
+    if reference:  # rows None: X (n_rows, F + 1) against each seed's weights, no copies
+        X_train = Xa if rows is None else np.take(Xa, rows, axis=0)
+        record = _buffers((n_seeds, n_train), net)
     losses = np.empty((loss_epochs.size, n_seeds))
     k = 0
     for epoch in range(epochs + 1):
         if epoch == loss_epochs[k]:
-            z = _batch_z(X_train, net, f, record)
+            if theta is not params:
+                params[...] = compiled.from_lanes(theta, n_seeds)
+                z = kernels.z(given)
+            else:
+                z = _batch_z(X_train, net, f, record)
             penalty = sum((W[:, :-1] ** 2).sum(axis=(1, 2)) for W in net)
             losses[k] = _log_loss(s * z, y_train) + 0.5 * l2 * penalty
             k += 1
@@ -408,21 +438,89 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
             break
         if orders is None:
             order = given
+        elif theta is not params and states is not None:
+            order = shuffled
+            compiled.shuffle(states, given, order)
         else:
             order = np.stack([seed_rows[g.permutation(n_train)]
                               for seed_rows, g in zip(given, orders, strict=True)])
         for lo in range(0, n_train, batch_size):
-            idx = order[:, lo:lo + batch_size]  # (n_seeds, B)
-            if idx.shape not in batches:
-                batches[idx.shape] = _buffers(idx.shape, net)
-            # take, not Xa[idx]: the same rows, in a tenth of the time.
-            _batch_grad(np.take(Xa, idx, axis=0), np.take(y, idx), net, grad_net, f, s,
-                        batches[idx.shape])
+            step(order, lo, min(batch_size, n_train - lo))
             if l2:
-                grads += decay * params
-            update([params], [grads])
+                grads += decay * theta
+            update([theta], [grads])
+    if theta is not params:
+        params[...] = compiled.from_lanes(theta, n_seeds)
+        if states is not None:
+            compiled.set_pcg64_states(orders, states)
     trained = tuple(Layer(W[:, :-1].copy(), W[:, -1].copy()) for W in net)
     return TrainResult(trained, losses, loss_epochs)
+
+
+class _Compiled:
+    """neuron.compiled's kernels for one training: `grad` puts into `grads` each seed's
+    gradient on a batch, `z` gives the output's z on many rows, both at `theta`, in
+    neuron.compiled's layout; the activations the kernels do not compute go through numpy
+    (`activate`, `derive`) between them."""
+
+    def __init__(self, X, y, layers, f, s, theta, batch_size):
+        from neuron import compiled
+
+        self.kernels, self.f, self.s, self.theta = compiled, f, s, theta
+        self.X = np.ascontiguousarray(X, dtype=float)
+        self.y = np.ascontiguousarray(y, dtype=float)
+        self.fans = np.array([layers[0].W.shape[1], *(layer.W.shape[2] for layer in layers)],
+                             np.int64)
+        sizes = [(layer.W.shape[1] + 1) * layer.W.shape[2] for layer in layers]
+        self.offsets = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+        self.at = np.concatenate([[0], np.cumsum(self.fans)])
+        self.slope = float(f.params.get("slope", 0.01))
+        code = compiled.CODES.get(f.name, compiled.NUMPY)
+        if f.name == "leaky_relu" and not 0.0 <= self.slope <= 1.0:
+            code = compiled.NUMPY  # network.activate's max(z, slope·z) needs such a slope
+        self.code = code
+        self.in_kernel = f.name in compiled.IN_KERNEL and code != compiled.NUMPY
+        self.grads = np.empty_like(theta)
+        self.batch_size = batch_size
+        self.buffers = {}  # Z, A, D by batch size
+
+    def _forward(self, order, lo, size):
+        k, n_layers = self.kernels, len(self.offsets)
+        if size not in self.buffers:
+            shape = (self.theta.shape[0], size, self.at[-1], k.LANES)
+            # D only where numpy differentiates (the kernels take an empty one otherwise).
+            D = np.empty(shape if self.code == k.NUMPY else (1, 1, 1, 1))
+            self.buffers[size] = (np.empty(shape), np.empty(shape), D)
+        Z, A, D = self.buffers[size]
+        args = (self.X, order, lo, self.theta, self.fans, self.offsets)
+        if self.in_kernel:
+            k.forward_pass(*args, 0, n_layers, Z, A, self.code, self.slope)
+            return Z, A, D
+        for layer in range(n_layers):
+            k.forward_pass(*args, layer, layer + 1, Z, A, self.code, self.slope)
+            if layer < n_layers - 1:
+                units = slice(self.at[layer + 1], self.at[layer + 2])
+                activate(self.f, Z[:, :, units], A[:, :, units])
+                if self.code == k.NUMPY:
+                    derive(self.f, Z[:, :, units], A[:, :, units], D[:, :, units])
+        return Z, A, D
+
+    def grad(self, order, lo, size):
+        """Into self.grads: seed i's gradient on rows order[i, lo:lo + size]."""
+        Z, A, D = self._forward(order, lo, size)
+        self.kernels.backward_pass(self.y, order, lo, self.theta, self.grads, self.fans,
+                                   self.offsets, Z, A, D, self.code, self.slope, self.s)
+
+    def z(self, rows):
+        """The output's z (n_seeds, n) on rows (n_seeds, n), a batch at a time (in the
+        batches' buffers: no array of every row's units)."""
+        n_seeds, n = rows.shape
+        out = np.empty((n_seeds, n))
+        for lo in range(0, n, self.batch_size):
+            size = min(self.batch_size, n - lo)
+            Z = self._forward(rows, lo, size)[0]
+            out[:, lo:lo + size] = self.kernels.from_lanes(Z[:, :, -1, :], n_seeds)
+        return out
 
 
 def _flat_layers(layers, flat=None):

@@ -250,6 +250,11 @@ def descend(plan: Plan, X, y, start, runs: slice | None = None):
                              l2=t.l2, record_every=t.record_every, batch_size=t.batch_size,
                              orders=orders)
 
+    if t.batch_size is not None or order_seeds[0] >= 0:
+        # Mini-batch training's compiled kernels, loaded once here, not in every worker.
+        from neuron import compiled
+
+        compiled.warm_up()
     parts = speedups.map_chunks(one, slices)
     layers = [Layer(np.concatenate([p.layers[i].W for p in parts]),
                     np.concatenate([p.layers[i].b for p in parts])) for i in range(len(start))]

@@ -1,0 +1,296 @@
+"""Training's mini-batch step compiled (numba): the matrix products, every seed a SIMD lane.
+
+In numpy, a mini-batch step is a dozen calls on arrays of a few thousand numbers, one small
+matrix product per seed in each: at 32 rows a batch the calls' overhead, not the arithmetic,
+is the time (`benchmarks/network_speed.py --batch-size 32`: 11-41× the machine's floor, JAX
+1.5-3× ahead). Here a batch's products for a chunk of seeds are one call each way, the seeds
+in blocks of LANES: every array is laid out (block, …, LANES), so the innermost loop runs
+over a block's seeds, contiguous and of a length the compiler knows, on SIMD lanes, a seed a
+lane, and a block's parameters and gradients stay in the core's L1 cache while the batch's
+rows go by. Element-wise functions stay numpy's (`network.activate`/`derive`: vectorised
+exp and tanh) over the whole batch at once, except the piecewise-linear ones (relu,
+leaky_relu, linear) and the polynomial derivatives of tanh and sigmoid, computed here with
+the same operations.
+
+Each seed's arithmetic is the same whichever lane, block or chunk it lands in (no fast-math:
+no reassociation, no fused multiply-add), so its results never depend on the seeds beside
+it. They differ from numpy's products (network.train(..., reference=True), which the tests
+compare them with) in the last bits: the same sums, in another order.
+
+Layout, for a chunk of S seeds in nb = ⌈S / LANES⌉ blocks (the last one padded) and a
+batch of B rows: P and G (nb, n_params, LANES), every seed's parameters and gradients, layer
+after layer, each layer's weights (fan_in, fan_out) row-major then its biases (fan_out)
+(network's flat layout); Z, A and D (nb, B, n_units, LANES), the units of every layer side
+by side, layer l's from at[l] (at = 0, F, F + H₁, …): A holds the batch's features in its
+first F units, then each hidden layer's f(Z), D each hidden layer's f'(Z); fans
+(n_layers + 1,) = F, the hidden widths, 1; offsets (n_layers,): where each layer's
+parameters start; order (S, n_train) and lo: seed i's batch is rows order[i, lo:lo + B].
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+LANES = 64  # seeds a block: eight AVX-512 registers of float64
+# Activations applied (IN_KERNEL) or differentiated (DERIVED) inside the kernels, by code;
+# any other is applied and differentiated by numpy (network.activate/derive) between them.
+CODES = {"relu": 0, "leaky_relu": 1, "linear": 2, "tanh": 3, "sigmoid": 4}
+IN_KERNEL = {"relu", "leaky_relu", "linear"}
+NUMPY = -1  # the code of an activation numpy applies and differentiates
+
+_jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
+
+
+def blocks(n_seeds: int) -> int:
+    return -(-n_seeds // LANES)
+
+
+def to_lanes(a: np.ndarray) -> np.ndarray:
+    """(S, n) → (nb, n, LANES), the padding lanes zero."""
+    S, n = a.shape
+    out = np.zeros((blocks(S) * LANES, n))
+    out[:S] = a
+    return np.ascontiguousarray(out.reshape(-1, LANES, n).transpose(0, 2, 1))
+
+
+def from_lanes(a: np.ndarray, n_seeds: int) -> np.ndarray:
+    """(nb, n, LANES) → (n_seeds, n), to_lanes undone."""
+    return a.transpose(0, 2, 1).reshape(-1, a.shape[1])[:n_seeds]
+
+
+@_jit
+def _units(fans):
+    at = np.zeros(fans.shape[0], np.int64)
+    for k in range(fans.shape[0] - 1):
+        at[k + 1] = at[k] + fans[k]
+    return at
+
+
+@_jit
+def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, code, c):
+    """Layers first … last − 1 of the batch: Z, and A = f(Z) for hidden layers when `code` is
+    applied here (IN_KERNEL; else numpy does it before the next call). first = 0 also puts
+    the batch's rows of X (n_rows, F) into A. z = Σₖ aₖ·wₖ + b, summed in that order."""
+    # Every element indexed in full, no row views: a view in an inner loop costs two atomic
+    # reference counts, more than its arithmetic. The lanes are counted at run time (n): a
+    # constant count would be unrolled rather than vectorised.
+    nb, B, n = Z.shape[0], Z.shape[1], Z.shape[3]
+    S = order.shape[0]
+    n_layers = offsets.shape[0]
+    at = _units(fans)
+    for blk in range(nb):
+        for b in range(B):
+            if first == 0:
+                for f in range(fans[0]):
+                    for i in range(n):
+                        seed = blk * n + i
+                        A[blk, b, f, i] = X[order[seed, lo + b], f] if seed < S else 0.0
+            for layer in range(first, last):
+                n_in, n_out, off = fans[layer], fans[layer + 1], offsets[layer]
+                a0, z0 = at[layer], at[layer + 1]
+                for j in range(n_out):
+                    u = z0 + j
+                    for i in range(n):
+                        Z[blk, b, u, i] = A[blk, b, a0, i] * P[blk, off + j, i]
+                    for k in range(1, n_in):
+                        w = off + k * n_out + j
+                        for i in range(n):
+                            Z[blk, b, u, i] += A[blk, b, a0 + k, i] * P[blk, w, i]
+                    bias = off + n_in * n_out + j
+                    # With the bias, f: network.activate's np.maximum(z, 0) (NaN kept),
+                    # max(z, slope·z), z.
+                    if layer == n_layers - 1 or code < 0 or code > 2:
+                        for i in range(n):
+                            Z[blk, b, u, i] += P[blk, bias, i]
+                    elif code == 0:
+                        for i in range(n):
+                            v = Z[blk, b, u, i] + P[blk, bias, i]
+                            Z[blk, b, u, i] = v
+                            A[blk, b, u, i] = max(v, 0.0) if v == v else v
+                    elif code == 1:
+                        for i in range(n):
+                            v = Z[blk, b, u, i] + P[blk, bias, i]
+                            Z[blk, b, u, i] = v
+                            A[blk, b, u, i] = max(c * v, v) if v == v else v
+                    else:
+                        for i in range(n):
+                            v = Z[blk, b, u, i] + P[blk, bias, i]
+                            Z[blk, b, u, i] = v
+                            A[blk, b, u, i] = v
+
+
+@_jit
+def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign):
+    """Into G, every seed's gradient of its batch's mean log-loss (no penalty), from the
+    forward pass's Z and A; D holds f'(Z) of the hidden layers where `code` is NUMPY. The
+    output unit's dL/dz is sign·(σ(sign·z) − y)/B (p = σ(sign·z) is P(positive)). Sums
+    over the batch's rows in their order, over a layer's units in theirs."""
+    nb, B, n = Z.shape[0], Z.shape[1], Z.shape[3]
+    S = order.shape[0]
+    n_layers = offsets.shape[0]
+    at = _units(fans)
+    width = 0
+    for k in range(1, fans.shape[0]):
+        width = max(width, fans[k])
+    dZ = np.empty((width, n))  # dL/dZ of the row's layer being walked
+    dA = np.empty((width, n))  # and dL/dA of the one below it
+    scale = sign / B
+    G[...] = 0.0
+    for blk in range(nb):
+        for b in range(B):
+            out = at[n_layers]
+            for i in range(n):
+                seed = blk * n + i
+                label = y[order[seed, lo + b]] if seed < S else 0.0
+                # network.activate's sigmoid
+                p = 1.0 / (1.0 + math.exp(-(sign * Z[blk, b, out, i])))
+                dZ[0, i] = (p - label) * scale
+            for layer in range(n_layers - 1, -1, -1):
+                n_in, n_out, off = fans[layer], fans[layer + 1], offsets[layer]
+                a0 = at[layer]
+                for j in range(n_out):
+                    bias = off + n_in * n_out + j
+                    for i in range(n):
+                        G[blk, bias, i] += dZ[j, i]
+                    for k in range(n_in):
+                        w = off + k * n_out + j
+                        for i in range(n):
+                            G[blk, w, i] += A[blk, b, a0 + k, i] * dZ[j, i]
+                if layer == 0:
+                    break
+                for k in range(n_in):
+                    w = off + k * n_out
+                    for i in range(n):
+                        dA[k, i] = dZ[0, i] * P[blk, w, i]
+                    for j in range(1, n_out):
+                        for i in range(n):
+                            dA[k, i] += dZ[j, i] * P[blk, w + j, i]
+                # dZ = dA·f'(Z) only now (dZ was read to its last unit above), f' as
+                # network.derive computes it.
+                for k in range(n_in):
+                    u = a0 + k
+                    if code == 0:
+                        for i in range(n):
+                            dZ[k, i] = dA[k, i] * (1.0 if Z[blk, b, u, i] > 0.0 else 0.0)
+                    elif code == 1:
+                        for i in range(n):
+                            dZ[k, i] = dA[k, i] * max(
+                                1.0 if Z[blk, b, u, i] >= 0.0 else 0.0, c)
+                    elif code == 2:
+                        for i in range(n):
+                            dZ[k, i] = dA[k, i] * 1.0
+                    elif code == 3:
+                        for i in range(n):
+                            a = A[blk, b, u, i]
+                            dZ[k, i] = dA[k, i] * (1.0 - a * a)
+                    elif code == 4:
+                        for i in range(n):
+                            a = A[blk, b, u, i]
+                            dZ[k, i] = dA[k, i] * (a - a * a)
+                    else:
+                        for i in range(n):
+                            dZ[k, i] = dA[k, i] * D[blk, b, u, i]
+
+
+# Mini-batch order: numpy's Generator.permutation, for PCG64 generators, every seed's in one
+# call. Building one permutation of 400 rows costs numpy ~5 µs (a fifth of a compiled
+# epoch): the same draws, here, cost ~1 µs. The generators' states are read once before
+# training and written back after (`pcg64_states`, `set_pcg64_states`).
+_U32 = np.uint64(0xFFFFFFFF)
+_S32, _S58, _S63 = np.uint64(32), np.uint64(58), np.uint64(63)
+_MULT = 0x2360ED051FC65DA44385DF649FCCF645  # PCG64's multiplier (numpy's pcg64.h)
+_M_HI, _M_LO = np.uint64(_MULT >> 64), np.uint64(_MULT & (2**64 - 1))
+_ONE, _ZERO = np.uint64(1), np.uint64(0)
+
+
+def pcg64_states(generators) -> np.ndarray | None:
+    """(n, 6) uint64: each PCG64 generator's state (high, low), increment (high, low),
+    has_uint32 and uinteger (its buffered half of a 64-bit draw); None unless every
+    generator is a PCG64 one."""
+    out = np.empty((len(generators), 6), np.uint64)
+    for row, g in zip(out, generators, strict=True):
+        st = g.bit_generator.state
+        if st["bit_generator"] != "PCG64":
+            return None
+        s, inc = st["state"]["state"], st["state"]["inc"]
+        row[:] = (s >> 64, s & (2**64 - 1), inc >> 64, inc & (2**64 - 1), st["has_uint32"],
+                  st["uinteger"])
+    return out
+
+
+def set_pcg64_states(generators, states: np.ndarray) -> None:
+    """The generators moved on to `states` (pcg64_states' layout), as if they had drawn."""
+    for g, row in zip(generators, states.tolist(), strict=True):
+        g.bit_generator.state = {
+            "bit_generator": "PCG64",
+            "state": {"state": row[0] << 64 | row[1], "inc": row[2] << 64 | row[3]},
+            "has_uint32": row[4], "uinteger": row[5]}
+
+
+@_jit
+def _mulhi(a, b):
+    """The high 64 bits of the 128-bit product of two uint64."""
+    a0, a1, b0, b1 = a & _U32, a >> _S32, b & _U32, b >> _S32
+    p00, p01, p10 = a0 * b0, a0 * b1, a1 * b0
+    mid = (p00 >> _S32) + (p01 & _U32) + (p10 & _U32)
+    return a1 * b1 + (p01 >> _S32) + (p10 >> _S32) + (mid >> _S32)
+
+
+@_jit
+def shuffle(states, given, out):
+    """out[i] = given[i][generators[i].permutation(n)] for every seed i, and states moved
+    on past the draws: numpy's shuffle (Fisher-Yates from the last element, j uniform in
+    [0, i] by rejection on the smallest bit mask, 32-bit draws, each half of a 64-bit PCG64
+    output, low half first). given, out (n_seeds, n) int64; states: pcg64_states."""
+    S, n = given.shape
+    for s in range(S):
+        hi, lo, inc_hi, inc_lo = states[s, 0], states[s, 1], states[s, 2], states[s, 3]
+        has, buffered = states[s, 4], states[s, 5]
+        for t in range(n):
+            out[s, t] = given[s, t]
+        for i in range(n - 1, 0, -1):
+            top = np.uint64(i)
+            mask = top
+            mask |= mask >> _ONE
+            mask |= mask >> np.uint64(2)
+            mask |= mask >> np.uint64(4)
+            mask |= mask >> np.uint64(8)
+            mask |= mask >> np.uint64(16)
+            while True:
+                if has != _ZERO:
+                    has = _ZERO
+                    value = buffered
+                else:
+                    # state·M + inc, mod 2¹²⁸
+                    new_hi = _mulhi(lo, _M_LO) + lo * _M_HI + hi * _M_LO
+                    new_lo = lo * _M_LO
+                    lo = new_lo + inc_lo
+                    hi = new_hi + inc_hi + (_ONE if lo < new_lo else _ZERO)
+                    # XSL-RR: (high ^ low) rotated right by the state's top six bits
+                    x, r = hi ^ lo, hi >> _S58
+                    draw = (x >> r) | (x << ((np.uint64(64) - r) & _S63))
+                    has, buffered = _ONE, draw >> _S32
+                    value = draw & _U32
+                value &= mask
+                if value <= top:
+                    break
+            j = np.int64(value)
+            out[s, i], out[s, j] = out[s, j], out[s, i]
+        states[s, 0], states[s, 1], states[s, 4], states[s, 5] = hi, lo, has, buffered
+
+
+def warm_up() -> None:
+    """Every kernel compiled (or read from numba's cache, ~0.35 s) for the argument types
+    training passes: call before forking workers, which then inherit it rather than each
+    loading it again."""
+    fans, offsets = np.array([1, 1], np.int64), np.zeros(1, np.int64)
+    order = np.zeros((1, 1), np.int64)
+    P = np.zeros((1, 2, LANES))
+    Z = np.zeros((1, 1, 3, LANES))
+    forward_pass(np.zeros((1, 1)), order, 0, P, fans, offsets, 0, 1, Z, Z.copy(), 0, 0.0)
+    backward_pass(np.zeros(1), order, 0, P, P.copy(), fans, offsets, Z, Z.copy(),
+                  np.zeros((1, 1, 1, 1)), 0, 0.0, 1.0)
+    shuffle(np.zeros((1, 6), np.uint64), order, order.copy())

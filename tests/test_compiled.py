@@ -1,0 +1,160 @@
+"""neuron.compiled, mini-batch training's kernels, against numpy's products (network.train's
+reference=True path): within a few ulp for every activation, depth, optimizer and batch
+shape, and a seed's results bit for bit the same alone, in any chunk and in any lane."""
+
+import numpy as np
+import pytest
+
+from neuron import activations as A
+from neuron import compiled, splits
+from neuron import initializers as I
+from neuron import network as N
+from neuron.optimizers import GD, SGD, Adam
+
+N_ROWS, N_FEATURES = 45, 3
+TRAINABLE = [name for name in A.NAMES if name != "step"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(N_ROWS, N_FEATURES))
+    y = (X[:, 0] - X[:, 1] * X[:, 2] + 0.7 * rng.normal(size=N_ROWS) > 0).astype(float)
+    return X, y
+
+
+def net(seeds, hidden):
+    return tuple(N.Layer(W, b) for W, b in I.draw_layers(
+        np.asarray(seeds), N.sizes(N_FEATURES, hidden), I.Draw("xavier_uniform"),
+        I.Draw("uniform", -0.5, 0.5)))
+
+
+def train(data, start, f, reference, seeds, **kw):
+    kw = {"epochs": 4, "batch_size": 8, "l2": 0.01, **kw}
+    if kw.pop("shuffle", True):
+        kw["orders"] = [splits.stream(splits.ORDER, s) for s in seeds]
+    return N.train(*data, start, f, kw.pop("optimizer", SGD(0.1)), reference=reference, **kw)
+
+
+def assert_close(a, b, bound=1e-12):
+    for x, y in zip(a.layers, b.layers, strict=True):
+        np.testing.assert_allclose(x.W, y.W, rtol=0, atol=bound)
+        np.testing.assert_allclose(x.b, y.b, rtol=0, atol=bound)
+    np.testing.assert_allclose(a.losses, b.losses, rtol=bound, atol=0)
+
+
+@pytest.mark.parametrize("hidden", [[5], [4, 3]], ids=["one hidden", "two hidden"])
+@pytest.mark.parametrize("name", TRAINABLE)
+def test_every_activation_follows_numpys_products(data, name, hidden):
+    seeds = np.arange(5)
+    start = net(seeds, hidden)
+    fast = train(data, start, A.get(name), False, seeds)
+    ref = train(data, start, A.get(name), True, seeds)
+    assert_close(fast, ref)
+    moved = max(np.abs(a.W - s.W).max() for a, s in zip(fast.layers, start, strict=True))
+    assert moved > 1e-3
+
+
+@pytest.mark.parametrize("name, params", [("leaky_relu", {"slope": 0.2}),
+                                          ("leaky_relu", {"slope": 1.5}),  # numpy's branch
+                                          ("elu", {"alpha": 0.5}), ("elu", {"alpha": 2.0})])
+def test_activation_parameters(data, name, params):
+    seeds = np.arange(3)
+    start = net(seeds, [4])
+    f = A.get(name, **params)
+    assert_close(train(data, start, f, False, seeds), train(data, start, f, True, seeds))
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_the_single_neuron(data, name):
+    seeds = np.arange(4)
+    start = net(seeds, [])
+    f = A.get(name)
+    assert_close(train(data, start, f, False, seeds), train(data, start, f, True, seeds))
+
+
+@pytest.mark.parametrize("kw", [
+    {"optimizer": GD(0.3), "l2": 0.0, "shuffle": False},
+    {"optimizer": SGD(0.05, momentum=0.9, nesterov=False)},
+    {"optimizer": Adam(0.01)},
+    {"batch_size": 1, "epochs": 2},
+    {"batch_size": 7},  # 45 rows: a last batch of 3
+    {"batch_size": N_ROWS},
+    {"rows": np.tile(np.arange(0, N_ROWS - 1, 2), (6, 1)) + np.arange(6)[:, None] % 2},
+    {"record_every": 3, "epochs": 7},
+], ids=["gd in order", "momentum", "adam", "batch 1", "ragged", "full", "own rows", "record"])
+def test_optimizers_batches_and_rows(data, kw):
+    seeds = np.arange(6)
+    start = net(seeds, [5])
+    f = A.get("tanh")
+    fast = train(data, start, f, False, seeds, **kw)
+    ref = train(data, start, f, True, seeds, **kw)
+    assert_close(fast, ref, 1e-11)
+    np.testing.assert_array_equal(fast.loss_epochs, ref.loss_epochs)
+
+
+@pytest.mark.parametrize("name", ["relu", "tanh", "gelu"])
+def test_a_seed_is_the_same_alone_in_any_chunk_and_any_lane(data, name):
+    # 150 seeds: more than two blocks of LANES, the last one partly padding.
+    seeds = np.arange(150)
+    start = net(seeds, [6])
+    f = A.get(name)
+    whole = train(data, start, f, False, seeds, epochs=2)
+    for chunk in (seeds[:1], seeds[1:2], seeds[63:65], seeds[100:150], seeds[::-1][:70]):
+        part = train(data, N.take(start, chunk), f, False, chunk, epochs=2)
+        for a, b in zip(part.layers, N.take(whole.layers, chunk), strict=True):
+            np.testing.assert_array_equal(a.W, b.W)
+            np.testing.assert_array_equal(a.b, b.b)
+        np.testing.assert_array_equal(part.losses, whole.losses[:, chunk])
+
+
+def test_a_diverging_seed_goes_on_as_nan_without_touching_the_others(data):
+    seeds = np.arange(3)
+    start = net(seeds, [4])
+    start[0].W[1] = 1e308  # seed 1 overflows at once (its Z sums three of them)
+    with np.errstate(all="ignore"):
+        fast = train(data, start, A.get("relu"), False, seeds, optimizer=GD(0.5))
+        ref = train(data, start, A.get("relu"), True, seeds, optimizer=GD(0.5))
+    assert not np.isfinite(fast.layers[0].W[1]).all()
+    np.testing.assert_array_equal(np.isnan(fast.layers[0].W), np.isnan(ref.layers[0].W))
+    keep = [0, 2]
+    for a, b in zip(N.take(fast.layers, keep), N.take(ref.layers, keep), strict=True):
+        np.testing.assert_allclose(a.W, b.W, rtol=0, atol=1e-12)
+
+
+def test_the_layout_round_trips():
+    a = np.arange(2 * compiled.LANES * 3 + 15, dtype=float).reshape(-1, 3)
+    lanes = compiled.to_lanes(a)
+    assert lanes.shape == (3, 3, compiled.LANES) and lanes.flags.c_contiguous
+    assert lanes[1, 2, 5] == a[compiled.LANES + 5, 2]
+    assert (lanes[2, :, 5:] == 0).all()  # the padding
+    np.testing.assert_array_equal(compiled.from_lanes(lanes, len(a)), a)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 45, 1000])
+def test_the_compiled_shuffle_is_numpys_permutation(n):
+    seeds = [0, 1, 2, 3, 2**32, 2**63 - 1, *range(10, 60)]
+    ours = [splits.stream(splits.ORDER, s) for s in seeds]
+    numpys = [splits.stream(splits.ORDER, s) for s in seeds]
+    for g in (*ours[::3], *numpys[::3]):
+        g.integers(0, 5)  # a 32-bit draw: half of a 64-bit output left buffered
+    given = np.arange(len(seeds) * n).reshape(len(seeds), n)[:, ::-1].copy()
+    states, out = compiled.pcg64_states(ours), np.empty_like(given)
+    for _ in range(3):  # epochs: each from where the last left the generator
+        compiled.shuffle(states, given, out)
+        expected = np.stack([rows[g.permutation(n)] for rows, g in zip(given, numpys,
+                                                                      strict=True)])
+        np.testing.assert_array_equal(out, expected)
+    compiled.set_pcg64_states(ours, states)
+    assert [g.random() for g in ours] == [g.random() for g in numpys]
+
+
+def test_orders_from_other_generators_are_drawn_by_numpy(data):
+    seeds = np.arange(3)
+    start = net(seeds, [4])
+    f = A.get("tanh")
+    gens = lambda: [np.random.Generator(np.random.MT19937(s)) for s in seeds]  # noqa: E731
+    assert compiled.pcg64_states(gens()) is None
+    kw = dict(epochs=3, batch_size=8, optimizer=SGD(0.1), shuffle=False)
+    assert_close(train(data, start, f, False, seeds, orders=gens(), **kw),
+                 train(data, start, f, True, seeds, orders=gens(), **kw))
