@@ -35,11 +35,16 @@ import numba
 import numpy as np
 
 LANES = 64  # seeds a block: eight AVX-512 registers of float64
-# Activations applied (IN_KERNEL) or differentiated (DERIVED) inside the kernels, by code;
-# any other is applied and differentiated by numpy (network.activate/derive) between them.
-CODES = {"relu": 0, "leaky_relu": 1, "linear": 2, "tanh": 3, "sigmoid": 4}
-IN_KERNEL = {"relu", "leaky_relu", "linear"}
-NUMPY = -1  # the code of an activation numpy applies and differentiates
+# Activations by code. tanh and sigmoid (3, 4) are applied by numpy between the kernels
+# (its vectorised tanh and exp run ~5× faster than libm's, one number at a time), their
+# derivatives here; the others here, libm's exp, expm1, log1p and erfc one number at a
+# time, each derivative (≥ 5) kept in D for the backward pass. NUMPY: any other, numpy
+# both ways (network.activate, derive).
+CODES = {"relu": 0, "leaky_relu": 1, "linear": 2, "tanh": 3, "sigmoid": 4, "elu": 5,
+         "softplus": 6, "silu": 7, "gelu": 8}
+IN_KERNEL = {"relu", "leaky_relu", "linear", "elu", "softplus", "silu", "gelu"}
+NUMPY = -1
+_SQRT2, _SQRT_2PI = math.sqrt(2.0), math.sqrt(2.0 * math.pi)
 
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 
@@ -70,10 +75,11 @@ def _units(fans):
 
 
 @_jit
-def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, code, c):
+def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c):
     """Layers first … last − 1 of the batch: Z, and A = f(Z) for hidden layers when `code` is
-    applied here (IN_KERNEL; else numpy does it before the next call). first = 0 also puts
-    the batch's rows of X (n_rows, F) into A. z = Σₖ aₖ·wₖ + b, summed in that order."""
+    applied here (IN_KERNEL; else numpy does it before the next call), with D = f'(Z) for
+    codes ≥ 5. first = 0 also puts the batch's rows of X (n_rows, F) into A.
+    z = Σₖ aₖ·wₖ + b, summed in that order."""
     # Every element indexed in full, no row views: a view in an inner loop costs two atomic
     # reference counts, more than its arithmetic. The lanes are counted at run time (n): a
     # constant count would be unrolled rather than vectorised.
@@ -102,9 +108,16 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, code, c):
                     bias = off + n_in * n_out + j
                     # With the bias, f: network.activate's np.maximum(z, 0) (NaN kept),
                     # max(z, slope·z), z.
-                    if layer == n_layers - 1 or code < 0 or code > 2:
+                    if layer == n_layers - 1 or code < 0 or code == 3 or code == 4:
                         for i in range(n):
                             Z[blk, b, u, i] += P[blk, bias, i]
+                    elif code >= 5:
+                        for i in range(n):
+                            v = Z[blk, b, u, i] + P[blk, bias, i]
+                            Z[blk, b, u, i] = v
+                            a, d = _transcendental(code, c, v)
+                            A[blk, b, u, i] = a
+                            D[blk, b, u, i] = d
                     elif code == 0:
                         for i in range(n):
                             v = Z[blk, b, u, i] + P[blk, bias, i]
@@ -123,9 +136,33 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, code, c):
 
 
 @_jit
+def _stable_sigmoid(z):
+    # activations.sigmoid's: exp of -|z| only, one division.
+    e = math.exp(-abs(z))
+    return (1.0 if z >= 0.0 else e) / (1.0 + e)
+
+
+@_jit
+def _transcendental(code, c, z):
+    """(f(z), f'(z)) for codes 5-8, as neuron.activations writes them (elu's alpha c)."""
+    if code == 5:
+        if z >= 0.0:
+            return z, 1.0
+        a = c * math.expm1(z)
+        return a, a + c
+    if code == 6:
+        return max(z, 0.0) + math.log1p(math.exp(-abs(z))), _stable_sigmoid(z)
+    if code == 7:
+        sig = _stable_sigmoid(z)
+        return z * sig, sig * (1.0 + z * (1.0 - sig))
+    phi = math.erfc(-z / _SQRT2)
+    return z * 0.5 * phi, 0.5 * phi + z * math.exp(-0.5 * z * z) / _SQRT_2PI
+
+
+@_jit
 def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign):
     """Into G, every seed's gradient of its batch's mean log-loss (no penalty), from the
-    forward pass's Z and A; D holds f'(Z) of the hidden layers where `code` is NUMPY. The
+    forward pass's Z and A; D holds f'(Z) of the hidden layers for NUMPY and codes ≥ 5. The
     output unit's dL/dz is sign·(σ(sign·z) − y)/B (p = σ(sign·z) is P(positive)). Sums
     over the batch's rows in their order, over a layer's units in theirs."""
     nb, B, n = Z.shape[0], Z.shape[1], Z.shape[3]
@@ -290,7 +327,8 @@ def warm_up() -> None:
     order = np.zeros((1, 1), np.int64)
     P = np.zeros((1, 2, LANES))
     Z = np.zeros((1, 1, 3, LANES))
-    forward_pass(np.zeros((1, 1)), order, 0, P, fans, offsets, 0, 1, Z, Z.copy(), 0, 0.0)
+    forward_pass(np.zeros((1, 1)), order, 0, P, fans, offsets, 0, 1, Z, Z.copy(), Z.copy(),
+                 0, 0.0)
     backward_pass(np.zeros(1), order, 0, P, P.copy(), fans, offsets, Z, Z.copy(),
                   np.zeros((1, 1, 1, 1)), 0, 0.0, 1.0)
     shuffle(np.zeros((1, 6), np.uint64), order, order.copy())

@@ -29,8 +29,10 @@ MAX_PARAMS_PER_SEED = 100_000
 # parameters stays below this (~160 MB); past it they follow from the seeds anyway.
 MAX_KEPT_WEIGHTS = 20_000_000
 # Seeds trained at once: small enough that a chunk's arrays stay in the processor's caches
-# (the training loop makes ~10 passes over them per epoch); results never depend on it.
-TRAIN_CHUNK_SEEDS = 50
+# (the training loop makes ~10 passes over them per epoch), and one block of mini-batch
+# training's compiled lanes (neuron.compiled.LANES: a chunk of 50 would leave 14 of its 64
+# lanes idle); results never depend on it.
+TRAIN_CHUNK_SEEDS = 64
 
 # The parent run's per-seed accuracy series (step = seed) stops here: past it a job would
 # write millions of metric rows, and the full table is an artifact anyway.
