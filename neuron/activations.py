@@ -202,3 +202,23 @@ def get(name: str, **params) -> Activation:
     if name == "elu":
         spec["low"] = -params.get("alpha", 1.0)
     return Activation(name=name, params=params, **spec)
+
+
+def activate_derive(f: Activation, Z, A, D):
+    """A = f(Z) and D = f'(Z) for silu and gelu (arrays of one shape), as `network.activate`
+    and `network.derive` compute them, number for number, with the one expensive function they
+    share computed once: silu's σ(Z) (5 passes), gelu's erfc(−Z/√2) (scipy's, ~20 ns an
+    element). Full-batch training calls it."""
+    if f.name == "silu":  # A = z·σ, D = σ·(1 + z·(1 − σ))
+        sig = sigmoid_into(Z, D)
+        np.multiply(Z, sig, out=A)
+        t = np.subtract(1.0, sig)
+        np.multiply(Z, t, out=t)
+        t += 1.0
+        np.multiply(sig, t, out=D)
+        return
+    from scipy.special import erfc  # as activations.gelu
+
+    phi = erfc(-Z / math.sqrt(2.0))  # A = z·Φ(z), D = Φ(z) + z·φ(z), Φ = erfc(−z/√2)/2
+    np.multiply(Z * 0.5, phi, out=A)
+    np.add(0.5 * phi, Z * np.exp(-0.5 * Z * Z) / math.sqrt(2.0 * math.pi), out=D)

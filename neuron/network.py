@@ -15,13 +15,12 @@ beside.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from neuron.activations import Activation, get, sigmoid, sigmoid_into
+from neuron.activations import Activation, activate_derive, get, sigmoid, sigmoid_into
 from neuron.optimizers import GD, Optimizer
 
 _SIGMOID = get("sigmoid")
@@ -169,25 +168,6 @@ def derive(f: Activation, Z, A, out):
         return np.multiply(sig, t, out=out)
     out[...] = f.derivative(Z, A)
     return out
-
-
-def _activate_derive(f: Activation, Z, A, D):
-    """A = f(Z) and D = f'(Z) for silu and gelu, as `activate` and `derive` compute them,
-    number for number, with the one expensive function they share computed once: silu's
-    σ(Z) (5 passes), gelu's erfc(−Z/√2) (scipy's, ~20 ns an element)."""
-    if f.name == "silu":  # A = z·σ, D = σ·(1 + z·(1 − σ))
-        sig = sigmoid_into(Z, D)
-        np.multiply(Z, sig, out=A)
-        t = np.subtract(1.0, sig)
-        np.multiply(Z, t, out=t)
-        t += 1.0
-        np.multiply(sig, t, out=D)
-        return
-    from scipy.special import erfc  # as activations.gelu
-
-    phi = erfc(-Z / math.sqrt(2.0))  # A = z·Φ(z), D = Φ(z) + z·φ(z), Φ = erfc(−z/√2)/2
-    np.multiply(Z * 0.5, phi, out=A)
-    np.add(0.5 * phi, Z * np.exp(-0.5 * Z * Z) / math.sqrt(2.0 * math.pi), out=D)
 
 
 def _neuron_z(X, W, b):
@@ -729,7 +709,7 @@ def _train_one_hidden(X, y, layers, f, optimizer, epochs, l2, loss_epochs):
             np.greater(Z, 0.0, out=D, casting="unsafe")
             np.multiply(Z, D, out=A)
         elif shared:
-            _activate_derive(f, Z, A, D)
+            activate_derive(f, Z, A, D)
         else:
             activate(f, Z, A)
         np.matmul(A, w2, out=zb)
