@@ -3,7 +3,7 @@
 1,000 runs × model.hidden=[16] × 200 epochs × batch 32 on the Wisconsin diagnostic breast
 cancer table (569 × 30, scikit-learn's bundled copy, z-scored), every run with its own weights
 and its own shuffled order: ours trains all runs at once through `network.train`, chunked by
-50 seeds (as a job chunks them), against scikit-learn's MLPClassifier with the same solver,
+64 seeds (as a job chunks them), against scikit-learn's MLPClassifier with the same solver,
 batch, epochs and shuffling, fitted run by run: `--sk-runs` of them timed and scaled to
 `--runs`. Goal (issue 20): ≥ 30× faster, peak memory ≤ 2 GiB. It prints the times, the ratio,
 the peak memory numpy allocated for ours (tracemalloc) and the process's peak RSS; it asserts
@@ -96,7 +96,7 @@ def main(argv=None) -> None:
     parser.add_argument("--solver", choices=("adam", "sgd"), default="adam")
     parser.add_argument("--activation", default="relu")
     parser.add_argument("--runs", type=int, default=1000)
-    parser.add_argument("--chunk", type=int, default=50)
+    parser.add_argument("--chunk", type=int, default=64)
     parser.add_argument("--sk-runs", type=int, default=10)
     parser.add_argument("--hidden", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=200)
