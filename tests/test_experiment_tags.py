@@ -24,8 +24,8 @@ def _write_at_once(uri, barrier, errors):
         errors.put(f"{type(e).__name__}: {str(e)[:200]}")
 
 
-def test_jobs_writing_the_same_experiment_tags_at_once_all_succeed(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_jobs_writing_the_same_experiment_tags_at_once_all_succeed(store):
+    uri = store
     Tracker(uri, "tags")  # the store and the experiment exist; none of the tags do
     ctx = multiprocessing.get_context("fork")
     barrier, errors = ctx.Barrier(PROCESSES), ctx.Queue()
@@ -47,8 +47,8 @@ def test_jobs_writing_the_same_experiment_tags_at_once_all_succeed(tmp_path):
     assert views.jobs_view()[0] in tags
 
 
-def test_a_tag_already_set_is_kept(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_a_tag_already_set_is_kept(store):
+    uri = store
     tracker = Tracker(uri, "tags")
     tracker.client.set_experiment_tag(tracker.experiment_id, "neuron_luck.test.kept", "user's")
     again = Tracker(uri, "tags")
@@ -60,7 +60,7 @@ def test_a_tag_already_set_is_kept(tmp_path):
     assert tags["neuron_luck.test.new"] == "ours"
 
 
-def test_a_lease_the_store_refuses_is_an_error_not_a_wait(tmp_path, monkeypatch):
+def test_a_lease_the_store_refuses_is_an_error_not_a_wait(store, monkeypatch):
     # A claim refused for any reason was taken for a lost race and retried forever: a job on
     # a server whose experiment was deleted hung without a word.
     import pytest
@@ -70,7 +70,7 @@ def test_a_lease_the_store_refuses_is_an_error_not_a_wait(tmp_path, monkeypatch)
     from runner.tracking.lease import StoreLease
 
     monkeypatch.setattr(limits, "LEASE_POLL_SECONDS", 0.01)
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(store)
     exp = client.create_experiment("gone")
     client.delete_experiment(exp)
     polls = []
@@ -87,7 +87,7 @@ def test_a_lease_the_store_refuses_is_an_error_not_a_wait(tmp_path, monkeypatch)
     assert polls == []
 
 
-def test_a_wide_csvs_views_params_and_tags_fit_what_mlflow_holds(tmp_path, monkeypatch):
+def test_a_wide_csvs_views_params_and_tags_fit_what_mlflow_holds(store, monkeypatch):
     """Issue 22, items 9 and 10: the seeds view of 3,000 features was longer than the 20,000
     characters MLflow holds in an experiment tag, and refused after every seed was evaluated;
     a param past 6,000 characters or a tag past 8,000 is cut by MLflow with a warning, or
@@ -95,7 +95,7 @@ def test_a_wide_csvs_views_params_and_tags_fit_what_mlflow_holds(tmp_path, monke
     import json
 
     monkeypatch.setenv("MLFLOW_TRUNCATE_LONG_VALUES", "false")  # MLflow refuses what is long
-    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "wide")
+    tracker = Tracker(store, "wide")
     features = [f"feature_{i}" for i in range(3000)]
     tracker.save_views("p" * 32, features, trained=True)
     key = views.TAG_PREFIX + views.seeds_view_key("p" * 32)

@@ -134,12 +134,12 @@ def test_user_text_in_the_markdown_is_escaped():
     assert "| dataset.name=&lt;img src=y&gt;\\|a |" in md
 
 
-def test_jobs_from_mlflow_reads_parents_tagged_job_and_sweep(tmp_path):
+def test_jobs_from_mlflow_reads_parents_tagged_job_and_sweep(tmp_path, store):
     # Issue 15: a job's parent is tagged neuron_luck.kind='job'; versions before tagged it
     # 'sweep', and a sweep report must still find those (and never its own report run).
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(store)
     exp = client.create_experiment("neuron-luck", artifact_location=str(tmp_path / "art"))
     table = tmp_path / "seeds.parquet"
     for kind, acc in (("job", 0.25), ("sweep", 0.75), ("sweep_report", 0.5)):

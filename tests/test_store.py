@@ -35,14 +35,14 @@ def test_an_unknown_scheme_names_the_stores_that_work():
     assert "folder" not in str(e.value)
 
 
-def test_a_deleted_experiment_is_refused_with_how_to_restore_it(tmp_path):
+def test_a_deleted_experiment_is_refused_with_how_to_restore_it(tmp_path, store):
     # MLflow keeps a deleted experiment's name and refuses runs in it: the job failed after
     # evaluating, exit 3, "must be in the 'active' state", with no way out named.
     from mlflow.tracking import MlflowClient
 
     from runner.tracking.tracker import Tracker
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = store  # tmp_path/mlflow.db, its tables made
     client = MlflowClient(uri)
     gone = client.create_experiment("gone")
     client.create_experiment("here")
