@@ -218,8 +218,10 @@ def optimizer(t: TrainerConfig):
 
 
 def descend(plan: Plan, X, y, start, runs: slice | None = None):
-    """Train every run's model from `start` (Layers) on X, y, in chunks of
-    limits.TRAIN_CHUNK_SEEDS (which the speed-ups may train side by side).
+    """Train every run's model from `start` (Layers) on X, y, in chunks of seeds (which the
+    speed-ups may train side by side): plan.train_chunk_size with mini-batches (one block of
+    the compiled kernels' lanes), at most plan.chunk_size and limits.TRAIN_CHUNK_SEEDS for
+    the full batch.
 
     `runs`: which of the plan's runs `start` holds (their order seeds draw the mini-batches'
     order), by default the first ones. With trainer.standardize the descent runs on z-scored
@@ -235,11 +237,12 @@ def descend(plan: Plan, X, y, start, runs: slice | None = None):
     # The first layer meets the features: its weights change units, the later ones do not.
     W1, b1 = scaling.standardize_weights(np.swapaxes(start[0].W, 1, 2), start[0].b, mean, std)
     start = (Layer(np.swapaxes(W1, 1, 2), b1), *start[1:])
-    size = min(limits.TRAIN_CHUNK_SEEDS, plan.chunk_size)
     n = len(start[0].b)
-    slices = [slice(i, i + size) for i in range(0, n, size)]
     step = optimizer(t)
     order_seeds = plan.runs.order[runs if runs is not None else slice(0, n)]
+    mini_batch = t.batch_size is not None or order_seeds[0] >= 0
+    size = plan.train_chunk_size if mini_batch else min(limits.TRAIN_CHUNK_SEEDS, plan.chunk_size)
+    slices = [slice(i, i + size) for i in range(0, n, size)]
 
     def one(sl):
         # Each run's own stream, used by that run alone: its order does not depend on the
@@ -250,7 +253,7 @@ def descend(plan: Plan, X, y, start, runs: slice | None = None):
                              l2=t.l2, record_every=t.record_every, batch_size=t.batch_size,
                              orders=orders)
 
-    if t.batch_size is not None or order_seeds[0] >= 0:
+    if mini_batch:
         # Mini-batch training's compiled kernels, loaded once here, not in every worker.
         from neuron import compiled
 
