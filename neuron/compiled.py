@@ -82,32 +82,42 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c):
     z = Σₖ aₖ·wₖ + b, summed in that order."""
     # Every element indexed in full, no row views: a view in an inner loop costs two atomic
     # reference counts, more than its arithmetic. The lanes are counted at run time (n): a
-    # constant count would be unrolled rather than vectorised.
+    # constant count would be unrolled rather than vectorised. The batch's rows are walked
+    # inside each weight's loop, so a weight's lanes are read once a batch, not once a row
+    # (a block's weights, 64 lanes each, outgrow the L1 cache from ~100 of them).
     nb, B, n = Z.shape[0], Z.shape[1], Z.shape[3]
     S = order.shape[0]
     n_layers = offsets.shape[0]
     at = _units(fans)
     for blk in range(nb):
-        for b in range(B):
-            if first == 0:
-                for f in range(fans[0]):
-                    for i in range(n):
-                        seed = blk * n + i
-                        A[blk, b, f, i] = X[order[seed, lo + b], f] if seed < S else 0.0
-            for layer in range(first, last):
-                n_in, n_out, off = fans[layer], fans[layer + 1], offsets[layer]
-                a0, z0 = at[layer], at[layer + 1]
-                for j in range(n_out):
-                    u = z0 + j
+        if first == 0:
+            for b in range(B):
+                for i in range(n):
+                    seed = blk * n + i
+                    if seed < S:
+                        r = order[seed, lo + b]
+                        for f in range(fans[0]):
+                            A[blk, b, f, i] = X[r, f]
+                    else:
+                        for f in range(fans[0]):
+                            A[blk, b, f, i] = 0.0
+        for layer in range(first, last):
+            n_in, n_out, off = fans[layer], fans[layer + 1], offsets[layer]
+            a0, z0 = at[layer], at[layer + 1]
+            for j in range(n_out):
+                u = z0 + j
+                for b in range(B):
                     for i in range(n):
                         Z[blk, b, u, i] = A[blk, b, a0, i] * P[blk, off + j, i]
-                    for k in range(1, n_in):
-                        w = off + k * n_out + j
+                for k in range(1, n_in):
+                    w = off + k * n_out + j
+                    for b in range(B):
                         for i in range(n):
                             Z[blk, b, u, i] += A[blk, b, a0 + k, i] * P[blk, w, i]
-                    bias = off + n_in * n_out + j
-                    # With the bias, f: network.activate's np.maximum(z, 0) (NaN kept),
-                    # max(z, slope·z), z.
+                bias = off + n_in * n_out + j
+                # With the bias, f: network.activate's np.maximum(z, 0) (NaN kept),
+                # max(z, slope·z), z.
+                for b in range(B):
                     if layer == n_layers - 1 or code < 0 or code == 3 or code == 4:
                         for i in range(n):
                             Z[blk, b, u, i] += P[blk, bias, i]
@@ -172,64 +182,71 @@ def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign):
     width = 0
     for k in range(1, fans.shape[0]):
         width = max(width, fans[k])
-    dZ = np.empty((width, n))  # dL/dZ of the row's layer being walked
-    dA = np.empty((width, n))  # and dL/dA of the one below it
+    # As in forward_pass, the rows inside each weight's loop: a weight's gradient lanes are
+    # read and written once a batch, not once a row.
+    dZ = np.empty((B, width, n))  # dL/dZ of the layer being walked, every row of the batch
+    dA = np.empty((B, width, n))  # and dL/dA of the one below it
     scale = sign / B
     G[...] = 0.0
     for blk in range(nb):
+        out = at[n_layers]
         for b in range(B):
-            out = at[n_layers]
             for i in range(n):
                 seed = blk * n + i
                 label = y[order[seed, lo + b]] if seed < S else 0.0
                 # network.activate's sigmoid
                 p = 1.0 / (1.0 + math.exp(-(sign * Z[blk, b, out, i])))
-                dZ[0, i] = (p - label) * scale
-            for layer in range(n_layers - 1, -1, -1):
-                n_in, n_out, off = fans[layer], fans[layer + 1], offsets[layer]
-                a0 = at[layer]
-                for j in range(n_out):
-                    bias = off + n_in * n_out + j
+                dZ[b, 0, i] = (p - label) * scale
+        for layer in range(n_layers - 1, -1, -1):
+            n_in, n_out, off = fans[layer], fans[layer + 1], offsets[layer]
+            a0 = at[layer]
+            for j in range(n_out):
+                bias = off + n_in * n_out + j
+                for b in range(B):
                     for i in range(n):
-                        G[blk, bias, i] += dZ[j, i]
-                    for k in range(n_in):
-                        w = off + k * n_out + j
-                        for i in range(n):
-                            G[blk, w, i] += A[blk, b, a0 + k, i] * dZ[j, i]
-                if layer == 0:
-                    break
+                        G[blk, bias, i] += dZ[b, j, i]
                 for k in range(n_in):
-                    w = off + k * n_out
-                    for i in range(n):
-                        dA[k, i] = dZ[0, i] * P[blk, w, i]
-                    for j in range(1, n_out):
+                    w = off + k * n_out + j
+                    for b in range(B):
                         for i in range(n):
-                            dA[k, i] += dZ[j, i] * P[blk, w + j, i]
-                # dZ = dA·f'(Z) only now (dZ was read to its last unit above), f' as
-                # network.derive computes it.
+                            G[blk, w, i] += A[blk, b, a0 + k, i] * dZ[b, j, i]
+            if layer == 0:
+                break
+            for k in range(n_in):
+                w = off + k * n_out
+                for b in range(B):
+                    for i in range(n):
+                        dA[b, k, i] = dZ[b, 0, i] * P[blk, w, i]
+                for j in range(1, n_out):
+                    for b in range(B):
+                        for i in range(n):
+                            dA[b, k, i] += dZ[b, j, i] * P[blk, w + j, i]
+            # dZ = dA·f'(Z) only now (dZ was read to its last unit above), f' as
+            # network.derive computes it.
+            for b in range(B):
                 for k in range(n_in):
                     u = a0 + k
                     if code == 0:
                         for i in range(n):
-                            dZ[k, i] = dA[k, i] * (1.0 if Z[blk, b, u, i] > 0.0 else 0.0)
+                            dZ[b, k, i] = dA[b, k, i] * (1.0 if Z[blk, b, u, i] > 0.0 else 0.0)
                     elif code == 1:
                         for i in range(n):
-                            dZ[k, i] = dA[k, i] * max(
+                            dZ[b, k, i] = dA[b, k, i] * max(
                                 1.0 if Z[blk, b, u, i] >= 0.0 else 0.0, c)
                     elif code == 2:
                         for i in range(n):
-                            dZ[k, i] = dA[k, i] * 1.0
+                            dZ[b, k, i] = dA[b, k, i] * 1.0
                     elif code == 3:
                         for i in range(n):
                             a = A[blk, b, u, i]
-                            dZ[k, i] = dA[k, i] * (1.0 - a * a)
+                            dZ[b, k, i] = dA[b, k, i] * (1.0 - a * a)
                     elif code == 4:
                         for i in range(n):
                             a = A[blk, b, u, i]
-                            dZ[k, i] = dA[k, i] * (a - a * a)
+                            dZ[b, k, i] = dA[b, k, i] * (a - a * a)
                     else:
                         for i in range(n):
-                            dZ[k, i] = dA[k, i] * D[blk, b, u, i]
+                            dZ[b, k, i] = dA[b, k, i] * D[blk, b, u, i]
 
 
 # Mini-batch order: numpy's Generator.permutation, for PCG64 generators, every seed's in one
