@@ -285,7 +285,7 @@ _GD = GD()
 
 def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, l2=0.0,
           record_every=None, *, rows=None, batch_size=None, orders=None,
-          reference=False) -> TrainResult:
+          reference=None) -> TrainResult:
     """Training on the mean log-loss + (l2/2)·Σ‖W‖², every seed at once: each step computes
     every gradient on a batch of rows, then `optimizer` takes one step (GD: p ← p − lr·g).
 
@@ -316,7 +316,9 @@ def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, 
     path costs, at 1,000 seeds × 400 rows, 1.6× the time for one hidden layer of 8
     (`benchmarks/network_speed.py`) and allocates per epoch what the neuron's kernel keeps in
     three buffers. Anything else goes through one mini-batch kernel for every depth, whose
-    sums (matrix products) differ in the last bits from the full-batch kernels'.
+    sums (matrix products) differ in the last bits from the full-batch kernels'; its
+    products are numpy's (reference=True) or neuron.compiled's (False), by default
+    (None) whichever `compiled_pays` for these layers.
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -368,8 +370,27 @@ def _check_batches(n_rows, n_seeds, rows, batch_size, orders):
     return rows, int(batch_size)
 
 
+def compiled_pays(layers) -> bool:
+    """Whether neuron.compiled's kernels train these layers in mini-batches faster than
+    numpy's products: one hidden layer on at most 4 features. Measured (one core, 64 seeds,
+    512 rows, batch 32, relu; µs a seed an epoch, compiled / numpy):
+
+        features  hidden     compiled  numpy        features  hidden     compiled  numpy
+        2         [8]          38       66          8         [8]          66       63
+        2         [32]         93      142          8         [32]        181      149
+        2         [64]        183      285          30        [8]         156       83
+        4         [8]          55       68          30        [32]        554      213
+        4         [32]        138      159          2         [16, 16]    212      159
+        2         []           38       38          30        []           71       52
+
+    The kernels run a seed a SIMD lane, each product a loop over a layer's fan-in: where
+    numpy's products have a fan-in of 2 they waste most of their call; from ~8 numpy's
+    matrix products (BLAS) are faster than those loops."""
+    return len(layers) == 2 and layers[0].W.shape[1] <= 4
+
+
 def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows, batch_size,
-                   orders, reference=False):
+                   orders, reference=None):
     """Mini-batches of each seed's own rows, in its own order; any depth.
 
     Every layer's weights lie side by side in one (n_seeds, n_params) array, each layer's
@@ -381,6 +402,8 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
     numpy's matrix products (`_batch_grad`, `_batch_z`), the reference the kernels are
     tested against: the same arithmetic, summed in another order.
     """
+    if reference is None:
+        reference = not compiled_pays(layers)
     n_seeds = layers[0].W.shape[0]
     params, net = _flat_layers(layers)
     for W, layer in zip(net, layers, strict=True):

@@ -219,9 +219,9 @@ def optimizer(t: TrainerConfig):
 
 def descend(plan: Plan, X, y, start, runs: slice | None = None):
     """Train every run's model from `start` (Layers) on X, y, in chunks of seeds (which the
-    speed-ups may train side by side): plan.train_chunk_size with mini-batches (one block of
-    the compiled kernels' lanes), at most plan.chunk_size and limits.TRAIN_CHUNK_SEEDS for
-    the full batch.
+    speed-ups may train side by side): plan.train_chunk_size where mini-batches go through the
+    compiled kernels (one block of their lanes), else at most plan.chunk_size and
+    limits.TRAIN_CHUNK_SEEDS.
 
     `runs`: which of the plan's runs `start` holds (their order seeds draw the mini-batches'
     order), by default the first ones. With trainer.standardize the descent runs on z-scored
@@ -240,8 +240,9 @@ def descend(plan: Plan, X, y, start, runs: slice | None = None):
     n = len(start[0].b)
     step = optimizer(t)
     order_seeds = plan.runs.order[runs if runs is not None else slice(0, n)]
-    mini_batch = t.batch_size is not None or order_seeds[0] >= 0
-    size = plan.train_chunk_size if mini_batch else min(limits.TRAIN_CHUNK_SEEDS, plan.chunk_size)
+    # Mini-batches through neuron.compiled's kernels, which hold a batch's rows, not all rows.
+    lanes = (t.batch_size is not None or order_seeds[0] >= 0) and network.compiled_pays(start)
+    size = plan.train_chunk_size if lanes else min(limits.TRAIN_CHUNK_SEEDS, plan.chunk_size)
     slices = [slice(i, i + size) for i in range(0, n, size)]
 
     def one(sl):
@@ -253,8 +254,8 @@ def descend(plan: Plan, X, y, start, runs: slice | None = None):
                              l2=t.l2, record_every=t.record_every, batch_size=t.batch_size,
                              orders=orders)
 
-    if mini_batch:
-        # Mini-batch training's compiled kernels, loaded once here, not in every worker.
+    if lanes:
+        # The compiled kernels, loaded once here, not in every worker.
         from neuron import compiled
 
         compiled.warm_up()

@@ -158,3 +158,25 @@ def test_orders_from_other_generators_are_drawn_by_numpy(data):
     kw = dict(epochs=3, batch_size=8, optimizer=SGD(0.1), shuffle=False)
     assert_close(train(data, start, f, False, seeds, orders=gens(), **kw),
                  train(data, start, f, True, seeds, orders=gens(), **kw))
+
+
+@pytest.mark.parametrize("features, hidden, fast", [(2, [8], True), (4, [32], True),
+                                                    (8, [8], False), (30, [16], False),
+                                                    (2, [8, 8], False), (2, [], False)])
+def test_by_default_the_kernels_train_where_they_pay(features, hidden, fast):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, features))
+    y = (X[:, 0] > 0).astype(float)
+    seeds = np.arange(3)
+    start = tuple(N.Layer(W, b) for W, b in I.draw_layers(
+        seeds, N.sizes(features, hidden), I.Draw("xavier_uniform"), I.Draw("zeros")))
+    f = A.get("tanh")
+    assert N.compiled_pays(start) is fast
+
+    def run(**kw):
+        return N.train(X, y, start, f, SGD(0.1), epochs=2, batch_size=8, **kw,
+                       orders=[splits.stream(splits.ORDER, s) for s in seeds])
+
+    default, chosen = run(), run(reference=not fast)
+    for a, b in zip(default.layers, chosen.layers, strict=True):
+        assert a.W.tobytes() == b.W.tobytes() and a.b.tobytes() == b.b.tobytes()
