@@ -67,8 +67,16 @@ def compose_cfg(_configs_registered):
 
 @pytest.fixture
 def make_cfg(compose_cfg):
-    """The composed config as the typed objects a job takes (runner.config.Config)."""
-    return lambda *overrides: to_config(compose_cfg(*overrides))
+    """The composed config as the typed objects a job takes (runner.config.Config), without
+    the PNG plots unless the test asks for them (luck.plots=true): drawing them takes
+    matplotlib ~0.8 s a job, and tests/test_plots.py and test_summary.py are about them."""
+
+    def _make(*overrides):
+        if not any(o.lstrip("+~").startswith("luck.plots") for o in overrides):
+            overrides = (*overrides, "luck.plots=false")
+        return to_config(compose_cfg(*overrides))
+
+    return _make
 
 
 @pytest.fixture(scope="session")

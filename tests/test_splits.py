@@ -158,7 +158,8 @@ def test_the_report_says_where_the_luck_comes_from_and_mlflow_holds_it(make_cfg,
     from runner.job import run_job
 
     out = run_job(make_cfg("split=holdout", "split.seed=1..3", "seed=1..6",
-                           "luck.n_resamples=200", f"tracking.uri={store}"), tmp_path)
+                           "luck.n_resamples=200", f"tracking.uri={store}", "luck.plots=true"),
+                  tmp_path)
     r, src = out.result, out.report.sources
     acc = r.evaluation.metrics.accuracy
     comp = sources.variance_components(acc, {"init": r.plan.runs.seed,

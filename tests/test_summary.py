@@ -84,7 +84,7 @@ def test_constant_init_has_no_luck(make_cfg, tmp_path):
 
 
 def test_plots_are_written(make_cfg, tmp_path, store):
-    cfg = make_cfg("seed=1..30", f"tracking.uri={store}")
+    cfg = make_cfg("seed=1..30", f"tracking.uri={store}", "luck.plots=true")
     out = run_job(cfg, tmp_path)
     names = sorted(p.name for p in out.plots)
     assert names == ["accuracy.png", "agreement.png", "best_of_k.png", "weights.png"]

@@ -22,7 +22,7 @@ def test_seed_7_trains_to_the_same_weights_in_any_sweep(make_cfg, tmp_path):
 
 def test_training_removes_the_luck_and_is_logged(make_cfg, store, tmp_path):
     cfg = make_cfg("mode=train", "seed=1..12", f"tracking.uri={store}", "trainer.l2=0.01",
-                   "trainer.epochs=3000", "trainer.lr=1.0")
+                   "trainer.epochs=3000", "trainer.lr=1.0", "luck.plots=true")
     out = run_job(cfg, tmp_path)
     t = out.report.training
     assert t.before.std > 0.1  # random weights: a coin toss between two modes
