@@ -372,21 +372,24 @@ def _check_batches(n_rows, n_seeds, rows, batch_size, orders):
 
 def compiled_pays(layers) -> bool:
     """Whether neuron.compiled's kernels train these layers in mini-batches faster than
-    numpy's products: one hidden layer on at most 4 features. Measured (one core, 64 seeds,
-    512 rows, batch 32, relu; µs a seed an epoch, compiled / numpy):
+    numpy's products: hidden layers on at most 4 features, each later hidden layer's fan-in
+    at most 8. `python benchmarks/kernels_crossover.py` (64 seeds, 512 rows, batch 32, relu,
+    one core; µs a seed an epoch, compiled / numpy; the full table in benchmarks/README.md):
 
         features  hidden     compiled  numpy        features  hidden     compiled  numpy
-        2         [8]          38       66          8         [8]          66       63
-        2         [32]         93      142          8         [32]        181      149
-        2         [64]        183      285          30        [8]         156       83
-        4         [8]          55       68          30        [32]        554      213
-        4         [32]        138      159          2         [16, 16]    212      159
-        2         []           38       38          30        []           71       52
+        2         [8]          39       68          8         [8]          85       64
+        2         [32]         86      132          8         [32]        175      152
+        2         [64]        161      287          30        [8]         147       80
+        4         [32]        124      142          30        [32]        499      205
+        2         [8, 8]       83      121          2         [16, 16]    208      156
+        2         []           20       22          30        []           68       49
 
     The kernels run a seed a SIMD lane, each product a loop over a layer's fan-in: where
-    numpy's products have a fan-in of 2 they waste most of their call; from ~8 numpy's
-    matrix products (BLAS) are faster than those loops."""
-    return len(layers) == 2 and layers[0].W.shape[1] <= 4
+    numpy's products have a fan-in of a few they waste most of their call; from ~8 to 16
+    numpy's matrix products (BLAS) are faster than those loops. Without a hidden layer the
+    two are level, and numpy's path is the one the single neuron has always taken."""
+    return (len(layers) >= 2 and layers[0].W.shape[1] <= 4
+            and all(layer.W.shape[1] <= 8 for layer in layers[1:-1]))
 
 
 def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows, batch_size,
