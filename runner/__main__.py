@@ -145,6 +145,10 @@ def _run(args: list[str]) -> None:
     try:
         main()
     except Exception as e:
+        # A stop that landed inside a library can come out as that library's error (Hydra's
+        # "Error locating target … (Error loading …)" while it imports the multirun callback):
+        # after a stop, any error is the stop.
+        raise_if_stopped()
         if user_full:
             raise
         message = explain(e, args)
