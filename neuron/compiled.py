@@ -5,9 +5,10 @@ matrix product per seed in each: at 32 rows a batch the calls' overhead, not the
 is the time (`benchmarks/network_speed.py --batch-size 32`: 11-41× the machine's floor, JAX
 1.5-3× ahead). Here a batch's products for a chunk of seeds are one call each way, the seeds
 in blocks of LANES: every array is laid out (block, …, LANES), so the innermost loop runs
-over a block's seeds, contiguous and of a length the compiler knows, on SIMD lanes, a seed a
-lane, and a block's parameters and gradients stay in the core's L1 cache while the batch's
-rows go by. Element-wise functions stay numpy's (`network.activate`/`derive`: vectorised
+over a block's seeds, contiguous, on SIMD lanes, a seed a lane, and the batch's rows go by
+inside each weight's loop, so a weight's lanes are read once a batch. Where these loops lose
+to numpy's matrix products (8 features or more: `network.compiled_pays`), training does not
+use them. Element-wise functions stay numpy's (`network.activate`/`derive`: vectorised
 exp and tanh) over the whole batch at once, except the piecewise-linear ones (relu,
 leaky_relu, linear) and the polynomial derivatives of tanh and sigmoid, computed here with
 the same operations.
