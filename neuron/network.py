@@ -452,7 +452,7 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
     k = 0
     for epoch in range(epochs + 1):
         if epoch == loss_epochs[k]:
-            if theta is not params:
+            if not reference:
                 params[...] = compiled.from_lanes(theta, n_seeds)
                 z = kernels.z(given)
             else:
@@ -464,7 +464,7 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
             break
         if orders is None:
             order = given
-        elif theta is not params and states is not None:
+        elif not reference and states is not None:
             order = shuffled
             compiled.shuffle(states, given, order)
         else:
@@ -475,7 +475,7 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
             if l2:
                 grads += decay * theta
             update([theta], [grads])
-    if theta is not params:
+    if not reference:
         params[...] = compiled.from_lanes(theta, n_seeds)
         if states is not None:
             compiled.set_pcg64_states(orders, states)
