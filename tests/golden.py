@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -447,10 +448,14 @@ def same(a, b, where="") -> list[str]:
     return [] if a == b else [f"{where}: {a!r} against {b!r}"]
 
 
-def run(name: str, overrides: list[str], folder: Path, speedups: bool) -> dict:
+def run(name: str, overrides: list[str], folder: Path, speedups: bool,
+        store: Path | None = None) -> dict:
     """`python -m runner OVERRIDES` in `folder`, fast (the worker, helper processes) or plain
-    (NEURON_LUCK_SPEEDUPS=0); its dump."""
+    (NEURON_LUCK_SPEEDUPS=0); its dump. The job makes its store, or logs into a copy of
+    `store` (an empty store with MLflow's tables made: the tests' migrated_store)."""
     folder.mkdir(parents=True, exist_ok=True)
+    if store is not None:
+        shutil.copyfile(store, folder / "mlflow.db")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MLFLOW_", "NEURON_LUCK_", "HYDRA_"))}

@@ -14,7 +14,7 @@ from tests.conftest import ROOT, all_runs, run_cli, start_runner
 
 pytestmark = pytest.mark.slow
 
-SEEDS = 150
+SEEDS = 60
 
 
 def _env():
@@ -61,13 +61,13 @@ def _each_seed_once(uri, experiment, n):
 
 
 def test_two_identical_commands_at_once_log_each_seed_once(tmp_path, store):
-    """6 times: a command, and the same command again once the first is part-way through
-    its child runs (or has just started them); together, each seed once. (20 times until
-    the slow set had to fit in 6 minutes: 40 processes, a fifth of it; the code before the
-    job lock logged duplicates or two parents every time, so 3 pairs of each kind find it.)"""
+    """Twice: a command, and the same command again once the first is part-way through its
+    child runs, or as soon as it has started them; together, each seed once. (20 times until
+    the slow set had to fit in 6 minutes: 40 processes, a fifth of it. The code before the
+    job lock logged duplicates or two parents every time, in either kind of pair.)"""
     db = tmp_path / "mlflow.db"
     uri = store
-    for i in range(6):
+    for i in range(2):
         experiment = f"pair-{i}"
         args = [f"seed=1..{SEEDS}", f"tracking.uri={uri}", f"tracking.experiment={experiment}",
                 "luck.plots=false"]
@@ -88,32 +88,32 @@ def test_two_identical_commands_at_once_log_each_seed_once(tmp_path, store):
         assert all(parent in out for out, _ in outs)
 
 
-def test_joblib_jobs_of_one_job_key_log_each_seed_once(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    out = run_cli(["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1..300,1..300",
+def test_joblib_jobs_of_one_job_key_log_each_seed_once(tmp_path, store):
+    uri = store
+    out = run_cli(["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1..100,1..100",
                    f"tracking.uri={uri}", "luck.plots=false"], tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr
-    _each_seed_once(uri, "neuron-luck", 300)
+    _each_seed_once(uri, "neuron-luck", 100)
 
 
 @pytest.mark.parametrize("launcher", ["basic", "joblib"])
-def test_jobs_that_differ_only_in_chunk_size_log_each_seed_once(tmp_path, launcher):
-    # The job key ignores chunk_size: these three jobs are one computation.
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_jobs_that_differ_only_in_chunk_size_log_each_seed_once(tmp_path, store, launcher):
+    # The job key ignores chunk_size: these two jobs are one computation.
+    uri = store
     out = run_cli(["-m", f"hydra/launcher={launcher}", f"seed=1..{SEEDS}",
-                   "chunk_size=100,1000,5000", f"tracking.uri={uri}", "luck.plots=false"],
+                   "chunk_size=100,5000", f"tracking.uri={uri}", "luck.plots=false"],
                   tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr
     _each_seed_once(uri, "neuron-luck", SEEDS)
 
 
-def test_a_rerun_heals_duplicates_left_by_older_versions(tmp_path, make_cfg):
+def test_a_rerun_heals_duplicates_left_by_older_versions(tmp_path, store, make_cfg):
     """What a version before issue 15 could leave: under one unfinished parent the same seed
     finished twice and a child left RUNNING; a second unfinished parent with the same key;
     a finished parent with a duplicated seed. A re-run leaves each seed once."""
     from runner.plan import job_key
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = store
     args = ["seed=1..8", f"tracking.uri={uri}", "luck.plots=false"]
     key = job_key(make_cfg(*args))
     client = MlflowClient(uri)
@@ -173,14 +173,14 @@ def _stop_after(polls):
     return lambda: asked.append(1) or len(asked) >= polls
 
 
-def test_a_lease_in_the_store_is_held_waited_for_and_taken_over(tmp_path, quick_lease):
+def test_a_lease_in_the_store_is_held_waited_for_and_taken_over(store, quick_lease):
     """The lease for stores other machines share (runner.tracking.lease.StoreLease), on a
     real store: one holder at a time; taken over only from an owner that is gone."""
     import socket
 
     from runner.tracking.lease import LeaseLost, Owner, StoreLease
 
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(store)
     exp = client.create_experiment("neuron-luck")
     first = StoreLease(client, exp, "k1")
     assert first.acquire() is False  # free: held at once
@@ -220,7 +220,7 @@ def test_a_lease_in_the_store_is_held_waited_for_and_taken_over(tmp_path, quick_
 def test_two_identical_commands_on_a_tracking_server_log_each_seed_once(tmp_path, mlflow_server):
     """The same through an HTTP server, where the lease is kept in the store."""
     n = 60
-    for i in range(3):
+    for i in range(2):
         experiment = f"pair-{i}"
         args = [f"seed=1..{n}", f"tracking.uri={mlflow_server}",
                 f"tracking.experiment={experiment}", "luck.plots=false"]

@@ -1,6 +1,7 @@
 """`python -m runner` as a user runs it, in a temporary folder with its own SQLite store."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -12,7 +13,8 @@ from tests.conftest import ROOT, all_runs, run_cli, start_runner
 pytestmark = pytest.mark.slow
 
 
-def test_five_seeds(tmp_path):
+def test_five_seeds(tmp_path, migrated_store):
+    shutil.copyfile(migrated_store, tmp_path / "runs.db")  # made: test_default_store makes one
     uri = f"sqlite:///{tmp_path / 'runs.db'}"  # not the default store: the UI is told which
     out = run_cli(["activation=sigmoid", "seed=1..5", f"tracking.uri={uri}"], tmp_path)
     assert out.returncode == 0, out.stderr

@@ -13,8 +13,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("speedups", [True, False], ids=["fast", "plain"])
 @pytest.mark.parametrize("name, overrides", COMMANDS, ids=[c[0] for c in COMMANDS])
-def test_stored_runs_match_the_golden_sample(tmp_path, name, overrides, speedups):
+def test_stored_runs_match_the_golden_sample(tmp_path, migrated_store, name, overrides,
+                                             speedups):
     golden = expected(name)
-    stored = run(name, overrides, tmp_path, speedups=speedups)
+    stored = run(name, overrides, tmp_path, speedups=speedups, store=migrated_store)
     differences = same(golden, json.loads(json.dumps(stored)))
     assert not differences, "\n".join(differences[:20])

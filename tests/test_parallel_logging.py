@@ -2,6 +2,7 @@
 by two processes. Real subprocesses and real SQLite stores, read back with MlflowClient."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,9 +26,10 @@ def _runs(uri):
     return client, parents, children, runs
 
 
-def test_two_logging_processes_log_what_one_does(tmp_path):
+def test_two_logging_processes_log_what_one_does(tmp_path, migrated_store):
     stores = {}
     for n in (1, 2):
+        shutil.copyfile(migrated_store, tmp_path / f"p{n}.db")
         uri = f"sqlite:///{tmp_path / f'p{n}.db'}"
         out = run_cli(["seed=1..60", f"tracking.uri={uri}", f"tracking.processes={n}",
                        "luck.plots=false"], tmp_path)
@@ -121,7 +123,7 @@ def _worker_pid(pid, deadline):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_killed_worker_is_reported_and_a_rerun_completes(tmp_path, store):
     uri = store
-    args = ["seed=1..400", f"tracking.uri={uri}", "luck.plots=false"]
+    args = ["seed=1..200", f"tracking.uri={uri}", "luck.plots=false"]
     proc = start_runner(args, tmp_path)
     deadline = time.monotonic() + 120
     worker = _worker_pid(proc.pid, deadline)
@@ -137,19 +139,19 @@ def test_a_killed_worker_is_reported_and_a_rerun_completes(tmp_path, store):
     # The worker's helper died with it (PR_SET_PDEATHSIG): the count stays put.
     settled = finished_children(db)
     time.sleep(1.0)
-    assert finished_children(db) == settled < 400
+    assert finished_children(db) == settled < 200
 
     out = run_cli(args, tmp_path)
     assert out.returncode == 0, out.stderr
     _, parents, children, _ = _runs(uri)
-    assert sorted(children) == list(range(1, 401))
+    assert sorted(children) == list(range(1, 201))
     assert [p.info.status for p in parents] == ["FINISHED"]
 
 
 def test_ctrl_c_while_logging_marks_runs_failed_and_a_rerun_completes(tmp_path, store):
     uri = store
     db = tmp_path / "mlflow.db"
-    args = ["seed=1..1000", f"tracking.uri={uri}", "luck.plots=false"]
+    args = ["seed=1..200", f"tracking.uri={uri}", "luck.plots=false"]
     proc = start_runner(args, tmp_path)
     deadline = time.monotonic() + 120
     while finished_children(db) < 20:
@@ -165,22 +167,22 @@ def test_ctrl_c_while_logging_marks_runs_failed_and_a_rerun_completes(tmp_path, 
     assert [p.info.status for p in parents] == ["FAILED"]
     # Each process finished the child it was writing: none is left RUNNING.
     assert "RUNNING" not in {r.info.status for r in runs}
-    assert 20 <= len(children) < 1000
+    assert 20 <= len(children) < 200
 
     out = run_cli(args, tmp_path)
     assert out.returncode == 0, out.stderr
     _, parents, children, _ = _runs(uri)
     assert [p.info.status for p in parents] == ["FINISHED"]
-    assert sorted(children) == list(range(1, 1001))
+    assert sorted(children) == list(range(1, 201))
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_ctrl_c_reaching_the_worker_first_says_how_to_resume(tmp_path):
+def test_ctrl_c_reaching_the_worker_first_says_how_to_resume(tmp_path, store):
     # Issue 22: when the worker answered a Ctrl-C before this process noticed its own, the
     # command ended "Error: MLflow logging failed (KeyboardInterrupt: )", exit 3, where
     # SIGTERM at the same moment said how to resume. The worker alone is interrupted here,
     # so the worker's answer comes first every time.
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = store
     db = tmp_path / "mlflow.db"
     args = ["seed=1..1000", f"tracking.uri={uri}", "luck.plots=false"]
     proc = start_runner(args, tmp_path)
