@@ -334,6 +334,9 @@ def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, 
     loss_epochs = recorded_epochs(epochs, record_every)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         if rows is not None or batch_size is not None or orders is not None:
+            if reference is None:
+                reference = not trains_compiled(layers, batch_size, orders is not None,
+                                                rows is not None)
             rows, batch_size = _check_batches(X.shape[0], layers[0].W.shape[0], rows,
                                               batch_size, orders)
             return _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs,
@@ -392,8 +395,16 @@ def compiled_pays(layers) -> bool:
             and all(layer.W.shape[1] <= 8 for layer in layers[1:-1]))
 
 
+def trains_compiled(layers, batch_size=None, shuffled=False, split=False) -> bool:
+    """Whether `train(..., batch_size=batch_size)`, given `orders` if shuffled and `rows` if
+    split, runs neuron.compiled's kernels by default (reference=None): the mini-batch path
+    does, for the layers `compiled_pays` for. The caller sizes its chunks by it (the
+    kernels' lanes), so it asks here rather than deciding a second time."""
+    return (batch_size is not None or shuffled or split) and compiled_pays(layers)
+
+
 def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows, batch_size,
-                   orders, reference=None):
+                   orders, reference):
     """Mini-batches of each seed's own rows, in its own order; any depth.
 
     Every layer's weights lie side by side in one (n_seeds, n_params) array, each layer's
@@ -405,8 +416,6 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
     numpy's matrix products (`_batch_grad`, `_batch_z`), the reference the kernels are
     tested against: the same arithmetic, summed in another order.
     """
-    if reference is None:
-        reference = not compiled_pays(layers)
     n_seeds = layers[0].W.shape[0]
     params, net = _flat_layers(layers)
     for W, layer in zip(net, layers, strict=True):

@@ -241,7 +241,7 @@ def descend(plan: Plan, X, y, start, runs: slice | None = None):
     step = optimizer(t)
     order_seeds = plan.runs.order[runs if runs is not None else slice(0, n)]
     # Mini-batches through neuron.compiled's kernels, which hold a batch's rows, not all rows.
-    lanes = (t.batch_size is not None or order_seeds[0] >= 0) and network.compiled_pays(start)
+    lanes = network.trains_compiled(start, t.batch_size, shuffled=order_seeds[0] >= 0)
     size = plan.train_chunk_size if lanes else min(limits.TRAIN_CHUNK_SEEDS, plan.chunk_size)
     slices = [slice(i, i + size) for i in range(0, n, size)]
 

@@ -173,6 +173,10 @@ def test_by_default_the_kernels_train_where_they_pay(features, hidden, fast):
         seeds, N.sizes(features, hidden), I.Draw("xavier_uniform"), I.Draw("zeros")))
     f = A.get("tanh")
     assert N.compiled_pays(start) is fast
+    # What the job sizes its chunks by (runner.evaluate): the kernels for mini-batches or
+    # shuffled orders, never for the full batch in order.
+    assert N.trains_compiled(start, 8) is N.trains_compiled(start, shuffled=True) is fast
+    assert N.trains_compiled(start) is False
 
     def run(**kw):
         return N.train(X, y, start, f, SGD(0.1), epochs=2, batch_size=8, **kw,
