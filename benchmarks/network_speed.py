@@ -19,9 +19,14 @@ z-scored), one hidden layer of `width` units, every seed from the same start:
   core: (FLOPs / rate + transcendentals × exp's time) × seeds × epochs / cores. The
   element-wise work is counted at the matrix-product rate, so the floor is, if anything, low.
 
-Ours and JAX alternate, `--repeats` times each; medians. Epochs shrink as the job grows
-(`--cells` hidden-unit evaluations a run) so each run takes about a second; JAX's final
-weights are compared with ours (they agree to ~1e-13 from the same start).
+Both record what the job records, the loss curve: the training set's mean log-loss at the
+epochs `neuron.network.recorded_epochs` picks (every epoch up to 200). Full batch, that loss
+comes with the gradient (JAX: `value_and_grad`); with mini-batches it is one more forward
+pass over every row at each recorded epoch (until 2026-12-04 the JAX trainer recorded none,
+which made it up to a third faster than the same work). Ours and JAX alternate,
+`--repeats` times each; medians. Epochs shrink as the job grows (`--cells` hidden-unit
+evaluations a run) so each run takes about a second. "agreement": the largest difference of
+JAX's final first-layer weights and of its loss curve from ours (~1e-13 from the same start).
 
     python benchmarks/network_speed.py                                # relu, tanh, sigmoid grid
     python benchmarks/network_speed.py --activations all --seeds 1000 --widths 8
@@ -74,7 +79,7 @@ def ours(plan, start):
 
     t = time.perf_counter()
     layers, losses, _ = evaluate.descend(plan, plan.dataset.X, plan.dataset.y, start)
-    return time.perf_counter() - t, layers
+    return time.perf_counter() - t, layers, losses
 
 
 def jax_trainer(activation: str, X, y, epochs: int, lr: float, batch: int | None = None):
@@ -93,13 +98,37 @@ def jax_trainer(activation: str, X, y, epochs: int, lr: float, batch: int | None
         z = (f(Xj @ W1 + b1) @ W2)[:, 0] + b2[0]
         return jnp.mean(jnp.logaddexp(0.0, z) - yj * z)
 
-    grad = jax.grad(loss)
+    # The losses ours records (the job's loss curve): the full training set's mean log-loss at
+    # the same epochs (neuron.network.recorded_epochs), slot[e] its place for epoch e.
+    from neuron.network import recorded_epochs
 
-    def train(p):
-        return jax.lax.fori_loop(0, epochs, lambda _, p: tuple(
-            a - lr * g for a, g in zip(p, grad(p), strict=True)), p)
+    at = recorded_epochs(epochs, None)
+    rec = np.zeros(epochs + 1, bool)
+    rec[at] = True
+    slot = np.zeros(epochs + 1, int)
+    slot[at] = np.arange(len(at))
+    rec, slot = jnp.asarray(rec), jnp.asarray(slot)
+
+    def keep(losses, e, value):
+        # Not batched (e is the loop's index), so a real branch under vmap: a loss is
+        # computed only at a recorded epoch.
+        return jax.lax.cond(rec[e], lambda: losses.at[slot[e]].set(value()), lambda: losses)
 
     if batch is None:
+        # The loss of epoch e is the one its step's gradient comes with.
+        step = jax.value_and_grad(loss)
+
+        def gd(e, carry):
+            p, losses = carry
+            value, g = step(p)
+            losses = jax.lax.cond(rec[e], lambda: losses.at[slot[e]].set(value),
+                                  lambda: losses)
+            return tuple(a - lr * d for a, d in zip(p, g, strict=True)), losses
+
+        def train(p):
+            p, losses = jax.lax.fori_loop(0, epochs, gd, (p, jnp.zeros(len(at))))
+            return p, keep(losses, epochs, lambda: loss(p))
+
         return jax.jit(jax.vmap(train))
     # Mini-batches: each epoch the rows in the order our order seed 0 draws (the same for every
     # seed here), consecutive batches of `batch`, the last one smaller (scikit-learn's).
@@ -119,19 +148,25 @@ def jax_trainer(activation: str, X, y, epochs: int, lr: float, batch: int | None
     def sgd(p, idx):
         return tuple(a - lr * g for a, g in zip(p, batch_grad(p, idx), strict=True))
 
-    def epoch(e, p):
+    def epoch(e, carry):
+        p, losses = carry
         perm = perms[e]
         p = jax.lax.fori_loop(0, full, lambda k, p: sgd(
             p, jax.lax.dynamic_slice(perm, (k * batch,), (batch,))), p)
-        return sgd(p, perm[full * batch:]) if rest else p
+        p = sgd(p, perm[full * batch:]) if rest else p
+        return p, keep(losses, e + 1, lambda: loss(p))
 
-    return jax.jit(jax.vmap(lambda p: jax.lax.fori_loop(0, epochs, epoch, p)))
+    def train(p):
+        losses = keep(jnp.zeros(len(at)), 0, lambda: loss(p))
+        return jax.lax.fori_loop(0, epochs, epoch, (p, losses))
+
+    return jax.jit(jax.vmap(train))
 
 
 def run_jax(trainer, chunks):
     t = time.perf_counter()
     out = [trainer(c) for c in chunks]
-    out[-1][0].block_until_ready()
+    out[-1][1].block_until_ready()
     return time.perf_counter() - t, out
 
 
@@ -230,7 +265,7 @@ def main() -> None:
                     run_jax(trainer, chunks[:1] + chunks[-1:])  # compile both shapes
                 ours_t, jax_t = [], []
                 for _ in range(a.repeats):
-                    t, layers = ours(plan, start)
+                    t, layers, losses = ours(plan, start)
                     ours_t.append(t)
                     if trainer is not None:
                         t, out = run_jax(trainer, chunks)
@@ -238,8 +273,10 @@ def main() -> None:
                 o = statistics.median(ours_t)
                 agree = "-"
                 if jax_t:
-                    W1 = np.concatenate([np.asarray(c[0]) for c in out])
-                    agree = f"{np.abs(W1 - layers[0].W).max():.0e}"
+                    W1 = np.concatenate([np.asarray(c[0][0]) for c in out])
+                    curve = np.concatenate([np.asarray(c[1]) for c in out]).T
+                    agree = (f"{np.abs(W1 - layers[0].W).max():.0e} "
+                             f"{np.abs(curve - losses).max():.0e}")
                 j = statistics.median(jax_t) if jax_t else float("nan")
                 sk = sklearn_seconds(act, X, y, width, epochs, a.sk_seeds, a.batch_size)
                 sk_total = sk * seeds if sk is not None else float("nan")
