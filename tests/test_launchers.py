@@ -378,27 +378,27 @@ def test_joblib_two_at_a_time(postgres, mlflow_server, tmp_path):
 def test_two_commands_at_once_on_a_new_postgresql_database_both_log(postgres, tmp_path):
     """MLflow creates a new database's tables without a lock: of two commands started at once
     on an empty database, one failed after evaluating (duplicate key in pg_type), 4 times
-    in 4 before runner.tracking.setup took a PostgreSQL advisory lock around it."""
+    in 4 before runner.tracking.setup took a PostgreSQL advisory lock around it (so one
+    pair finds it; this ran 3 pairs until the slow set had to fit in 6 minutes)."""
     import psycopg
     from mlflow.tracking import MlflowClient
 
     server = postgres.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "HYDRA_"))}
     env["PYTHONPATH"] = str(ROOT)
-    for attempt in range(2):
-        name = f"fresh_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(server + "/postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        uri = postgres.rsplit("/", 1)[0] + f"/{name}"
-        procs = [subprocess.Popen(
-            [sys.executable, "-m", "runner", "seed=1..5", f"activation={a}", f"tracking.uri={uri}",
-             "luck.plots=false"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True) for a in ("relu", "tanh")]
-        outs = [p.communicate(timeout=300) for p in procs]
-        assert [p.returncode for p in procs] == [0, 0], (attempt, [o[1] for o in outs])
-        exp = MlflowClient(uri).get_experiment_by_name("neuron-luck")
-        runs = MlflowClient(uri).search_runs([exp.experiment_id])
-        assert len(runs) == 2 + 2 * 5  # two parents, five seeds each
+    name = f"fresh_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    uri = postgres.rsplit("/", 1)[0] + f"/{name}"
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "runner", "seed=1..5", f"activation={a}", f"tracking.uri={uri}",
+         "luck.plots=false"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True) for a in ("relu", "tanh")]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outs]
+    exp = MlflowClient(uri).get_experiment_by_name("neuron-luck")
+    runs = MlflowClient(uri).search_runs([exp.experiment_id])
+    assert len(runs) == 2 + 2 * 5  # two parents, five seeds each
 
 
 @pytest.mark.slow
