@@ -121,9 +121,8 @@ def jax_trainer(activation: str, X, y, epochs: int, lr: float, batch: int | None
         def gd(e, carry):
             p, losses = carry
             value, g = step(p)
-            losses = jax.lax.cond(rec[e], lambda: losses.at[slot[e]].set(value),
-                                  lambda: losses)
-            return tuple(a - lr * d for a, d in zip(p, g, strict=True)), losses
+            return tuple(a - lr * d for a, d in zip(p, g, strict=True)), keep(
+                losses, e, lambda: value)
 
         def train(p):
             p, losses = jax.lax.fori_loop(0, epochs, gd, (p, jnp.zeros(len(at))))
