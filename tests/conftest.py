@@ -121,13 +121,17 @@ def migrated_store(tmp_path_factory, worker_id) -> Path:
     return path
 
 
+def store_at(db: Path, migrated: Path) -> str:
+    """The SQLite tracking URI of `db`, made a new, empty MLflow store: a copy of `migrated`
+    (the session's `migrated_store`), as MLflow would have made it."""
+    shutil.copyfile(migrated, db)
+    return f"sqlite:///{db}"
+
+
 @pytest.fixture
 def store(tmp_path, migrated_store):
-    """A SQLite tracking URI in the test's folder: a new, empty MLflow store (a copy of
-    `migrated_store`, as MLflow would have made it)."""
-    db = tmp_path / "mlflow.db"
-    shutil.copyfile(migrated_store, db)
-    return f"sqlite:///{db}"
+    """A SQLite tracking URI in the test's folder, tmp_path/mlflow.db: a new, empty store."""
+    return store_at(tmp_path / "mlflow.db", migrated_store)
 
 
 def engine_missing(what: str):
@@ -265,12 +269,12 @@ def mlflow_server(tmp_path, migrated_store):
     """A real `mlflow server` on 127.0.0.1 over tmp_path/server.db (a copy of
     `migrated_store`: the server starts without running MLflow's migrations, ~5 s); yields
     its URL."""
-    shutil.copyfile(migrated_store, tmp_path / "server.db")
+    backend = store_at(tmp_path / "server.db", migrated_store)
     port = free_port()
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--workers", "1", "--backend-store-uri", backend,
          "--artifacts-destination", str(tmp_path / "server-artifacts")],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,

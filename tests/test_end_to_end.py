@@ -1,21 +1,21 @@
 """`python -m runner` as a user runs it, in a temporary folder with its own SQLite store."""
 
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, all_runs, run_cli, start_runner
+from tests.conftest import ROOT, all_runs, run_cli, start_runner, store_at
 
 pytestmark = pytest.mark.slow
 
 
 def test_five_seeds(tmp_path, migrated_store):
-    shutil.copyfile(migrated_store, tmp_path / "runs.db")  # made: test_default_store makes one
-    uri = f"sqlite:///{tmp_path / 'runs.db'}"  # not the default store: the UI is told which
+    # Not the default store, so the UI is told which; made already (making one is
+    # test_default_store_is_mlflow_db_in_the_working_directory's).
+    uri = store_at(tmp_path / "runs.db", migrated_store)
     out = run_cli(["activation=sigmoid", "seed=1..5", f"tracking.uri={uri}"], tmp_path)
     assert out.returncode == 0, out.stderr
     runs = all_runs(uri)

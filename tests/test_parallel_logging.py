@@ -2,7 +2,6 @@
 by two processes. Real subprocesses and real SQLite stores, read back with MlflowClient."""
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, all_runs, finished_children, run_cli, start_runner
+from tests.conftest import ROOT, all_runs, finished_children, run_cli, start_runner, store_at
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +28,7 @@ def _runs(uri):
 def test_two_logging_processes_log_what_one_does(tmp_path, migrated_store):
     stores = {}
     for n in (1, 2):
-        shutil.copyfile(migrated_store, tmp_path / f"p{n}.db")
-        uri = f"sqlite:///{tmp_path / f'p{n}.db'}"
+        uri = store_at(tmp_path / f"p{n}.db", migrated_store)
         out = run_cli(["seed=1..60", f"tracking.uri={uri}", f"tracking.processes={n}",
                        "luck.plots=false"], tmp_path)
         assert out.returncode == 0, out.stderr
