@@ -1,3 +1,4 @@
+import compileall
 import contextlib
 import copy
 import fcntl
@@ -23,6 +24,20 @@ from runner.config import register_configs, to_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
+
+
+def pytest_configure(config):
+    """Compile the project's own modules once, before the workers start. With
+    PYTHONDONTWRITEBYTECODE set (this machine and CI set it) nothing writes bytecode on import,
+    so every worker and every `python -m runner` a test starts compiled runner/ and neuron/ from
+    source again: ~8 s of the test command's wall time in a fresh checkout (59.9 s against
+    52.0 s). Python reads bytecode under that setting; it only never writes it. pip compiles
+    installed packages the same way; an editable install leaves the project's files to us. The
+    caches are git-ignored and rebuilt only for a file whose source changed."""
+    if hasattr(config, "workerinput"):
+        return
+    for package in ("runner", "neuron", "tests"):
+        compileall.compile_dir(ROOT / package, quiet=2, workers=1)
 
 
 @pytest.hookimpl(trylast=True)
