@@ -12,7 +12,7 @@ from pathlib import Path
 STARTED = time.time()
 
 from runner import speedups  # noqa: E402
-from runner.errors import Terminated, error_line, note_stop, raise_if_stopped  # noqa: E402
+from runner.errors import Terminated, error_line, raise_if_stopped, stop  # noqa: E402
 
 
 def stopped(e: KeyboardInterrupt) -> None:
@@ -29,11 +29,11 @@ def _terminate(_signum, _frame):
     # is marked FAILED, and this process says how to resume (it was left RUNNING).
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     speedups.forward_interrupt()
-    raise note_stop(Terminated())
+    stop(Terminated())
 
 
 def _interrupt(_signum, _frame):
-    raise note_stop(KeyboardInterrupt())
+    stop(KeyboardInterrupt())
 
 
 def _stop_while_starting(signum, _frame):

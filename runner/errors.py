@@ -1,5 +1,6 @@
 """The exception types whose message is shown to the user as is, without a traceback."""
 
+import contextlib
 import os
 import re
 
@@ -63,6 +64,38 @@ def note_stop(e: KeyboardInterrupt) -> KeyboardInterrupt:
     runner only warns about, and the jobs ran to exit 0 after a SIGTERM."""
     _stop_asked.append(e)
     return e
+
+
+def stop(e: KeyboardInterrupt) -> None:
+    """What the signal handlers do: raise `e` now or, inside a `shielded` section, as it ends."""
+    note_stop(e)
+    if _shields:
+        _pending.append(e)
+        return
+    raise e
+
+
+_shields: list[None] = []  # one entry per `shielded` section entered and not left
+_pending: list[KeyboardInterrupt] = []
+
+
+@contextlib.contextmanager
+def shielded():
+    """A section a Ctrl-C or SIGTERM does not cut in two: a stop that arrives inside it is
+    raised as the section ends (if it ends without an exception of its own; the stop is
+    noted either way, for `raise_if_stopped`). An MLflow write is one: a stop raised inside
+    SQLAlchemy's session left its connection holding SQLite's write lock, and marking the
+    parent FAILED then waited on this process's own lock, 20 s a try, and gave up."""
+    _shields.append(None)
+    try:
+        yield
+    finally:
+        _shields.pop()
+        pending = [] if _shields else _pending[:]
+        if not _shields:
+            _pending.clear()
+    if pending:
+        raise pending[0]
 
 
 def raise_if_stopped() -> None:

@@ -4,6 +4,7 @@ MLflow client calls per run as its public API allows."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -17,6 +18,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from runner import limits
+from runner.errors import shielded
 from runner.progress import progress
 from runner.report.tables import PredictionsCsv, layer_arrays
 from runner.results import JobResult
@@ -35,6 +37,29 @@ JOB_KINDS = (JOB_KIND, "sweep")
 # Set in a forked logging process when Ctrl-C reaches it: loops stop at their next clean
 # point, so no MLflow call is cut off half-way and the runs can still be marked FAILED.
 interrupted = False
+
+
+class Shielded:
+    """An MlflowClient whose every call runs to its end before a Ctrl-C or SIGTERM of this
+    process is raised (errors.shielded), as the forked logging processes stop at their
+    loops' clean points. Raised inside SQLAlchemy's session, the stop left a connection
+    holding SQLite's write lock: marking the runs FAILED then waited on this process's own
+    lock (20 s a try) and gave up, the parent left RUNNING (1 SIGTERM in ~30)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def __getattr__(self, name):
+        attr = getattr(self.client, name)
+        if not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def shielded_call(*args, **kwargs):
+            with shielded():
+                return attr(*args, **kwargs)
+
+        return shielded_call
 
 
 def param_value(v) -> str:
@@ -112,7 +137,7 @@ class Tracker:
         self.lock = None  # the job's lock, from start_parent to release
         self.children_logged = 0  # by this process, for a failure message
         self.processes = 1  # that logged child runs
-        self.client = MlflowClient(uri)
+        self.client = Shielded(MlflowClient(uri))
         self.experiment_tags: dict[str, str] = {}
         self.experiment_id = self._experiment(experiment)
 
