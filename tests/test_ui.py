@@ -236,6 +236,32 @@ def test_user_text_in_the_description_is_shown_as_text(tmp_path):
     assert not [u for u in requested if "127.0.0.1:9/" in u]
 
 
+def test_the_address_goes_out_in_one_write_with_its_newline(monkeypatch):
+    # The slow set's UI test read "…workflowType=machine_learning2026/12/04 … GET /health 200
+    # OK": under PYTHONUNBUFFERED=1, print wrote the lines and their newline apart, and the
+    # server's log line for the health check came between the two writes.
+    import io
+
+    from runner import ui
+
+    class Writes(io.RawIOBase):  # the file under an unbuffered stdout, write by write
+        def __init__(self):
+            self.writes = []
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            self.writes.append(bytes(b))
+            return len(b)
+
+    raw = Writes()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, write_through=True))
+    ui.say(["MLflow UI ready on http://127.0.0.1:5000; Ctrl-C stops it", "  your jobs: …"])
+    assert raw.writes == ["MLflow UI ready on http://127.0.0.1:5000; Ctrl-C stops it\n"
+                          "  your jobs: …\n".encode()]
+
+
 def test_runner_ui_command_is_localhost_on_the_default_store(tmp_path, monkeypatch, capsys):
     from runner import ui
 
