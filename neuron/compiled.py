@@ -146,6 +146,12 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c):
                             A[blk, b, u, i] = v
 
 
+def backward_buffers(fans, batch_rows: int):
+    """backward_pass's dZ and dA for a batch of `batch_rows` rows: (B, widest layer, LANES)."""
+    shape = (batch_rows, int(max(fans[1:])), LANES)
+    return np.empty(shape), np.empty(shape)
+
+
 @_jit
 def _stable_sigmoid(z):
     # activations.sigmoid's: exp of -|z| only, one division.
@@ -171,22 +177,20 @@ def _transcendental(code, c, z):
 
 
 @_jit
-def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign):
+def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ, dA):
     """Into G, every seed's gradient of its batch's mean log-loss (no penalty), from the
     forward pass's Z and A; D holds f'(Z) of the hidden layers for NUMPY and codes ≥ 5. The
     output unit's dL/dz is sign·(σ(sign·z) − y)/B (p = σ(sign·z) is P(positive)). Sums
-    over the batch's rows in their order, over a layer's units in theirs."""
+    over the batch's rows in their order, over a layer's units in theirs. dZ and dA (B,
+    widest layer, LANES): room for dL/dZ of the layer being walked and dL/dA of the one below
+    it, every row of the batch (the caller's, kept from batch to batch: made here, their
+    megabytes at width 128 were fresh pages each call, 40% of the kernel's time)."""
     nb, B, n = Z.shape[0], Z.shape[1], Z.shape[3]
     S = order.shape[0]
     n_layers = offsets.shape[0]
     at = _units(fans)
-    width = 0
-    for k in range(1, fans.shape[0]):
-        width = max(width, fans[k])
     # As in forward_pass, the rows inside each weight's loop: a weight's gradient lanes are
     # read and written once a batch, not once a row.
-    dZ = np.empty((B, width, n))  # dL/dZ of the layer being walked, every row of the batch
-    dA = np.empty((B, width, n))  # and dL/dA of the one below it
     scale = sign / B
     G[...] = 0.0
     for blk in range(nb):
@@ -348,5 +352,5 @@ def warm_up() -> None:
     forward_pass(np.zeros((1, 1)), order, 0, P, fans, offsets, 0, 1, Z, Z.copy(), Z.copy(),
                  0, 0.0)
     backward_pass(np.zeros(1), order, 0, P, P.copy(), fans, offsets, Z, Z.copy(),
-                  np.zeros((1, 1, 1, 1)), 0, 0.0, 1.0)
+                  np.zeros((1, 1, 1, 1)), 0, 0.0, 1.0, *backward_buffers(fans, 1))
     shuffle(np.zeros((1, 6), np.uint64), order, order.copy())

@@ -528,8 +528,9 @@ class _Compiled:
             shape = (self.theta.shape[0], size, self.at[-1], k.LANES)
             # D only where numpy differentiates (the kernels take an empty one otherwise).
             D = np.empty(shape if self.has_D else (1, 1, 1, 1))
-            self.buffers[size] = (np.empty(shape), np.empty(shape), D)
-        Z, A, D = self.buffers[size]
+            self.buffers[size] = (np.empty(shape), np.empty(shape), D,
+                                  *k.backward_buffers(self.fans, size))
+        Z, A, D = self.buffers[size][:3]
         args = (self.X, order, lo, self.theta, self.fans, self.offsets)
         if self.in_kernel:
             k.forward_pass(*args, 0, n_layers, Z, A, D, self.code, self.c)
@@ -547,7 +548,8 @@ class _Compiled:
         """Into self.grads: seed i's gradient on rows order[i, lo:lo + size]."""
         Z, A, D = self._forward(order, lo, size)
         self.kernels.backward_pass(self.y, order, lo, self.theta, self.grads, self.fans,
-                                   self.offsets, Z, A, D, self.code, self.c, self.s)
+                                   self.offsets, Z, A, D, self.code, self.c, self.s,
+                                   *self.buffers[size][3:])
 
     def z(self, rows):
         """The output's z (n_seeds, n) on rows (n_seeds, n), a batch at a time (in the
