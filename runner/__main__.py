@@ -13,14 +13,15 @@ STARTED = time.time()
 
 from runner import speedups  # noqa: E402
 from runner.errors import Terminated, error_line, raise_if_stopped, stop  # noqa: E402
+from runner.progress import say  # noqa: E402
 
 
 def stopped(e: KeyboardInterrupt) -> None:
     """Ctrl-C or SIGTERM, wherever it came: one line that says how to resume, and the exit
     code of the signal (130, 143)."""
     what = "Terminated" if isinstance(e, Terminated) else "Interrupted"
-    print(f"{what}: the parent run, if any, is marked FAILED; run the same command "
-          "again to log the rest.", file=sys.stderr)
+    say(f"{what}: the parent run, if any, is marked FAILED; run the same command "
+        "again to log the rest.", sys.stderr)
     sys.exit(143 if isinstance(e, Terminated) else 130)
 
 
@@ -89,14 +90,14 @@ def job(cfg, output_dir: Path, overrides: list[str]) -> None:
         from runner.uri import scrub
 
         # No URL's password, whatever message carries one (the URI is redacted already).
-        print(error_line(scrub(str(e), "")), file=sys.stderr)
+        say(error_line(scrub(str(e), "")), sys.stderr)
         sys.exit(2 if isinstance(e, UserError) else 3)
     except KeyboardInterrupt as e:
         if full_error():
             raise
         stopped(e)
     try:
-        print(outcome.text, flush=True)
+        say(outcome.text)  # whole: the jobs of a parallel launcher share the terminal
     except BrokenPipeError:
         # `python -m runner … | head`: the reader has what it wanted, and the job is done
         # and logged; no traceback, and no second error when Python flushes at exit.
@@ -128,11 +129,11 @@ def before_hydra(args: list[str]) -> None:
     # full, is the check of ours.
     refused = None if full_error() else cli.check(args)
     if refused is not None:
-        print(error_line(refused), file=sys.stderr)
+        say(error_line(refused), sys.stderr)
         sys.exit(2)
     note = cli.launcher_note(args)
     if note is not None:
-        print(f"Note: {note}", file=sys.stderr)
+        say(f"Note: {note}", sys.stderr)
 
 
 def _run(args: list[str]) -> None:
@@ -154,7 +155,7 @@ def _run(args: list[str]) -> None:
         message = explain(e, args)
         if message is None:
             raise
-        print(error_line(message), file=sys.stderr)
+        say(error_line(message), sys.stderr)
         sys.exit(2)
 
 

@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 
 from runner.args import Parser
 from runner.errors import UserError, error_line
+from runner.progress import say
 from runner.tracking import views
 from runner.tracking.checks import check
 from runner.tracking.setup import without_password
@@ -184,15 +185,6 @@ def main(argv=None) -> int:
     os.execvp(cmd[0], cmd)
 
 
-def say(lines: list[str]) -> None:
-    """`lines` on stdout in one write: the server writes its own log to the same terminal, and
-    print's text and newline go out as two writes when Python's output is unbuffered
-    (PYTHONUNBUFFERED=1, as in CI), so the server's line for our health check landed between
-    them, at the end of the address a test and a user read."""
-    sys.stdout.write("\n".join(lines) + "\n")
-    sys.stdout.flush()
-
-
 def announce_when_ready(base: str, lines: list[str], timeout: float = 600) -> None:
     """Print `lines` once the server at `base` answers, from a forked watcher: this process
     becomes the server (exec, so its pid is the server's), and the address printed before it
@@ -212,7 +204,7 @@ def announce_when_ready(base: str, lines: list[str], timeout: float = 600) -> No
             try:
                 with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:
                     if answer.status == 200:
-                        say(lines)
+                        say("\n".join(lines))
                         break
             except OSError:
                 pass

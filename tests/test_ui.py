@@ -236,13 +236,14 @@ def test_user_text_in_the_description_is_shown_as_text(tmp_path):
     assert not [u for u in requested if "127.0.0.1:9/" in u]
 
 
-def test_the_address_goes_out_in_one_write_with_its_newline(monkeypatch):
+def test_a_line_goes_out_in_one_write_with_its_newline(monkeypatch):
     # The slow set's UI test read "…workflowType=machine_learning2026/12/04 … GET /health 200
     # OK": under PYTHONUNBUFFERED=1, print wrote the lines and their newline apart, and the
-    # server's log line for the health check came between the two writes.
+    # server's log line for the health check came between the two writes. runner.ui's
+    # address and a job's outcome (parallel jobs share a terminal) go out through say().
     import io
 
-    from runner import ui
+    from runner.progress import say
 
     class Writes(io.RawIOBase):  # the file under an unbuffered stdout, write by write
         def __init__(self):
@@ -257,9 +258,15 @@ def test_the_address_goes_out_in_one_write_with_its_newline(monkeypatch):
 
     raw = Writes()
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, write_through=True))
-    ui.say(["MLflow UI ready on http://127.0.0.1:5000; Ctrl-C stops it", "  your jobs: …"])
+    print("a\nb")
+    assert raw.writes == [b"a\nb", b"\n"]  # print's two writes, as CI's stdout makes them
+    raw.writes.clear()
+    say("MLflow UI ready on http://127.0.0.1:5000; Ctrl-C stops it\n  your jobs: …")
     assert raw.writes == ["MLflow UI ready on http://127.0.0.1:5000; Ctrl-C stops it\n"
                           "  your jobs: …\n".encode()]
+    err = Writes()
+    say("Error: one line", io.TextIOWrapper(err, write_through=True))
+    assert err.writes == [b"Error: one line\n"]
 
 
 def test_runner_ui_command_is_localhost_on_the_default_store(tmp_path, monkeypatch, capsys):
