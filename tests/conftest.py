@@ -284,14 +284,22 @@ def mlflow_server(tmp_path, migrated_store):
     """A real `mlflow server` on 127.0.0.1 over tmp_path/server.db (a copy of
     `migrated_store`: the server starts without running MLflow's migrations, ~5 s); yields
     its URL."""
-    backend = store_at(tmp_path / "server.db", migrated_store)
+    with running_mlflow_server(tmp_path, migrated_store) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_mlflow_server(folder: Path, migrated_store: Path):
+    """`mlflow server` on 127.0.0.1 over folder/server.db, a copy of `migrated_store`, its
+    artifacts in folder/server-artifacts; yields its URL, and stops it by its process group."""
+    backend = store_at(folder / "server.db", migrated_store)
     port = free_port()
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
          "--workers", "1", "--backend-store-uri", backend,
-         "--artifacts-destination", str(tmp_path / "server-artifacts")],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+         "--artifacts-destination", str(folder / "server-artifacts")],
+        cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:

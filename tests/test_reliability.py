@@ -18,6 +18,7 @@ from tests.conftest import (
     free_port,
     need_module,
     run_cli,
+    running_mlflow_server,
     start_runner,
 )
 
@@ -86,15 +87,24 @@ def test_unreachable_server_fails_fast_without_leaking_the_password(tmp_path):
     assert not list(tmp_path.glob("outputs/*/*/seeds.parquet"))  # failed before evaluating
 
 
-def test_password_in_uri_is_never_logged_or_printed(tmp_path, mlflow_server):
-    secret_uri = mlflow_server.replace("http://", "http://alice:s3cret@")
-    out = run_cli(["seed=1..3", f"tracking.uri={secret_uri}"], tmp_path)
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, migrated_store):
+    """One MLflow server for the password tests (its start is ~5 s of CPU); each test logs
+    to an experiment of its own, named after it."""
+    with running_mlflow_server(tmp_path_factory.mktemp("server"), migrated_store) as url:
+        yield url
+
+
+def test_password_in_uri_is_never_logged_or_printed(tmp_path, server):
+    secret_uri = server.replace("http://", "http://alice:s3cret@")
+    out = run_cli(["seed=1..3", f"tracking.uri={secret_uri}", "tracking.experiment=printed"],
+                  tmp_path)
     assert out.returncode == 0, out.stderr
     assert "s3cret" not in out.stdout + out.stderr
     # The job's page, as a browser opens it: no user, no '***' for a password.
-    assert f"open the UI      {mlflow_server}/#/experiments/" in out.stdout, out.stdout
-    client = MlflowClient(mlflow_server)
-    runs = all_runs(mlflow_server)
+    assert f"open the UI      {server}/#/experiments/" in out.stdout, out.stdout
+    client = MlflowClient(server)
+    runs = all_runs(server, "printed")
     assert len(runs) == 4
     dump = tmp_path / "dump"
     for r in runs:
@@ -106,17 +116,19 @@ def test_password_in_uri_is_never_logged_or_printed(tmp_path, mlflow_server):
     assert not [t for t in texts if b"s3cret" in t]
 
 
-def test_redaction_touches_only_the_password_field(tmp_path, mlflow_server):
+def test_redaction_touches_only_the_password_field(tmp_path, server):
     # Issue 15, item 6: every occurrence of the password's text was replaced: a password '1'
     # turned `low: -1.0` into `low: -***.0` and seed=1..3 into seed=***..3.
-    secret_uri = mlflow_server.replace("http://", "http://alice:1@")
-    shown_uri = mlflow_server.replace("http://", "http://alice:***@")
-    out = run_cli(["seed=1..3", f"tracking.uri={secret_uri}", "luck.plots=false"], tmp_path)
+    secret_uri = server.replace("http://", "http://alice:1@")
+    shown_uri = server.replace("http://", "http://alice:***@")
+    out = run_cli(["seed=1..3", f"tracking.uri={secret_uri}", "luck.plots=false",
+                   "tracking.experiment=redacted"], tmp_path)
     assert out.returncode == 0, out.stderr
-    client = MlflowClient(mlflow_server)
-    parent = next(r for r in all_runs(mlflow_server) if "mlflow.parentRunId" not in r.data.tags)
+    client = MlflowClient(server)
+    parent = next(r for r in all_runs(server, "redacted")
+                  if "mlflow.parentRunId" not in r.data.tags)
     assert parent.data.tags["neuron_luck.overrides"] == (
-        f"seed=1..3 tracking.uri={shown_uri} luck.plots=false")
+        f"seed=1..3 tracking.uri={shown_uri} luck.plots=false tracking.experiment=redacted")
     local = tmp_path / "dump"
     client.download_artifacts(parent.info.run_id, "", str(local))
     for name in ("config.yaml", "hydra/config.yaml"):
@@ -127,20 +139,21 @@ def test_redaction_touches_only_the_password_field(tmp_path, mlflow_server):
     assert f"- seed=1..3\n- tracking.uri={shown_uri}\n" in overrides
 
 
-def test_a_password_only_in_the_environment_reaches_no_override(tmp_path, mlflow_server):
+def test_a_password_only_in_the_environment_reaches_no_override(tmp_path, server):
     # Issue 15, item 5: the multirun callback copied $MLFLOW_TRACKING_URI, password and all,
     # into every job's overrides; Hydra printed them and kept them in multirun.yaml and
     # .hydra/. The jobs now get the URI without it, and the credentials in the environment.
-    secret_uri = mlflow_server.replace("http://", "http://alice:s3cret@")
-    out = run_cli(["-m", "activation=sigmoid,tanh", "seed=1..3", "luck.plots=false"], tmp_path,
+    secret_uri = server.replace("http://", "http://alice:s3cret@")
+    out = run_cli(["-m", "activation=sigmoid,tanh", "seed=1..3", "luck.plots=false",
+                   "tracking.experiment=environment"], tmp_path,
                   env={"MLFLOW_TRACKING_URI": secret_uri})
     assert out.returncode == 0, out.stderr
     assert "s3cret" not in out.stdout + out.stderr
-    assert f"tracking.uri='{mlflow_server}'" in out.stdout + out.stderr
+    assert f"tracking.uri='{server}'" in out.stdout + out.stderr
     files = [p for p in (tmp_path / "outputs").rglob("*") if p.is_file()]
     assert any(p.name == "multirun.yaml" for p in files)
     assert [p for p in files if b"s3cret" in p.read_bytes()] == []
-    runs = all_runs(mlflow_server)
+    runs = all_runs(server, "environment")
     assert len([r for r in runs if r.data.tags.get("neuron_luck.kind") == "job"]) == 2
     for r in runs:
         assert not [v for v in [*r.data.params.values(), *r.data.tags.values()] if "s3cret" in v]
