@@ -84,6 +84,7 @@ def job(cfg, output_dir: Path, overrides: list[str]) -> None:
         check_overrides(overrides)
         outcome = run_job(to_config(cfg), output_dir, overrides, seed_given(overrides),
                           started=STARTED)
+        raise_if_stopped()  # a stop that came during the job's last MLflow call
     except (UserError, LoggingFailed) as e:
         if full_error():
             raise

@@ -67,7 +67,8 @@ def note_stop(e: KeyboardInterrupt) -> KeyboardInterrupt:
 
 
 def stop(e: KeyboardInterrupt) -> None:
-    """What the signal handlers do: raise `e` now or, inside a `shielded` section, as it ends."""
+    """What the signal handlers do: raise `e` now or, inside a `shielded` section, at the
+    start of the next one (or where the job checks, `raise_if_stopped`)."""
     note_stop(e)
     if _shields:
         _pending.append(e)
@@ -80,27 +81,29 @@ _pending: list[KeyboardInterrupt] = []
 
 
 @contextlib.contextmanager
-def shielded():
-    """A section a Ctrl-C or SIGTERM does not cut in two: a stop that arrives inside it is
-    raised as the section ends (if it ends without an exception of its own; the stop is
-    noted either way, for `raise_if_stopped`). An MLflow write is one: a stop raised inside
-    SQLAlchemy's session left its connection holding SQLite's write lock, and marking the
-    parent FAILED then waited on this process's own lock, 20 s a try, and gave up."""
+def shielded(cleanup: bool = False):
+    """A section a Ctrl-C or SIGTERM does not cut in two: a stop that arrives inside it waits,
+    and is raised as the next section starts, before it does anything. An MLflow call is one
+    (runner.tracking.tracker.Shielded): a stop raised inside SQLAlchemy's session left its
+    connection holding SQLite's write lock, and marking the parent FAILED then waited on this
+    process's own lock, 20 s a try, and gave up. Not as the section ends: what it returns (a
+    run just created) must reach the code that marks it FAILED. `cleanup`: a section that
+    runs on the way out (marking runs FAILED) and so never raises a waiting stop."""
+    if _pending and not _shields and not cleanup:
+        stopped = _pending[0]
+        _pending.clear()
+        raise stopped
     _shields.append(None)
     try:
         yield
     finally:
         _shields.pop()
-        pending = [] if _shields else _pending[:]
-        if not _shields:
-            _pending.clear()
-    if pending:
-        raise pending[0]
 
 
 def raise_if_stopped() -> None:
     """Raise the stop asked for, if any: where a swallowed one must not let work begin."""
     if _stop_asked:
+        _pending.clear()
         raise _stop_asked[0]
 
 

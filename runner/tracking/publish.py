@@ -349,6 +349,9 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
             paths = plots()
             tracker.heartbeat()
             tracker.client.log_artifacts(parent, str(Path(paths[0]).parent), "plots")
+        # In the try: a stop that came during the last call is raised as this one starts,
+        # and the parent is marked FAILED, not left RUNNING.
+        tracker.finish(parent, "FINISHED")
     except BaseException as e:
         tracker.fail(parent)
         tracker.release()
@@ -361,7 +364,6 @@ def publish(outcome: Outcome, tracker: Tracker, plots: DrawPlots | None) -> str:
             f"logged. The results are complete in {outcome.run_dir}; run the same command "
             "again to log the rest."
         ) from e
-    tracker.finish(parent, "FINISHED")
     tracker.release()
     return parent
 

@@ -40,11 +40,12 @@ interrupted = False
 
 
 class Shielded:
-    """An MlflowClient whose every call runs to its end before a Ctrl-C or SIGTERM of this
-    process is raised (errors.shielded), as the forked logging processes stop at their
-    loops' clean points. Raised inside SQLAlchemy's session, the stop left a connection
-    holding SQLite's write lock: marking the runs FAILED then waited on this process's own
-    lock (20 s a try) and gave up, the parent left RUNNING (1 SIGTERM in ~30)."""
+    """An MlflowClient whose every call runs to its end: a Ctrl-C or SIGTERM of this process
+    that comes during one is raised as the next starts (errors.shielded), as the forked
+    logging processes stop at their loops' clean points. Raised inside SQLAlchemy's session,
+    the stop left a connection holding SQLite's write lock: marking the runs FAILED then
+    waited on this process's own lock (20 s a try) and gave up, the parent left RUNNING (1
+    SIGTERM in ~30)."""
 
     def __init__(self, client):
         self.client = client
@@ -285,7 +286,8 @@ class Tracker:
     def release(self) -> None:
         """Let another process log this job (once its parent is finished or FAILED)."""
         if self.lock is not None:
-            self.lock.release()
+            with shielded(cleanup=True):  # on the way out of a stop too
+                self.lock.release()
             self.lock = None
 
     def children_of(self, parent_id):
@@ -371,55 +373,57 @@ class Tracker:
         for i in rows:
             if interrupted:
                 raise KeyboardInterrupt
-            self.heartbeat()
-            seed = seeds[i]
-            run = self.client.create_run(
-                self.experiment_id,
-                start_time=children.start_time(i),
-                run_name=f"{children.label} · {runs.label(i)}",
-                tags={"mlflow.parentRunId": parent_id, "neuron_luck.seed": runs.key(i)},
-            )
-            rid = run.info.run_id
-            try:
-                now = int(time.time() * 1000)
-                params = dict(children.params)
-                params["seed"] = "explicit" if explicit else seed
-                if not runs.plain:  # its other sources of luck
-                    params.update({"order_seed": runs.order[i], "split.seed": runs.split[i],
-                                   "fold": runs.fold[i]})
-                if ev.W is not None:  # the single neuron: its weights as params
-                    params.update({n: short(w) for n, w in zip(names, ev.W[i], strict=True)})
-                    params["bias"] = short(ev.b[i])
-                metrics = [Metric(k, float(v[i]), now, 0) for k, v in columns.items()]
-                if not explicit:  # a number the UI sorts by (the param is text: 1, 10, 11, …)
-                    metrics.append(Metric("seed", float(seed), now, 0))
-                if training is not None:
-                    # mode=train: where the seed started, and its training loss per epoch.
-                    before = training.before
-                    if before.W is not None:
-                        params.update({n.replace("w.", "w0.", 1): short(w)
-                                       for n, w in zip(names, before.W[i], strict=True)})
-                        params["bias0"] = short(before.b[i])
-                    metrics += [Metric(f"{k}_before", float(v[i]), now, 0)
-                                for k, v in before_columns.items()]
-                    metrics += [Metric("train_loss", float(v), now, int(e)) for e, v in
-                                zip(training.loss_epochs, training.losses[:, i], strict=True)]
-                self.client.log_batch(
-                    rid, metrics=metrics,
-                    params=[Param(k, param_value(v)) for k, v in params.items()],
+            # A child whole: a stop that comes meanwhile is raised as the next one starts.
+            with shielded():
+                self.heartbeat()
+                seed = seeds[i]
+                run = self.client.create_run(
+                    self.experiment_id,
+                    start_time=children.start_time(i),
+                    run_name=f"{children.label} · {runs.label(i)}",
+                    tags={"mlflow.parentRunId": parent_id, "neuron_luck.seed": runs.key(i)},
                 )
-                if table is not None:
-                    self.write_artifact(run.info, "predictions.csv",
-                                        table.render(ev.z[i], ev.y_hat[i], pred[i]).encode())
-                if ev.layers is not None and ev.W is None:  # a network's; a neuron's are params
-                    self.write_artifact(run.info, "weights.npz", weights_npz(result, i))
-                self.client.set_terminated(rid, "FINISHED")
-            except BaseException:
-                # Not left RUNNING: a re-run deletes it and logs the seed again.
-                with contextlib.suppress(Exception):
-                    self.client.set_terminated(rid, "FAILED")
-                raise
-            self.children_logged += 1
+                rid = run.info.run_id
+                try:
+                    now = int(time.time() * 1000)
+                    params = dict(children.params)
+                    params["seed"] = "explicit" if explicit else seed
+                    if not runs.plain:  # its other sources of luck
+                        params.update({"order_seed": runs.order[i], "split.seed": runs.split[i],
+                                       "fold": runs.fold[i]})
+                    if ev.W is not None:  # the single neuron: its weights as params
+                        params.update({n: short(w) for n, w in zip(names, ev.W[i], strict=True)})
+                        params["bias"] = short(ev.b[i])
+                    metrics = [Metric(k, float(v[i]), now, 0) for k, v in columns.items()]
+                    if not explicit:  # a number the UI sorts by (the param is text: 1, 10, 11, …)
+                        metrics.append(Metric("seed", float(seed), now, 0))
+                    if training is not None:
+                        # mode=train: where the seed started, and its training loss per epoch.
+                        before = training.before
+                        if before.W is not None:
+                            params.update({n.replace("w.", "w0.", 1): short(w)
+                                           for n, w in zip(names, before.W[i], strict=True)})
+                            params["bias0"] = short(before.b[i])
+                        metrics += [Metric(f"{k}_before", float(v[i]), now, 0)
+                                    for k, v in before_columns.items()]
+                        metrics += [Metric("train_loss", float(v), now, int(e)) for e, v in
+                                    zip(training.loss_epochs, training.losses[:, i], strict=True)]
+                    self.client.log_batch(
+                        rid, metrics=metrics,
+                        params=[Param(k, param_value(v)) for k, v in params.items()],
+                    )
+                    if table is not None:
+                        self.write_artifact(run.info, "predictions.csv",
+                                            table.render(ev.z[i], ev.y_hat[i], pred[i]).encode())
+                    if ev.layers is not None and ev.W is None:  # a network's; a neuron's are params
+                        self.write_artifact(run.info, "weights.npz", weights_npz(result, i))
+                    self.client.set_terminated(rid, "FINISHED")
+                except BaseException:
+                    # Not left RUNNING: a re-run deletes it and logs the seed again.
+                    with contextlib.suppress(Exception), shielded(cleanup=True):
+                        self.client.set_terminated(rid, "FAILED")
+                    raise
+                self.children_logged += 1
 
     def write_artifact(self, run_info, name: str, data: bytes) -> None:
         """Store `data` as the artifact `name` of the run."""
@@ -442,7 +446,8 @@ class Tracker:
         try:
             for _attempt in (1, 2):
                 try:
-                    self.client.set_terminated(run_id, "FAILED")
+                    with shielded(cleanup=True):  # on the way out of a stop too
+                        self.client.set_terminated(run_id, "FAILED")
                     return True
                 except Exception as e:  # noqa: BLE001 - the error that brought us here wins
                     last = e
