@@ -147,9 +147,10 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c):
 
 
 def backward_buffers(fans, batch_rows: int):
-    """backward_pass's dZ and dA for a batch of `batch_rows` rows: (B, widest layer, LANES)."""
+    """backward_pass's dZ, dZb (B, widest layer, LANES) and t (B, LANES) for a batch of
+    `batch_rows` rows."""
     shape = (batch_rows, int(max(fans[1:])), LANES)
-    return np.empty(shape), np.empty(shape)
+    return np.empty(shape), np.empty(shape), np.empty((batch_rows, LANES))
 
 
 @_jit
@@ -177,14 +178,15 @@ def _transcendental(code, c, z):
 
 
 @_jit
-def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ, dA):
+def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ, dZb, t):
     """Into G, every seed's gradient of its batch's mean log-loss (no penalty), from the
     forward pass's Z and A; D holds f'(Z) of the hidden layers for NUMPY and codes ≥ 5. The
     output unit's dL/dz is sign·(σ(sign·z) − y)/B (p = σ(sign·z) is P(positive)). Sums
-    over the batch's rows in their order, over a layer's units in theirs. dZ and dA (B,
-    widest layer, LANES): room for dL/dZ of the layer being walked and dL/dA of the one below
-    it, every row of the batch (the caller's, kept from batch to batch: made here, their
-    megabytes at width 128 were fresh pages each call, 40% of the kernel's time)."""
+    over the batch's rows in their order, over a layer's units in theirs. dZ and dZb (B,
+    widest layer, LANES): room for dL/dZ of the layer being walked and of the one below it,
+    every row of the batch; t (B, LANES), one unit's (`backward_buffers`: the caller's, kept
+    from batch to batch; made here, their megabytes at width 128 were fresh pages each call,
+    40% of the kernel's time)."""
     nb, B, n = Z.shape[0], Z.shape[1], Z.shape[3]
     S = order.shape[0]
     n_layers = offsets.shape[0]
@@ -217,41 +219,69 @@ def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ,
                             G[blk, w, i] += A[blk, b, a0 + k, i] * dZ[b, j, i]
             if layer == 0:
                 break
+            # Unit by unit of the layer below: its dL/dA (t, one unit's rows and lanes, 16 KB
+            # at 32 rows: it stays in L1), times f', into dZb, which is dZ for the next
+            # layer down; for the lowest hidden layer straight into its gradients instead:
+            # its dL/dZ is never stored (at width 128 the stores and reloads of whole layers
+            # were most of the kernel's time). Every sum in the order it had.
+            bottom = layer == 1
+            off0, F = offsets[0], fans[0]
             for k in range(n_in):
                 w = off + k * n_out
                 for b in range(B):
                     for i in range(n):
-                        dA[b, k, i] = dZ[b, 0, i] * P[blk, w, i]
+                        t[b, i] = dZ[b, 0, i] * P[blk, w, i]
                 for j in range(1, n_out):
                     for b in range(B):
                         for i in range(n):
-                            dA[b, k, i] += dZ[b, j, i] * P[blk, w + j, i]
-            # dZ = dA·f'(Z) only now (dZ was read to its last unit above), f' as
-            # network.derive computes it.
-            for b in range(B):
-                for k in range(n_in):
-                    u = a0 + k
-                    if code == 0:
+                            t[b, i] += dZ[b, j, i] * P[blk, w + j, i]
+                _times_derivative(t, Z, A, D, blk, a0 + k, code, c)
+                if not bottom:
+                    for b in range(B):
                         for i in range(n):
-                            dZ[b, k, i] = dA[b, k, i] * (1.0 if Z[blk, b, u, i] > 0.0 else 0.0)
-                    elif code == 1:
+                            dZb[b, k, i] = t[b, i]
+                    continue
+                # layer 0's unit k: its bias, then its weights from each feature
+                bias = off0 + F * n_in + k
+                for b in range(B):
+                    for i in range(n):
+                        G[blk, bias, i] += t[b, i]
+                for f in range(F):
+                    w = off0 + f * n_in + k
+                    for b in range(B):
                         for i in range(n):
-                            dZ[b, k, i] = dA[b, k, i] * max(
-                                1.0 if Z[blk, b, u, i] >= 0.0 else 0.0, c)
-                    elif code == 2:
-                        for i in range(n):
-                            dZ[b, k, i] = dA[b, k, i] * 1.0
-                    elif code == 3:
-                        for i in range(n):
-                            a = A[blk, b, u, i]
-                            dZ[b, k, i] = dA[b, k, i] * (1.0 - a * a)
-                    elif code == 4:
-                        for i in range(n):
-                            a = A[blk, b, u, i]
-                            dZ[b, k, i] = dA[b, k, i] * (a - a * a)
-                    else:
-                        for i in range(n):
-                            dZ[b, k, i] = dA[b, k, i] * D[blk, b, u, i]
+                            G[blk, w, i] += A[blk, b, f, i] * t[b, i]
+            if bottom:
+                break
+            dZ, dZb = dZb, dZ
+
+
+@_jit
+def _times_derivative(t, Z, A, D, blk, u, code, c):
+    """t (B, LANES) *= f'(z) of unit u's rows, as network.derive computes it (from Z, from
+    A = f(Z) for tanh and sigmoid, from D for the others)."""
+    B, n = t.shape
+    for b in range(B):
+        if code == 0:
+            for i in range(n):
+                t[b, i] = t[b, i] * (1.0 if Z[blk, b, u, i] > 0.0 else 0.0)
+        elif code == 1:
+            for i in range(n):
+                t[b, i] = t[b, i] * max(1.0 if Z[blk, b, u, i] >= 0.0 else 0.0, c)
+        elif code == 2:
+            for i in range(n):
+                t[b, i] = t[b, i] * 1.0
+        elif code == 3:
+            for i in range(n):
+                a = A[blk, b, u, i]
+                t[b, i] = t[b, i] * (1.0 - a * a)
+        elif code == 4:
+            for i in range(n):
+                a = A[blk, b, u, i]
+                t[b, i] = t[b, i] * (a - a * a)
+        else:
+            for i in range(n):
+                t[b, i] = t[b, i] * D[blk, b, u, i]
 
 
 # Mini-batch order: numpy's Generator.permutation, for PCG64 generators, every seed's in one
