@@ -521,6 +521,7 @@ class _Compiled:
         self.grads = np.empty_like(theta)
         self.batch_size = batch_size
         self.buffers = {}  # Z, A, D by batch size
+        self.backward = {}  # backward_pass's dZ, dZb, t by batch size
 
     def _forward(self, order, lo, size):
         k, n_layers = self.kernels, len(self.offsets)
@@ -528,9 +529,8 @@ class _Compiled:
             shape = (self.theta.shape[0], size, self.at[-1], k.LANES)
             # D only where numpy differentiates (the kernels take an empty one otherwise).
             D = np.empty(shape if self.has_D else (1, 1, 1, 1))
-            self.buffers[size] = (np.empty(shape), np.empty(shape), D,
-                                  *k.backward_buffers(self.fans, size))
-        Z, A, D = self.buffers[size][:3]
+            self.buffers[size] = (np.empty(shape), np.empty(shape), D)
+        Z, A, D = self.buffers[size]
         args = (self.X, order, lo, self.theta, self.fans, self.offsets)
         if self.in_kernel:
             k.forward_pass(*args, 0, n_layers, Z, A, D, self.code, self.c)
@@ -547,9 +547,11 @@ class _Compiled:
     def grad(self, order, lo, size):
         """Into self.grads: seed i's gradient on rows order[i, lo:lo + size]."""
         Z, A, D = self._forward(order, lo, size)
+        if size not in self.backward:
+            self.backward[size] = self.kernels.backward_buffers(self.fans, size)
         self.kernels.backward_pass(self.y, order, lo, self.theta, self.grads, self.fans,
                                    self.offsets, Z, A, D, self.code, self.c, self.s,
-                                   *self.buffers[size][3:])
+                                   *self.backward[size])
 
     def z(self, rows):
         """The output's z (n_seeds, n) on rows (n_seeds, n), a batch at a time (in the
