@@ -8,15 +8,17 @@ in blocks of LANES: every array is laid out (block, …, LANES), so the innermos
 over a block's seeds, contiguous, on SIMD lanes, a seed a lane, and the batch's rows go by
 inside each weight's loop, so a weight's lanes are read once a batch. Where these loops lose
 to numpy's matrix products (8 features or more: `network.compiled_pays`), training does not
-use them. Element-wise functions stay numpy's (`network.activate`/`derive`: vectorised
-exp and tanh) over the whole batch at once, except the piecewise-linear ones (relu,
-leaky_relu, linear) and the polynomial derivatives of tanh and sigmoid, computed here with
-the same operations.
+use them. The activations are computed here too, as the forward pass makes each unit's z
+(no pass of numpy's over the whole batch between the kernels): relu, leaky_relu and linear
+with network.activate's operations; tanh and sigmoid through `_exp` and `_tanh` (below: our
+own, written so that a loop over lanes vectorises; within 4 ulp of numpy's, not its bits);
+elu, softplus, silu and gelu through libm's functions one number at a time.
 
 Each seed's arithmetic is the same whichever lane, block or chunk it lands in (no fast-math:
 no reassociation, no fused multiply-add), so its results never depend on the seeds beside
 it. They differ from numpy's products (network.train(..., reference=True), which the tests
-compare them with) in the last bits: the same sums, in another order.
+compare them with) in the last bits: the same sums, in another order, and tanh and sigmoid
+our own.
 
 Layout, for a chunk of S seeds in nb = ⌈S / LANES⌉ blocks (the last one padded) and a
 batch of B rows: P and G (nb, n_params, LANES), every seed's parameters and gradients, layer
@@ -34,16 +36,16 @@ import math
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 
 LANES = 64  # seeds a block: eight AVX-512 registers of float64
-# Activations by code. tanh and sigmoid (3, 4) are applied by numpy between the kernels
-# (its vectorised tanh and exp run ~5× faster than libm's, one number at a time), their
-# derivatives here; the others here, libm's exp, expm1, log1p and erfc one number at a
-# time, each derivative (≥ 5) kept in D for the backward pass. NUMPY: any other, numpy
-# both ways (network.activate, derive).
+# Activations by code: the derivatives of 0-4 are computed in the backward pass (tanh's and
+# sigmoid's from A), those of 5-8 (libm's exp, expm1, log1p and erfc, one number at a time)
+# kept in D by the forward pass. NUMPY: any other, numpy both ways (network.activate,
+# derive) between the layers' kernels.
 CODES = {"relu": 0, "leaky_relu": 1, "linear": 2, "tanh": 3, "sigmoid": 4, "elu": 5,
          "softplus": 6, "silu": 7, "gelu": 8}
-IN_KERNEL = {"relu", "leaky_relu", "linear", "elu", "softplus", "silu", "gelu"}
 NUMPY = -1
 _SQRT2, _SQRT_2PI = math.sqrt(2.0), math.sqrt(2.0 * math.pi)
 
@@ -67,6 +69,125 @@ def from_lanes(a: np.ndarray, n_seeds: int) -> np.ndarray:
     return a.transpose(0, 2, 1).reshape(-1, a.shape[1])[:n_seeds]
 
 
+# exp and tanh for loops over lanes. libm's functions, called a number at a time, keep a
+# loop scalar (elu's expm1 in the forward pass: ~12 ns an element here); numpy's vectorised
+# tanh (~1.8 ns) is a pass of its own over the batch, between two kernels. These are
+# branch-free arithmetic LLVM vectorises (~1.3 ns an exp, ~1.5 ns a tanh): Cody and Waite's
+# reduction x = k·ln2 + r, |r| ≤ ln2/2, the Taylor series of eʳ − 1 to r¹³ (the first term
+# left out is below 2⁻⁵⁷), and 2ᵏ made from its bits. exp: 2ᵏ·(1 + (eʳ − 1)), 2ᵏ as two
+# factors so that results down to the subnormals come out right. tanh: E/(E + 2) with
+# E = e²ˣ − 1 = 2ᵏ·(eʳ − 1) + (2ᵏ − 1), which keeps tanh's relative accuracy near 0.
+# tests/test_compiled.py bounds exp, tanh and sigmoid against numpy's (1, 3 and 4 ulp).
+_LOG2E = 1.4426950408889634
+_MAGIC = 6755399441055744.0  # 1.5·2⁵²: adding it to x rounds x to an integer
+_LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+# 1/(n + 1)!, n = 0 … 12: (eʳ − 1)/r = Σ rⁿ/(n + 1)!
+(_E1, _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12,
+ _E13) = (1.0 / math.factorial(n + 1) for n in range(13))
+
+
+@intrinsic
+def _bits(typingctx, x):
+    """A float64's bits as an int64 (a bit cast: no conversion)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _from_bits(typingctx, bits):
+    """The float64 whose bits an int64 holds."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return types.float64(types.int64), codegen
+
+
+@_jit
+def _reduce(x):
+    """(eʳ − 1, t) for x = k·ln2 + r: k's bits are t's low bits (`_scale`)."""
+    t = x * _LOG2E + _MAGIC
+    k = t - _MAGIC
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    q = _E13 * r + _E12
+    q = q * r + _E11
+    q = q * r + _E10
+    q = q * r + _E9
+    q = q * r + _E8
+    q = q * r + _E7
+    q = q * r + _E6
+    q = q * r + _E5
+    q = q * r + _E4
+    q = q * r + _E3
+    q = q * r + _E2
+    q = q * r + _E1
+    return q * r, t
+
+
+@_jit
+def _scale(t, by):
+    """2^(k + by) for the k of `_reduce`'s t, k + by a normal float's exponent."""
+    return _from_bits((_bits(t) - _bits(_MAGIC) + (1023 + by)) << 52)
+
+
+@_jit
+def _exp(x):
+    """eˣ within 1 ulp of numpy's, NaN kept; vectorises in a loop over lanes."""
+    # Beyond these eˣ is inf or 0 anyway; the clamps keep k in range (NaN passes).
+    x = -746.0 if x < -746.0 else x
+    x = 710.0 if x > 710.0 else x
+    q, t = _reduce(x)
+    # 2ᵏ as 2^(k − ⌊k/2⌋)·2^⌊k/2⌋: both normal for k from −1075 to 1024
+    half = (_bits(t) - _bits(_MAGIC)) >> 1
+    return (q + 1.0) * _scale(t, -half) * _from_bits((half + 1023) << 52)
+
+
+@_jit
+def _tanh(x):
+    """tanh within 3 ulp of numpy's, NaN kept; vectorises in a loop over lanes."""
+    a = abs(x)
+    q, t = _reduce(2.0 * (20.0 if a > 20.0 else a))  # tanh(20) is 1 to 17 digits
+    s = _scale(t, 0)
+    E = s * q + (s - 1.0)
+    return math.copysign(E / (E + 2.0), x)
+
+
+@_jit
+def _sigmoid(x):
+    """network.activate's 1/(1 + e⁻ˣ), with `_exp`."""
+    return 1.0 / (1.0 + _exp(-x))
+
+
+@_jit
+def _exp_all(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _exp(x[i])
+
+
+@_jit
+def _tanh_all(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _tanh(x[i])
+
+
+@_jit
+def _sigmoid_all(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _sigmoid(x[i])
+
+
+def elementwise(name: str, x: np.ndarray) -> np.ndarray:
+    """exp, tanh or sigmoid of 1-D float64 x, as the kernels compute them (for the tests and
+    benchmarks: the kernels call them a number at a time)."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    {"exp": _exp_all, "tanh": _tanh_all, "sigmoid": _sigmoid_all}[name](x, out)
+    return out
+
+
 @_jit
 def _units(fans):
     at = np.zeros(fans.shape[0], np.int64)
@@ -76,16 +197,22 @@ def _units(fans):
 
 
 @_jit
-def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c):
-    """Layers first … last − 1 of the batch: Z, and A = f(Z) for hidden layers when `code` is
-    applied here (IN_KERNEL; else numpy does it before the next call), with D = f'(Z) for
-    codes ≥ 5. first = 0 also puts the batch's rows of X (n_rows, F) into A.
+def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, t, keep):
+    """Layers first … last − 1 of the batch: A = f(Z) for hidden layers when `code` is
+    applied here (code ≥ 0), with D = f'(Z) for codes ≥ 5; Z of the output unit, and of
+    hidden units only where something reads it (numpy's activation, code < 0, applied before
+    the next call; leaky_relu's derivative): the backward pass takes relu's, tanh's and
+    sigmoid's from A. first = 0 also puts the batch's rows of X (n_rows, F) into A. t (B,
+    LANES): room for one unit's z (`unit_buffer`). keep false: the output's z is all the
+    caller wants (the last hidden layer's A and D are not stored where it is computed here).
     z = Σₖ aₖ·wₖ + b, summed in that order."""
     # Every element indexed in full, no row views: a view in an inner loop costs two atomic
     # reference counts, more than its arithmetic. The lanes are counted at run time (n): a
     # constant count would be unrolled rather than vectorised. The batch's rows are walked
     # inside each weight's loop, so a weight's lanes are read once a batch, not once a row
-    # (a block's weights, 64 lanes each, outgrow the L1 cache from ~100 of them).
+    # (a block's weights, 64 lanes each, outgrow the L1 cache from ~100 of them); a unit's
+    # sums grow in t (16 KB at 32 rows: L1) and reach Z and A once, as they end (at width
+    # 128, Z and A are megabytes: every pass over them went out to L3).
     nb, B, n = Z.shape[0], Z.shape[1], Z.shape[3]
     S = order.shape[0]
     n_layers = offsets.shape[0]
@@ -102,48 +229,80 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c):
                     else:
                         for f in range(fans[0]):
                             A[blk, b, f, i] = 0.0
+        out = at[n_layers]  # the output unit
         for layer in range(first, last):
             n_in, n_out, off = fans[layer], fans[layer + 1], offsets[layer]
             a0, z0 = at[layer], at[layer + 1]
+            g = -1 if layer == n_layers - 1 else code  # the output unit: its z only
+            # The last hidden layer, with the output unit after it: each unit's f(z) goes
+            # into the output's sum as it is made, from t (the sum's order unchanged), not
+            # read back from A; and into A only if `keep` (a backward pass will read it).
+            fused = g >= 0 and layer == n_layers - 2 and last == n_layers
+            store = keep or not fused
             for j in range(n_out):
                 u = z0 + j
                 for b in range(B):
                     for i in range(n):
-                        Z[blk, b, u, i] = A[blk, b, a0, i] * P[blk, off + j, i]
+                        t[b, i] = A[blk, b, a0, i] * P[blk, off + j, i]
                 for k in range(1, n_in):
                     w = off + k * n_out + j
                     for b in range(B):
                         for i in range(n):
-                            Z[blk, b, u, i] += A[blk, b, a0 + k, i] * P[blk, w, i]
+                            t[b, i] += A[blk, b, a0 + k, i] * P[blk, w, i]
                 bias = off + n_in * n_out + j
                 # With the bias, f: network.activate's np.maximum(z, 0) (NaN kept),
-                # max(z, slope·z), z.
+                # max(z, slope·z), z, tanh and sigmoid; in t.
                 for b in range(B):
-                    if layer == n_layers - 1 or code < 0 or code == 3 or code == 4:
+                    if g < 0:
                         for i in range(n):
-                            Z[blk, b, u, i] += P[blk, bias, i]
-                    elif code >= 5:
+                            Z[blk, b, u, i] = t[b, i] + P[blk, bias, i]
+                        continue
+                    if g == 0:
                         for i in range(n):
-                            v = Z[blk, b, u, i] + P[blk, bias, i]
+                            v = t[b, i] + P[blk, bias, i]
+                            t[b, i] = max(v, 0.0) if v == v else v
+                    elif g == 1:
+                        for i in range(n):
+                            v = t[b, i] + P[blk, bias, i]
                             Z[blk, b, u, i] = v
-                            a, d = _transcendental(code, c, v)
-                            A[blk, b, u, i] = a
-                            D[blk, b, u, i] = d
-                    elif code == 0:
+                            t[b, i] = max(c * v, v) if v == v else v
+                    elif g == 2:
                         for i in range(n):
-                            v = Z[blk, b, u, i] + P[blk, bias, i]
-                            Z[blk, b, u, i] = v
-                            A[blk, b, u, i] = max(v, 0.0) if v == v else v
-                    elif code == 1:
+                            t[b, i] = t[b, i] + P[blk, bias, i]
+                    elif g == 3:
                         for i in range(n):
-                            v = Z[blk, b, u, i] + P[blk, bias, i]
-                            Z[blk, b, u, i] = v
-                            A[blk, b, u, i] = max(c * v, v) if v == v else v
+                            t[b, i] = _tanh(t[b, i] + P[blk, bias, i])
+                    elif g == 4:
+                        for i in range(n):
+                            t[b, i] = _sigmoid(t[b, i] + P[blk, bias, i])
                     else:
                         for i in range(n):
-                            v = Z[blk, b, u, i] + P[blk, bias, i]
-                            Z[blk, b, u, i] = v
-                            A[blk, b, u, i] = v
+                            a, d = _transcendental(code, c, t[b, i] + P[blk, bias, i])
+                            t[b, i] = a
+                            D[blk, b, u, i] = d
+                    if store:
+                        for i in range(n):
+                            A[blk, b, u, i] = t[b, i]
+                if fused:
+                    w = offsets[n_layers - 1] + j
+                    for b in range(B):
+                        if j == 0:
+                            for i in range(n):
+                                Z[blk, b, out, i] = t[b, i] * P[blk, w, i]
+                        else:
+                            for i in range(n):
+                                Z[blk, b, out, i] += t[b, i] * P[blk, w, i]
+            if fused:
+                bias = offsets[n_layers - 1] + n_out
+                for b in range(B):
+                    for i in range(n):
+                        Z[blk, b, out, i] += P[blk, bias, i]
+                break
+
+
+def unit_buffer(batch_rows: int) -> np.ndarray:
+    """forward_pass's t: one unit's z, (B, LANES)."""
+    return np.empty((batch_rows, LANES))
 
 
 def backward_buffers(fans, batch_rows: int):
@@ -258,13 +417,13 @@ def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ,
 
 @_jit
 def _times_derivative(t, Z, A, D, blk, u, code, c):
-    """t (B, LANES) *= f'(z) of unit u's rows, as network.derive computes it (from Z, from
-    A = f(Z) for tanh and sigmoid, from D for the others)."""
+    """t (B, LANES) *= f'(z) of unit u's rows, as network.derive computes it (from A = f(Z)
+    for relu, tanh and sigmoid, from Z for leaky_relu, from D for the others)."""
     B, n = t.shape
     for b in range(B):
-        if code == 0:
+        if code == 0:  # z > 0 where relu(z) > 0 (NaN: neither)
             for i in range(n):
-                t[b, i] = t[b, i] * (1.0 if Z[blk, b, u, i] > 0.0 else 0.0)
+                t[b, i] = t[b, i] * (1.0 if A[blk, b, u, i] > 0.0 else 0.0)
         elif code == 1:
             for i in range(n):
                 t[b, i] = t[b, i] * max(1.0 if Z[blk, b, u, i] >= 0.0 else 0.0, c)
@@ -380,7 +539,7 @@ def warm_up() -> None:
     P = np.zeros((1, 2, LANES))
     Z = np.zeros((1, 1, 3, LANES))
     forward_pass(np.zeros((1, 1)), order, 0, P, fans, offsets, 0, 1, Z, Z.copy(), Z.copy(),
-                 0, 0.0)
+                 0, 0.0, unit_buffer(1), True)
     backward_pass(np.zeros(1), order, 0, P, P.copy(), fans, offsets, Z, Z.copy(),
                   np.zeros((1, 1, 1, 1)), 0, 0.0, 1.0, *backward_buffers(fans, 1))
     shuffle(np.zeros((1, 6), np.uint64), order, order.copy())

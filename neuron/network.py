@@ -516,32 +516,32 @@ class _Compiled:
         if f.name == "leaky_relu" and not 0.0 <= self.c <= 1.0:
             code = compiled.NUMPY  # network.activate's max(z, slope·z) needs such a slope
         self.code = code
-        self.in_kernel = f.name in compiled.IN_KERNEL and code != compiled.NUMPY
+        self.in_kernel = code != compiled.NUMPY
         self.has_D = code == compiled.NUMPY or code >= compiled.CODES["elu"]
         self.grads = np.empty_like(theta)
         self.batch_size = batch_size
-        self.buffers = {}  # Z, A, D by batch size
+        self.buffers = {}  # Z, A, D and forward_pass's t by batch size
         self.backward = {}  # backward_pass's dZ, dZb, t by batch size
 
-    def _forward(self, order, lo, size):
+    def _forward(self, order, lo, size, keep=True):
+        """Z, A and D of the batch (keep false: the output's z, Z[:, :, -1], alone is kept)."""
         k, n_layers = self.kernels, len(self.offsets)
         if size not in self.buffers:
             shape = (self.theta.shape[0], size, self.at[-1], k.LANES)
             # D only where numpy differentiates (the kernels take an empty one otherwise).
             D = np.empty(shape if self.has_D else (1, 1, 1, 1))
-            self.buffers[size] = (np.empty(shape), np.empty(shape), D)
-        Z, A, D = self.buffers[size]
+            self.buffers[size] = (np.empty(shape), np.empty(shape), D, k.unit_buffer(size))
+        Z, A, D, t = self.buffers[size]
         args = (self.X, order, lo, self.theta, self.fans, self.offsets)
         if self.in_kernel:
-            k.forward_pass(*args, 0, n_layers, Z, A, D, self.code, self.c)
+            k.forward_pass(*args, 0, n_layers, Z, A, D, self.code, self.c, t, keep)
             return Z, A, D
         for layer in range(n_layers):
-            k.forward_pass(*args, layer, layer + 1, Z, A, D, self.code, self.c)
+            k.forward_pass(*args, layer, layer + 1, Z, A, D, self.code, self.c, t, True)
             if layer < n_layers - 1:
                 units = slice(self.at[layer + 1], self.at[layer + 2])
                 activate(self.f, Z[:, :, units], A[:, :, units])
-                if self.code == k.NUMPY:
-                    derive(self.f, Z[:, :, units], A[:, :, units], D[:, :, units])
+                derive(self.f, Z[:, :, units], A[:, :, units], D[:, :, units])
         return Z, A, D
 
     def grad(self, order, lo, size):
@@ -560,7 +560,7 @@ class _Compiled:
         out = np.empty((n_seeds, n))
         for lo in range(0, n, self.batch_size):
             size = min(self.batch_size, n - lo)
-            Z = self._forward(rows, lo, size)[0]
+            Z = self._forward(rows, lo, size, keep=False)[0]
             out[:, lo:lo + size] = self.kernels.from_lanes(Z[:, :, -1, :], n_seeds)
         return out
 

@@ -93,7 +93,7 @@ def test_optimizers_batches_and_rows(data, kw):
     np.testing.assert_array_equal(fast.loss_epochs, ref.loss_epochs)
 
 
-@pytest.mark.parametrize("name", ["relu", "tanh", "gelu"])
+@pytest.mark.parametrize("name", ["relu", "tanh", "sigmoid", "gelu"])
 def test_a_seed_is_the_same_alone_in_any_chunk_and_any_lane(data, name):
     # 150 seeds: more than two blocks of LANES, the last one partly padding.
     seeds = np.arange(150)
@@ -120,6 +120,54 @@ def test_a_diverging_seed_goes_on_as_nan_without_touching_the_others(data):
     keep = [0, 2]
     for a, b in zip(N.take(fast.layers, keep), N.take(ref.layers, keep), strict=True):
         np.testing.assert_allclose(a.W, b.W, rtol=0, atol=1e-12)
+
+
+def ulps(a, b):
+    """How many float64s lie between a and b, element by element (0 where both are NaN)."""
+    def ordered(v):
+        bits = v.view(np.int64)
+        return np.where(bits < 0, np.int64(-(2**63)) - bits, bits)
+
+    apart = np.abs(ordered(a) - ordered(b))
+    return np.where((a == b) | (np.isnan(a) & np.isnan(b)), 0, apart)
+
+
+def test_exp_tanh_and_sigmoid_are_numpys_within_a_few_ulp():
+    rng = np.random.default_rng(3)
+    tiny = np.geomspace(5e-324, 1.0, 20_000)
+    x = np.concatenate([
+        rng.uniform(-750, 750, 200_000), rng.uniform(-40, 40, 200_000),
+        rng.uniform(-1, 1, 200_000), tiny, -tiny,
+        [0.0, -0.0, np.inf, -np.inf, np.nan, 709.78, 709.79, -708.4, -745.1, -745.2,
+         -746.0, 710.0, 0.625, 20.0, 19.06, 36.8, -36.8]])
+    with np.errstate(over="ignore"):
+        want = {"exp": np.exp(x), "tanh": np.tanh(x), "sigmoid": 1.0 / (1.0 + np.exp(-x))}
+    for name, bound in (("exp", 1), ("tanh", 3), ("sigmoid", 4)):
+        ours = compiled.elementwise(name, x)
+        worst = ulps(ours, want[name]).max()
+        assert worst <= bound, (name, worst, x[ulps(ours, want[name]).argmax()])
+    assert np.signbit(compiled.elementwise("tanh", np.array([-0.0]))[0])
+    assert compiled.elementwise("exp", np.array([-745.0]))[0] == np.exp(-745.0) > 0  # subnormal
+
+
+def test_a_forward_pass_for_the_output_alone_gives_the_same_z():
+    rng = np.random.default_rng(0)
+    fans = np.array([3, 7, 5, 1], np.int64)
+    sizes = [(a + 1) * b for a, b in zip(fans[:-1], fans[1:], strict=True)]
+    offsets = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+    P = rng.normal(size=(2, sum(sizes), compiled.LANES))
+    X, B = rng.normal(size=(20, 3)), 6
+    order = np.tile(np.arange(20), (100, 1)).astype(np.int64)
+    for code in (0, 3, 4, 8):
+        outs = []
+        for keep in (True, False):
+            Z, A, D = (np.full((2, B, fans.sum(), compiled.LANES), np.nan) for _ in range(3))
+            compiled.forward_pass(X, order, 4, P, fans, offsets, 0, 3, Z, A, D, code, 1.0,
+                                  compiled.unit_buffer(B), keep)
+            outs.append((Z[:, :, -1], A[:, :, 10:15]))
+        np.testing.assert_array_equal(outs[0][0], outs[1][0])
+        assert np.isfinite(outs[0][0][:, :, :36]).all()  # 100 seeds: 36 in the second block
+        assert np.isfinite(outs[0][1]).all() and np.isnan(outs[1][1]).all()
 
 
 def test_the_layout_round_trips():
