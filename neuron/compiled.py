@@ -356,13 +356,15 @@ def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ,
     G[...] = 0.0
     for blk in range(nb):
         out = at[n_layers]
+        # The labels into t first: a loop that gathers does not vectorise, and the one after
+        # it, an exp a lane, does.
         for b in range(B):
             for i in range(n):
                 seed = blk * n + i
-                label = y[order[seed, lo + b]] if seed < S else 0.0
-                # network.activate's sigmoid
-                p = 1.0 / (1.0 + math.exp(-(sign * Z[blk, b, out, i])))
-                dZ[b, 0, i] = (p - label) * scale
+                t[b, i] = y[order[seed, lo + b]] if seed < S else 0.0
+        for b in range(B):
+            for i in range(n):
+                dZ[b, 0, i] = (_sigmoid(sign * Z[blk, b, out, i]) - t[b, i]) * scale
         for layer in range(n_layers - 1, -1, -1):
             n_in, n_out, off = fans[layer], fans[layer + 1], offsets[layer]
             a0 = at[layer]
