@@ -158,6 +158,9 @@ def _run(args: list[str]) -> None:
             raise
         say(error_line(message), sys.stderr)
         sys.exit(2)
+    # A stop that came during the sweep report's last MLflow call waited for a next call that
+    # never came (errors.shielded): the command was still stopped.
+    raise_if_stopped()
 
 
 if __name__ == "__main__":

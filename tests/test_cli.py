@@ -301,3 +301,30 @@ def test_a_stop_hydra_wrapped_in_its_own_error_still_says_terminated(tmp_path, m
     assert done.returncode == 143, done.stderr
     assert done.stderr.strip() == ("Terminated: the parent run, if any, is marked FAILED; run "
                                    "the same command again to log the rest.")
+
+
+def test_a_stop_during_the_sweep_reports_last_mlflow_call_ends_the_command_stopped(
+        tmp_path, monkeypatch, store):
+    # A SIGTERM inside an MLflow call waits for the next call (errors.shielded); the sweep
+    # report's last call has none after it, and the command ended 0, as if never stopped.
+    from runner import errors
+    from runner.sweep import callback
+
+    report = callback.report_sweep
+
+    def report_then_stopped_in_its_last_call(settings):
+        text = report(settings)
+        with errors.shielded():  # as tracker.Shielded wraps every MLflow call
+            errors.stop(errors.Terminated())  # as the SIGTERM handler does
+        return text
+
+    monkeypatch.setattr(errors, "_stop_asked", [])
+    monkeypatch.setattr(errors, "_pending", [])
+    monkeypatch.setattr(callback, "report_sweep", report_then_stopped_in_its_last_call)
+    done = run_in_process(["-m", "seed=1..2", "activation=relu,tanh", "luck.plots=false",
+                           f"tracking.uri={store}"], tmp_path)
+    assert done.returncode == 143, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "Terminated: the parent run, if any, is marked FAILED; run the same command again "
+        "to log the rest.")
+    assert "sweep report" in done.stdout.lower(), done.stdout  # the report itself was made
