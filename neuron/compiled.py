@@ -47,9 +47,13 @@ LANES = 64  # seeds a block: eight AVX-512 registers of float64
 CODES = {"relu": 0, "leaky_relu": 1, "linear": 2, "tanh": 3, "sigmoid": 4, "elu": 5,
          "softplus": 6, "silu": 7, "gelu": 8}
 NUMPY = -1
-_SQRT2, _SQRT_2PI = math.sqrt(2.0), math.sqrt(2.0 * math.pi)
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
+# The element-wise functions, inlined by numba where they are called: a call left to LLVM's
+# inliner could stay a call (softplus, three deep, ran a number at a time: ~35 ns, not ~4).
+_inline = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False,
+                     inline="always")
 
 
 def blocks(n_seeds: int) -> int:
@@ -84,6 +88,10 @@ _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
 # 1/(n + 1)!, n = 0 … 12: (eʳ − 1)/r = Σ rⁿ/(n + 1)!
 (_E1, _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12,
  _E13) = (1.0 / math.factorial(n + 1) for n in range(13))
+# 1/(2n + 1), n = 0 … 10: log m = 2·atanh(s) = 2·Σ s²ⁿ⁺¹/(2n + 1), s = (m − 1)/(m + 1)
+(_L0, _L1, _L2, _L3, _L4, _L5, _L6, _L7, _L8, _L9,
+ _L10) = (1.0 / (2 * n + 1) for n in range(11))
+_SQRT2 = math.sqrt(2.0)
 
 
 @intrinsic
@@ -106,7 +114,7 @@ def _from_bits(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
-@_jit
+@_inline
 def _reduce(x):
     """(eʳ − 1, t) for x = k·ln2 + r: k's bits are t's low bits (`_scale`)."""
     t = x * _LOG2E + _MAGIC
@@ -127,13 +135,13 @@ def _reduce(x):
     return q * r, t
 
 
-@_jit
+@_inline
 def _scale(t, by):
     """2^(k + by) for the k of `_reduce`'s t, k + by a normal float's exponent."""
     return _from_bits((_bits(t) - _bits(_MAGIC) + (1023 + by)) << 52)
 
 
-@_jit
+@_inline
 def _exp(x):
     """eˣ within 1 ulp of numpy's, NaN kept; vectorises in a loop over lanes."""
     # Beyond these eˣ is inf or 0 anyway; the clamps keep k in range (NaN passes).
@@ -145,7 +153,7 @@ def _exp(x):
     return (q + 1.0) * _scale(t, -half) * _from_bits((half + 1023) << 52)
 
 
-@_jit
+@_inline
 def _tanh(x):
     """tanh within 3 ulp of numpy's, NaN kept; vectorises in a loop over lanes."""
     a = abs(x)
@@ -155,7 +163,34 @@ def _tanh(x):
     return math.copysign(E / (E + 2.0), x)
 
 
-@_jit
+@_inline
+def _log1p(u):
+    """log(1 + u) for u in [0, 1] (NaN kept) within 3 ulp of numpy's; vectorises. log w for
+    w = 1 + u in [1, 2]: w (halved above √2, adding ln 2) as m in [√2/2, √2], 2·atanh(s) to
+    s²¹ (|s| ≤ 0.172: the first term left out is below 2⁻⁵⁷ of it); then Goldberg's
+    correction u/(w − 1), w − 1 exact, for the rounding of 1 + u (Goldberg 1991, "What every
+    computer scientist should know about floating-point arithmetic", theorem 4)."""
+    w = 1.0 + u
+    big = w > _SQRT2
+    m = w * 0.5 if big else w
+    s = (m - 1.0) / (m + 1.0)
+    s2 = s * s
+    p = _L10 * s2 + _L9
+    p = p * s2 + _L8
+    p = p * s2 + _L7
+    p = p * s2 + _L6
+    p = p * s2 + _L5
+    p = p * s2 + _L4
+    p = p * s2 + _L3
+    p = p * s2 + _L2
+    p = p * s2 + _L1
+    p = p * s2 + _L0
+    log_w = (2.0 * s * p + (_LN2_LO if big else 0.0)) + (_LN2_HI if big else 0.0)
+    d = w - 1.0
+    return u if d == 0.0 else log_w * (u / d)
+
+
+@_inline
 def _sigmoid(x):
     """network.activate's 1/(1 + e⁻ˣ), with `_exp`."""
     return 1.0 / (1.0 + _exp(-x))
@@ -179,12 +214,19 @@ def _sigmoid_all(x, out):
         out[i] = _sigmoid(x[i])
 
 
+@_jit
+def _log1p_all(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _log1p(x[i])
+
+
 def elementwise(name: str, x: np.ndarray) -> np.ndarray:
-    """exp, tanh or sigmoid of 1-D float64 x, as the kernels compute them (for the tests and
-    benchmarks: the kernels call them a number at a time)."""
+    """exp, tanh, sigmoid or log1p (of x in [0, 1]) of 1-D float64 x, as the kernels compute
+    them (for the tests and benchmarks: the kernels call them a number at a time)."""
     x = np.ascontiguousarray(x, dtype=np.float64)
     out = np.empty_like(x)
-    {"exp": _exp_all, "tanh": _tanh_all, "sigmoid": _sigmoid_all}[name](x, out)
+    {"exp": _exp_all, "tanh": _tanh_all, "sigmoid": _sigmoid_all, "log1p": _log1p_all}[name](
+        x, out)
     return out
 
 
@@ -303,6 +345,33 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
 def unit_buffer(batch_rows: int) -> np.ndarray:
     """forward_pass's t: one unit's z, (B, LANES)."""
     return np.empty((batch_rows, LANES))
+
+
+@_jit
+def add_log_loss(y, order, lo, Z, sign, L, t):
+    """Into L (nb, LANES), each seed's log-loss summed over the batch's rows, from the output's
+    z in Z (the forward pass's): network._log_loss's softplus(v), v = sign·z·(1 − 2y), a row
+    at a time in the batch's order. t (B, LANES): room for the labels."""
+    nb, B, n = Z.shape[0], Z.shape[1], Z.shape[3]
+    S = order.shape[0]
+    out = Z.shape[2] - 1
+    for blk in range(nb):
+        for b in range(B):  # gathered first: a loop that gathers does not vectorise
+            for i in range(n):
+                seed = blk * n + i
+                t[b, i] = y[order[seed, lo + b]] if seed < S else 0.0
+        for b in range(B):
+            for i in range(n):
+                t[b, i] = _softplus((sign * Z[blk, b, out, i]) * (1.0 - 2.0 * t[b, i]))
+        for b in range(B):
+            for i in range(n):
+                L[blk, i] += t[b, i]
+
+
+@_inline
+def _softplus(v):
+    # np.maximum(v, 0) keeps a NaN; so does the log1p term
+    return (v if v > 0.0 else 0.0) + _log1p(_exp(-abs(v)))
 
 
 def backward_buffers(fans, batch_rows: int):

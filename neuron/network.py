@@ -453,8 +453,8 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
         states = None if orders is None else compiled.pcg64_states(orders)
         shuffled = np.empty_like(given)
     update = optimizer.start([theta])
-    y_train = y[given]
     if reference:  # rows None: X (n_rows, F + 1) against each seed's weights, no copies
+        y_train = y[given]
         X_train = Xa if rows is None else np.take(Xa, rows, axis=0)
         record = _buffers((n_seeds, n_train), net)
     losses = np.empty((loss_epochs.size, n_seeds))
@@ -463,11 +463,11 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
         if epoch == loss_epochs[k]:
             if not reference:
                 params[...] = compiled.from_lanes(theta, n_seeds)
-                z = kernels.z(given)
+                fit = kernels.log_loss(given)
             else:
-                z = _batch_z(X_train, net, f, record)
+                fit = _log_loss(s * _batch_z(X_train, net, f, record), y_train)
             penalty = sum((W[:, :-1] ** 2).sum(axis=(1, 2)) for W in net)
-            losses[k] = _log_loss(s * z, y_train) + 0.5 * l2 * penalty
+            losses[k] = fit + 0.5 * l2 * penalty
             k += 1
         if epoch == epochs:
             break
@@ -522,6 +522,7 @@ class _Compiled:
         self.batch_size = batch_size
         self.buffers = {}  # Z, A, D and forward_pass's t by batch size
         self.backward = {}  # backward_pass's dZ, dZb, t by batch size
+        self.sums = None  # log_loss's, seed by seed
 
     def _forward(self, order, lo, size, keep=True):
         """Z, A and D of the batch (keep false: the output's z, Z[:, :, -1], alone is kept)."""
@@ -553,16 +554,19 @@ class _Compiled:
                                    self.offsets, Z, A, D, self.code, self.c, self.s,
                                    *self.backward[size])
 
-    def z(self, rows):
-        """The output's z (n_seeds, n) on rows (n_seeds, n), a batch at a time (in the
-        batches' buffers: no array of every row's units)."""
+    def log_loss(self, rows):
+        """Each seed's mean log-loss (n_seeds,) on its rows (n_seeds, n), a batch at a time
+        (in the batches' buffers: no array of every row's units), summed row after row."""
+        k = self.kernels
         n_seeds, n = rows.shape
-        out = np.empty((n_seeds, n))
+        if self.sums is None:
+            self.sums = np.empty((self.theta.shape[0], k.LANES))
+        self.sums[...] = 0.0
         for lo in range(0, n, self.batch_size):
             size = min(self.batch_size, n - lo)
             Z = self._forward(rows, lo, size, keep=False)[0]
-            out[:, lo:lo + size] = self.kernels.from_lanes(Z[:, :, -1, :], n_seeds)
-        return out
+            k.add_log_loss(self.y, rows, lo, Z, self.s, self.sums, self.buffers[size][3])
+        return k.from_lanes(self.sums[:, None, :], n_seeds)[:, 0] / n
 
 
 def _flat_layers(layers, flat=None):

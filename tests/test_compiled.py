@@ -150,6 +150,38 @@ def test_exp_tanh_and_sigmoid_are_numpys_within_a_few_ulp():
     assert compiled.elementwise("exp", np.array([-745.0]))[0] == np.exp(-745.0) > 0  # subnormal
 
 
+def test_log1p_is_numpys_within_3_ulp_on_0_to_1():
+    u = np.concatenate([np.random.default_rng(4).random(300_000), np.geomspace(5e-324, 1, 30_000),
+                        [0.0, 1.0, np.sqrt(2.0) - 1.0, np.nextafter(np.sqrt(2.0) - 1.0, 1.0),
+                         2.0**-53, 2.0**-52, np.nan]])
+    ours = compiled.elementwise("log1p", u)
+    assert ulps(ours, np.log1p(u)).max() <= 3
+    assert ours[-1] != ours[-1]  # NaN kept
+
+
+def test_the_log_loss_kernel_sums_network_log_loss_seed_by_seed():
+    rng = np.random.default_rng(5)
+    S, n_rows, B = 70, 45, 8  # two blocks, the second padded; a last batch of 5 rows
+    z = np.concatenate([rng.normal(0, 3, (S, n_rows - 6)),
+                        np.tile([-800.0, -40.0, 40.0, 800.0, 0.0, 1e-300], (S, 1))], axis=1)
+    z[3, 7], z[5, 2] = np.inf, np.nan  # a diverged seed's loss is inf or NaN, as numpy's
+    y = (rng.random(n_rows) < 0.5).astype(float)
+    order = np.stack([rng.permutation(n_rows) for _ in range(S)]).astype(np.int64)
+    zs = np.take_along_axis(z, order, axis=1)  # z of seed i's row order[i, r], as laid out
+    want = N._log_loss(-1.0 * zs, y[order])  # sign −1: tanh's output, 1 − p
+    sums = np.zeros((compiled.blocks(S), compiled.LANES))
+    for lo in range(0, n_rows, B):
+        size = min(B, n_rows - lo)
+        Z = np.zeros((compiled.blocks(S), size, 1, compiled.LANES))
+        Z[:, :, 0, :] = compiled.to_lanes(zs[:, lo:lo + size]).transpose(0, 1, 2)
+        compiled.add_log_loss(y, order, lo, Z, -1.0, sums, compiled.unit_buffer(size))
+    ours = compiled.from_lanes(sums[:, None, :], S)[:, 0] / n_rows
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(ours[finite], want[finite], rtol=1e-14, atol=0)
+    np.testing.assert_array_equal(ours[~finite], want[~finite])  # inf, NaN alike
+    assert (~finite).sum() == 2
+
+
 def test_a_forward_pass_for_the_output_alone_gives_the_same_z():
     rng = np.random.default_rng(0)
     fans = np.array([3, 7, 5, 1], np.int64)
