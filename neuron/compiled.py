@@ -20,7 +20,8 @@ it. They differ from numpy's products (network.train(..., reference=True), which
 compare them with) in the last bits: the same sums, in another order, and tanh and sigmoid
 our own.
 
-Layout, for a chunk of S seeds in nb = ⌈S / LANES⌉ blocks (the last one padded) and a
+Layout, for a chunk of S seeds in nb = ⌈S / LANES⌉ blocks (the last one padded; a chunk
+smaller than a block gets fewer lanes, `lanes_for`; LANES below stands for either) and a
 batch of B rows: P and G (nb, n_params, LANES), every seed's parameters and gradients, layer
 after layer, each layer's weights (fan_in, fan_out) row-major then its biases (fan_out)
 (network's flat layout); Z, A and D (nb, B, n_units, LANES), the units of every layer side
@@ -56,16 +57,23 @@ _inline = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=Fa
                      inline="always")
 
 
-def blocks(n_seeds: int) -> int:
-    return -(-n_seeds // LANES)
+def lanes_for(n_seeds: int) -> int:
+    """Lanes a block for a chunk of n_seeds: LANES, or for a chunk smaller than that the
+    fewest multiple of 8 (an AVX-512 register) that holds it: 50 seeds on 56 lanes, not 64.
+    The kernels count the lanes at run time, and a seed's arithmetic is the same on any."""
+    return min(LANES, -(-n_seeds // 8) * 8)
 
 
-def to_lanes(a: np.ndarray) -> np.ndarray:
-    """(S, n) → (nb, n, LANES), the padding lanes zero."""
+def blocks(n_seeds: int, lanes: int = LANES) -> int:
+    return -(-n_seeds // lanes)
+
+
+def to_lanes(a: np.ndarray, lanes: int = LANES) -> np.ndarray:
+    """(S, n) → (nb, n, lanes), the padding lanes zero."""
     S, n = a.shape
-    out = np.zeros((blocks(S) * LANES, n))
+    out = np.zeros((blocks(S, lanes) * lanes, n))
     out[:S] = a
-    return np.ascontiguousarray(out.reshape(-1, LANES, n).transpose(0, 2, 1))
+    return np.ascontiguousarray(out.reshape(-1, lanes, n).transpose(0, 2, 1))
 
 
 def from_lanes(a: np.ndarray, n_seeds: int) -> np.ndarray:
@@ -342,9 +350,9 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
                 break
 
 
-def unit_buffer(batch_rows: int) -> np.ndarray:
-    """forward_pass's t: one unit's z, (B, LANES)."""
-    return np.empty((batch_rows, LANES))
+def unit_buffer(batch_rows: int, lanes: int = LANES) -> np.ndarray:
+    """forward_pass's t: one unit's z, (B, lanes)."""
+    return np.empty((batch_rows, lanes))
 
 
 @_jit
@@ -374,11 +382,11 @@ def _softplus(v):
     return (v if v > 0.0 else 0.0) + _log1p(_exp(-abs(v)))
 
 
-def backward_buffers(fans, batch_rows: int):
-    """backward_pass's dZ, dZb (B, widest layer, LANES) and t (B, LANES) for a batch of
+def backward_buffers(fans, batch_rows: int, lanes: int = LANES):
+    """backward_pass's dZ, dZb (B, widest layer, lanes) and t (B, lanes) for a batch of
     `batch_rows` rows."""
-    shape = (batch_rows, int(max(fans[1:])), LANES)
-    return np.empty(shape), np.empty(shape), np.empty((batch_rows, LANES))
+    shape = (batch_rows, int(max(fans[1:])), lanes)
+    return np.empty(shape), np.empty(shape), np.empty((batch_rows, lanes))
 
 
 @_jit

@@ -445,7 +445,8 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
     else:
         from neuron import compiled  # numba: imported by the first mini-batch training only
 
-        theta = compiled.to_lanes(params)  # (blocks, n_params, LANES): a seed a lane
+        # (blocks, n_params, lanes): a seed a lane
+        theta = compiled.to_lanes(params, compiled.lanes_for(n_seeds))
         decay = decay[None, :, None]
         kernels = _Compiled(X, y, layers, f, s, theta, batch_size)
         grads, step = kernels.grads, kernels.grad
@@ -528,10 +529,11 @@ class _Compiled:
         """Z, A and D of the batch (keep false: the output's z, Z[:, :, -1], alone is kept)."""
         k, n_layers = self.kernels, len(self.offsets)
         if size not in self.buffers:
-            shape = (self.theta.shape[0], size, self.at[-1], k.LANES)
+            shape = (self.theta.shape[0], size, self.at[-1], self.theta.shape[2])
             # D only where numpy differentiates (the kernels take an empty one otherwise).
             D = np.empty(shape if self.has_D else (1, 1, 1, 1))
-            self.buffers[size] = (np.empty(shape), np.empty(shape), D, k.unit_buffer(size))
+            self.buffers[size] = (np.empty(shape), np.empty(shape), D,
+                                  k.unit_buffer(size, shape[3]))
         Z, A, D, t = self.buffers[size]
         args = (self.X, order, lo, self.theta, self.fans, self.offsets)
         if self.in_kernel:
@@ -549,7 +551,8 @@ class _Compiled:
         """Into self.grads: seed i's gradient on rows order[i, lo:lo + size]."""
         Z, A, D = self._forward(order, lo, size)
         if size not in self.backward:
-            self.backward[size] = self.kernels.backward_buffers(self.fans, size)
+            self.backward[size] = self.kernels.backward_buffers(self.fans, size,
+                                                                self.theta.shape[2])
         self.kernels.backward_pass(self.y, order, lo, self.theta, self.grads, self.fans,
                                    self.offsets, Z, A, D, self.code, self.c, self.s,
                                    *self.backward[size])
@@ -560,7 +563,7 @@ class _Compiled:
         k = self.kernels
         n_seeds, n = rows.shape
         if self.sums is None:
-            self.sums = np.empty((self.theta.shape[0], k.LANES))
+            self.sums = np.empty(self.theta.shape[::2])
         self.sums[...] = 0.0
         for lo in range(0, n, self.batch_size):
             size = min(self.batch_size, n - lo)

@@ -202,6 +202,15 @@ def test_a_forward_pass_for_the_output_alone_gives_the_same_z():
         assert np.isfinite(outs[0][1]).all() and np.isnan(outs[1][1]).all()
 
 
+def test_a_chunk_smaller_than_a_block_gets_the_fewest_lanes_that_hold_it():
+    assert [compiled.lanes_for(n) for n in (1, 8, 9, 50, 56, 57, 64, 65, 1000)] == [
+        8, 8, 16, 56, 56, 64, 64, 64, 64]
+    a = np.arange(50 * 3, dtype=float).reshape(50, 3)
+    lanes = compiled.to_lanes(a, compiled.lanes_for(50))
+    assert lanes.shape == (1, 3, 56) and not lanes[0, :, 50:].any()
+    np.testing.assert_array_equal(compiled.from_lanes(lanes, 50), a)
+
+
 def test_the_layout_round_trips():
     a = np.arange(2 * compiled.LANES * 3 + 15, dtype=float).reshape(-1, 3)
     lanes = compiled.to_lanes(a)
