@@ -621,4 +621,5 @@ def warm_up() -> None:
                  0, 0.0, unit_buffer(1), True)
     backward_pass(np.zeros(1), order, 0, P, P.copy(), fans, offsets, Z, Z.copy(),
                   np.zeros((1, 1, 1, 1)), 0, 0.0, 1.0, *backward_buffers(fans, 1))
+    add_log_loss(np.zeros(1), order, 0, Z, 1.0, np.zeros((1, LANES)), unit_buffer(1))
     shuffle(np.zeros((1, 6), np.uint64), order, order.copy())

@@ -2,6 +2,11 @@
 reference=True path): within a few ulp for every activation, depth, optimizer and batch
 shape, and a seed's results bit for bit the same alone, in any chunk and in any lane."""
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -10,6 +15,7 @@ from neuron import compiled, splits
 from neuron import initializers as I
 from neuron import network as N
 from neuron.optimizers import GD, SGD, Adam
+from tests.conftest import ROOT
 
 N_ROWS, N_FEATURES = 45, 3
 TRAINABLE = [name for name in A.NAMES if name != "step"]
@@ -209,6 +215,39 @@ def test_a_chunk_smaller_than_a_block_gets_the_fewest_lanes_that_hold_it():
     lanes = compiled.to_lanes(a, compiled.lanes_for(50))
     assert lanes.shape == (1, 3, 56) and not lanes[0, :, 50:].any()
     np.testing.assert_array_equal(compiled.from_lanes(lanes, 50), a)
+
+
+@pytest.mark.slow
+def test_warm_up_compiles_every_kernel_for_the_types_training_passes():
+    # Workers forked after warm_up inherit its kernels; a signature it missed would be
+    # compiled (or read from numba's cache) again in every worker. In a process of its own:
+    # here, other tests have compiled them already.
+    script = """
+import json
+import numpy as np
+from neuron import activations as A, compiled, initializers as I, network as N, splits
+from neuron.optimizers import Adam
+compiled.warm_up()
+kernels = [v for v in vars(compiled).values()
+           if hasattr(v, "signatures") and not v.__name__.startswith("_")]
+print(json.dumps([k.__name__ for k in kernels]))
+print(json.dumps([len(k.signatures) for k in kernels]))
+X = np.random.default_rng(0).normal(size=(40, 3))
+y = (X[:, 0] > 0).astype(float)
+seeds = np.arange(3)
+start = tuple(N.Layer(W, b) for W, b in I.draw_layers(
+    seeds, N.sizes(3, [4, 2]), I.Draw("xavier_uniform"), I.Draw("uniform", -0.5, 0.5)))
+for name in ("relu", "tanh", "gelu", "softplus"):
+    N.train(X, y, start, A.get(name), Adam(0.01), epochs=2, batch_size=8, l2=0.01,
+            orders=[splits.stream(splits.ORDER, s) for s in seeds.tolist()])
+print(json.dumps([len(k.signatures) for k in kernels]))
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    names, before, after = map(json.loads, out.stdout.splitlines())
+    assert {"forward_pass", "backward_pass", "add_log_loss", "shuffle"} <= set(names)
+    assert before == after == [1] * len(names), out.stdout
 
 
 def test_the_layout_round_trips():
