@@ -600,6 +600,58 @@ def _times_derivative(t, Z, A, D, blk, u, code, c):
                 t[b, i] = t[b, i] * D[blk, b, u, i]
 
 
+# The optimizers' steps over every seed's parameters in one pass each (numpy's take a dozen
+# passes over arrays of a few thousand numbers: at width 8 Adam's added ~20% to a training),
+# each element by neuron.optimizers' operations in their order, so the same bits (tested).
+# First, as the trainer does where l2 is not 0 (`penalised`), the penalty's gradient:
+# g = G + decay·P (decay (n_params,): l2 for weights, 0 for biases).
+@_inline
+def _penalised(G, P, decay, penalised, blk, k, i):
+    return G[blk, k, i] + decay[k] * P[blk, k, i] if penalised else G[blk, k, i]
+
+
+@_jit
+def gd_step(P, G, decay, penalised, lr):
+    """neuron.optimizers.GD: p ← p − lr·g."""
+    nb, n_params, n = P.shape
+    for blk in range(nb):
+        for k in range(n_params):
+            for i in range(n):
+                g = _penalised(G, P, decay, penalised, blk, k, i)
+                P[blk, k, i] = P[blk, k, i] - lr * g
+
+
+@_jit
+def momentum_step(P, G, decay, penalised, V, lr, momentum, nesterov):
+    """neuron.optimizers.SGD with momentum: v ← momentum·v − lr·g, p ← p + (momentum·v −
+    lr·g) with Nesterov's momentum, else p ← p + v."""
+    nb, n_params, n = P.shape
+    for blk in range(nb):
+        for k in range(n_params):
+            for i in range(n):
+                a = _penalised(G, P, decay, penalised, blk, k, i) * lr
+                v = V[blk, k, i] * momentum - a
+                V[blk, k, i] = v
+                P[blk, k, i] = P[blk, k, i] + ((v * momentum - a) if nesterov else v)
+
+
+@_jit
+def adam_step(P, G, decay, penalised, M, V, lr_t, beta1, beta2, epsilon):
+    """neuron.optimizers.Adam at step t (lr_t = Adam.rate(t)): m ← β₁·m + (1−β₁)·g,
+    v ← β₂·v + (1−β₂)·g², p ← p − lr_t·m/(√v + ε)."""
+    nb, n_params, n = P.shape
+    c1, c2 = 1 - beta1, 1 - beta2
+    for blk in range(nb):
+        for k in range(n_params):
+            for i in range(n):
+                g = _penalised(G, P, decay, penalised, blk, k, i)
+                m = M[blk, k, i] * beta1 + g * c1
+                v = V[blk, k, i] * beta2 + (g * g) * c2
+                M[blk, k, i] = m
+                V[blk, k, i] = v
+                P[blk, k, i] = P[blk, k, i] + (m * -lr_t) / (math.sqrt(v) + epsilon)
+
+
 # Mini-batch order: numpy's Generator.permutation, for PCG64 generators, every seed's in one
 # call. Building one permutation of 400 rows costs numpy ~5 µs (a fifth of a compiled
 # epoch): the same draws, here, cost ~1 µs. The generators' states are read once before

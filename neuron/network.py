@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from neuron.activations import Activation, activate_derive, get, sigmoid, sigmoid_into
-from neuron.optimizers import GD, Optimizer
+from neuron.optimizers import GD, SGD, Adam, Optimizer
 
 _SIGMOID = get("sigmoid")
 
@@ -449,13 +449,16 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
 
         # (blocks, n_params, lanes): a seed a lane
         theta = compiled.to_lanes(params, compiled.lanes_for(n_seeds))
-        decay = decay[None, :, None]
         kernels = _Compiled(X, y, layers, f, s, theta, batch_size)
         grads, step = kernels.grads, kernels.grad
         # The orders' permutations, compiled too (where the generators are PCG64's).
         states = None if orders is None else compiled.pcg64_states(orders)
         shuffled = np.empty_like(given)
-    update = optimizer.start([theta])
+    fused = None if reference else fused_step(optimizer, theta, decay, l2 != 0.0)
+    if fused is None:
+        update = optimizer.start([theta])
+        if not reference:
+            decay = decay[None, :, None]  # over (blocks, n_params, lanes)
     if reference:  # rows None: X (n_rows, F + 1) against each seed's weights, no copies
         y_train = y[given]
         X_train = Xa if rows is None else np.take(Xa, rows, axis=0)
@@ -484,6 +487,9 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
                               for seed_rows, g in zip(given, orders, strict=True)])
         for lo in range(0, n_train, batch_size):
             step(order, lo, min(batch_size, n_train - lo))
+            if fused is not None:
+                fused(grads)
+                continue
             if l2:
                 grads += decay * theta
             update([theta], [grads])
@@ -493,6 +499,33 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
             compiled.set_pcg64_states(orders, states)
     trained = tuple(Layer(W[:, :-1].copy(), W[:, -1].copy()) for W in net)
     return TrainResult(trained, losses, loss_epochs)
+
+
+def fused_step(optimizer, theta, decay, penalised):
+    """The optimizer's step on theta (neuron.compiled's layout), the penalty's gradient added
+    first, as one compiled pass: fused(grads). The same bits as optimizer.start's update
+    after grads += decay·theta; None for an optimizer neuron.compiled has no step for."""
+    from neuron import compiled
+
+    if isinstance(optimizer, SGD) and optimizer.momentum == 0.0:
+        optimizer = GD(optimizer.lr)  # as SGD.start does
+    if isinstance(optimizer, GD):
+        return lambda grads: compiled.gd_step(theta, grads, decay, penalised, optimizer.lr)
+    if isinstance(optimizer, SGD):
+        V = np.zeros_like(theta)
+        return lambda grads: compiled.momentum_step(
+            theta, grads, decay, penalised, V, optimizer.lr, optimizer.momentum,
+            optimizer.nesterov)
+    if isinstance(optimizer, Adam):
+        M, V, t = np.zeros_like(theta), np.zeros_like(theta), [0]
+
+        def adam(grads):
+            t[0] += 1
+            compiled.adam_step(theta, grads, decay, penalised, M, V, optimizer.rate(t[0]),
+                               optimizer.beta1, optimizer.beta2, optimizer.epsilon)
+
+        return adam
+    return None
 
 
 class _Compiled:

@@ -95,8 +95,13 @@ class Adam:
     beta2: float = 0.999
     epsilon: float = 1e-8
 
+    def rate(self, t: int) -> float:
+        """lr_t of step t, as scikit-learn writes it, so the same float: a Python float
+        through np.sqrt."""
+        return self.lr * np.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
+
     def start(self, params: Sequence[np.ndarray]) -> Update:
-        lr, beta1, beta2, epsilon = self.lr, self.beta1, self.beta2, self.epsilon
+        beta1, beta2, epsilon = self.beta1, self.beta2, self.epsilon
         ms = [np.zeros_like(p) for p in params]
         vs = [np.zeros_like(p) for p in params]
         tmps = [np.empty_like(p) for p in params]
@@ -106,8 +111,7 @@ class Adam:
         def update(params, grads):
             nonlocal t
             t += 1
-            # As scikit-learn writes it, so the same float: a Python float through np.sqrt.
-            lr_t = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+            lr_t = self.rate(t)
             for p, g, m, v, tmp, root in zip(params, grads, ms, vs, tmps, roots, strict=True):
                 np.multiply(g, 1 - beta1, out=tmp)
                 m *= beta1

@@ -99,6 +99,29 @@ def test_optimizers_batches_and_rows(data, kw):
     np.testing.assert_array_equal(fast.loss_epochs, ref.loss_epochs)
 
 
+@pytest.mark.parametrize("opt", [GD(0.3), SGD(0.1), SGD(0.1, nesterov=False),
+                                 SGD(0.2, momentum=0.0), Adam(0.01)],
+                         ids=["gd", "nesterov", "momentum", "sgd no momentum", "adam"])
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_a_compiled_step_is_the_optimizers_own_bit_for_bit(opt, l2):
+    rng = np.random.default_rng(8)
+    theta = rng.normal(size=(2, 7, compiled.LANES))
+    theta[0, 3, 5], theta[1, 0, 2] = np.inf, np.nan  # a diverged seed stays as numpy has it
+    decay = np.where(np.arange(7) < 5, l2, 0.0)
+    ref = theta.copy()
+    update = opt.start([ref])
+    fused = N.fused_step(opt, theta, decay, l2 != 0.0)
+    with np.errstate(invalid="ignore"):
+        for _ in range(5):
+            grads = rng.normal(size=theta.shape)
+            g = grads.copy()
+            if l2:
+                g += decay[None, :, None] * ref
+            update([ref], [g])
+            fused(grads)
+            assert theta.tobytes() == ref.tobytes()
+
+
 @pytest.mark.parametrize("name", ["relu", "tanh", "sigmoid", "gelu"])
 def test_a_seed_is_the_same_alone_in_any_chunk_and_any_lane(data, name):
     # 150 seeds: more than two blocks of LANES, the last one partly padding.
