@@ -752,4 +752,8 @@ def warm_up() -> None:
     backward_pass(np.zeros(1), order, 0, P, P.copy(), fans, offsets, Z, Z.copy(),
                   np.zeros((1, 1, 1, 1)), 0, 0.0, 1.0, *backward_buffers(fans, 1))
     add_log_loss(np.zeros(1), order, 0, Z, 1.0, np.zeros((1, LANES)), unit_buffer(1))
+    decay = np.zeros(2)
+    gd_step(P, P.copy(), decay, False, 0.1)
+    momentum_step(P, P.copy(), decay, False, P.copy(), 0.1, 0.9, True)
+    adam_step(P, P.copy(), decay, False, P.copy(), P.copy(), 0.1, 0.9, 0.999, 1e-8)
     shuffle(np.zeros((1, 6), np.uint64), order, order.copy())

@@ -278,7 +278,7 @@ def test_warm_up_compiles_every_kernel_for_the_types_training_passes():
 import json
 import numpy as np
 from neuron import activations as A, compiled, initializers as I, network as N, splits
-from neuron.optimizers import Adam
+from neuron.optimizers import GD, SGD, Adam
 compiled.warm_up()
 kernels = [v for v in vars(compiled).values()
            if hasattr(v, "signatures") and not v.__name__.startswith("_")]
@@ -289,8 +289,9 @@ y = (X[:, 0] > 0).astype(float)
 seeds = np.arange(3)
 start = tuple(N.Layer(W, b) for W, b in I.draw_layers(
     seeds, N.sizes(3, [4, 2]), I.Draw("xavier_uniform"), I.Draw("uniform", -0.5, 0.5)))
-for name in ("relu", "tanh", "gelu", "softplus"):
-    N.train(X, y, start, A.get(name), Adam(0.01), epochs=2, batch_size=8, l2=0.01,
+for name, opt, l2 in [("relu", Adam(0.01), 0.01), ("tanh", SGD(0.1), 0.0),
+                      ("gelu", GD(0.1), 0.01), ("softplus", SGD(0.1, nesterov=False), 0.0)]:
+    N.train(X, y, start, A.get(name), opt, epochs=2, batch_size=8, l2=l2,
             orders=[splits.stream(splits.ORDER, s) for s in seeds.tolist()])
 print(json.dumps([len(k.signatures) for k in kernels]))
 """
