@@ -33,6 +33,7 @@ parameters start; order (S, n_train) and lo: seed i's batch is rows order[i, lo:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
@@ -258,34 +259,17 @@ def _sigmoid(x):
     return 1.0 / (1.0 + _exp(-x))
 
 
-@_jit
-def _exp_all(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _exp(x[i])
+@functools.cache
+def _each(f):
+    """A kernel applying f to every element of 1-D x into out (for `elementwise`; not cached:
+    numba caches no closure, and only the tests and benchmarks call these)."""
 
+    @numba.njit(nogil=True, error_model="numpy", boundscheck=False)
+    def each(x, out):
+        for i in range(x.shape[0]):
+            out[i] = f(x[i])
 
-@_jit
-def _tanh_all(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _tanh(x[i])
-
-
-@_jit
-def _sigmoid_all(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _sigmoid(x[i])
-
-
-@_jit
-def _log1p_all(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _log1p(x[i])
-
-
-@_jit
-def _erfc_all(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _erfc(x[i])
+    return each
 
 
 @_jit
@@ -310,8 +294,8 @@ def elementwise(name: str, x: np.ndarray) -> np.ndarray:
     compute them (for the tests and benchmarks: the kernels call them a number at a time)."""
     x = np.ascontiguousarray(x, dtype=np.float64)
     out = np.empty_like(x)
-    {"exp": _exp_all, "tanh": _tanh_all, "sigmoid": _sigmoid_all, "log1p": _log1p_all,
-     "erfc": _erfc_all}[name](x, out)
+    _each({"exp": _exp, "tanh": _tanh, "sigmoid": _sigmoid, "log1p": _log1p,
+           "erfc": _erfc}[name])(x, out)
     return out
 
 
