@@ -33,7 +33,6 @@ parameters start; order (S, n_train) and lo: seed i's batch is rows order[i, lo:
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numba
@@ -259,17 +258,23 @@ def _sigmoid(x):
     return 1.0 / (1.0 + _exp(-x))
 
 
-@functools.cache
-def _each(f):
-    """A kernel applying f to every element of 1-D x into out (for `elementwise`; not cached:
-    numba caches no closure, and only the tests and benchmarks call these)."""
+_ELEMENTWISE = ("exp", "tanh", "sigmoid", "log1p", "erfc")
 
-    @numba.njit(nogil=True, error_model="numpy", boundscheck=False)
-    def each(x, out):
-        for i in range(x.shape[0]):
-            out[i] = f(x[i])
 
-    return each
+@_jit
+def _elementwise(which, x, out):
+    for i in range(x.shape[0]):
+        v = x[i]
+        if which == 0:
+            out[i] = _exp(v)
+        elif which == 1:
+            out[i] = _tanh(v)
+        elif which == 2:
+            out[i] = _sigmoid(v)
+        elif which == 3:
+            out[i] = _log1p(v)
+        else:
+            out[i] = _erfc(v)
 
 
 @_jit
@@ -294,8 +299,7 @@ def elementwise(name: str, x: np.ndarray) -> np.ndarray:
     compute them (for the tests and benchmarks: the kernels call them a number at a time)."""
     x = np.ascontiguousarray(x, dtype=np.float64)
     out = np.empty_like(x)
-    _each({"exp": _exp, "tanh": _tanh, "sigmoid": _sigmoid, "log1p": _log1p,
-           "erfc": _erfc}[name])(x, out)
+    _elementwise(_ELEMENTWISE.index(name), x, out)
     return out
 
 

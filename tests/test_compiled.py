@@ -163,10 +163,10 @@ def ulps(a, b):
 
 def test_exp_tanh_and_sigmoid_are_numpys_within_a_few_ulp():
     rng = np.random.default_rng(3)
-    tiny = np.geomspace(5e-324, 1.0, 20_000)
+    tiny = np.geomspace(5e-324, 1.0, 10_000)
     x = np.concatenate([
-        rng.uniform(-750, 750, 200_000), rng.uniform(-40, 40, 200_000),
-        rng.uniform(-1, 1, 200_000), tiny, -tiny,
+        rng.uniform(-750, 750, 50_000), rng.uniform(-40, 40, 50_000),
+        rng.uniform(-1, 1, 50_000), tiny, -tiny,
         [0.0, -0.0, np.inf, -np.inf, np.nan, 709.78, 709.79, -708.4, -745.1, -745.2,
          -746.0, 710.0, 0.625, 20.0, 19.06, 36.8, -36.8]])
     with np.errstate(over="ignore"):
@@ -183,7 +183,7 @@ def test_erfc_and_gelu_are_scipys_within_1e_13():
     from scipy.special import erfc
 
     rng = np.random.default_rng(6)
-    x = np.concatenate([rng.normal(0, 3, 300_000), rng.uniform(-27, 27, 300_000),
+    x = np.concatenate([rng.normal(0, 3, 60_000), rng.uniform(-27, 27, 60_000),
                         np.linspace(-1.01, 1.01, 20_001), [1.0, -1.0, 8.0, -8.0, 0.0, -0.0]])
     ours, want = compiled.elementwise("erfc", x), erfc(x)
     np.testing.assert_allclose(ours, want, rtol=1e-13, atol=1e-300)
@@ -209,7 +209,7 @@ def test_full_batch_gelu_follows_scipys_erfc(data):
 
 
 def test_log1p_is_numpys_within_3_ulp_on_0_to_1():
-    u = np.concatenate([np.random.default_rng(4).random(300_000), np.geomspace(5e-324, 1, 30_000),
+    u = np.concatenate([np.random.default_rng(4).random(100_000), np.geomspace(5e-324, 1, 20_000),
                         [0.0, 1.0, np.sqrt(2.0) - 1.0, np.nextafter(np.sqrt(2.0) - 1.0, 1.0),
                          2.0**-53, 2.0**-52, np.nan]])
     ours = compiled.elementwise("log1p", u)
