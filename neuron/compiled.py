@@ -12,7 +12,8 @@ use them. The activations are computed here too, as the forward pass makes each 
 (no pass of numpy's over the whole batch between the kernels): relu, leaky_relu and linear
 with network.activate's operations; tanh and sigmoid through `_exp` and `_tanh` (below: our
 own, written so that a loop over lanes vectorises; within 4 ulp of numpy's, not its bits);
-elu, softplus, silu and gelu through libm's functions one number at a time.
+gelu through our erfc (within 1e-13 of scipy's); elu, softplus and silu through libm's
+functions one number at a time.
 
 Each seed's arithmetic is the same whichever lane, block or chunk it lands in (no fast-math:
 no reassociation, no fused multiply-add), so its results never depend on the seeds beside
@@ -42,9 +43,8 @@ from numba.extending import intrinsic
 
 LANES = 64  # seeds a block: eight AVX-512 registers of float64
 # Activations by code: the derivatives of 0-4 are computed in the backward pass (tanh's and
-# sigmoid's from A), those of 5-8 (libm's exp, expm1, log1p and erfc, one number at a time)
-# kept in D by the forward pass. NUMPY: any other, numpy both ways (network.activate,
-# derive) between the layers' kernels.
+# sigmoid's from A), those of 5-8 (`_transcendental`) kept in D by the forward pass. NUMPY:
+# any other, numpy both ways (network.activate, derive) between the layers' kernels.
 CODES = {"relu": 0, "leaky_relu": 1, "linear": 2, "tanh": 3, "sigmoid": 4, "elu": 5,
          "softplus": 6, "silu": 7, "gelu": 8}
 NUMPY = -1
@@ -93,12 +93,10 @@ def from_lanes(a: np.ndarray, n_seeds: int) -> np.ndarray:
 _LOG2E = 1.4426950408889634
 _MAGIC = 6755399441055744.0  # 1.5·2⁵²: adding it to x rounds x to an integer
 _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
-# 1/(n + 1)!, n = 0 … 12: (eʳ − 1)/r = Σ rⁿ/(n + 1)!
-(_E1, _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12,
- _E13) = (1.0 / math.factorial(n + 1) for n in range(13))
-# 1/(2n + 1), n = 0 … 10: log m = 2·atanh(s) = 2·Σ s²ⁿ⁺¹/(2n + 1), s = (m − 1)/(m + 1)
-(_L0, _L1, _L2, _L3, _L4, _L5, _L6, _L7, _L8, _L9,
- _L10) = (1.0 / (2 * n + 1) for n in range(11))
+# (eʳ − 1)/r = Σ rⁿ/(n + 1)!, n = 0 … 12, highest power first (`_horner`'s order)
+_EXPM1 = tuple(1.0 / math.factorial(n + 1) for n in range(12, -1, -1))
+# log m = 2·atanh(s) = 2·s·Σ s²ⁿ/(2n + 1), s = (m − 1)/(m + 1), n = 0 … 10, highest first
+_ATANH = tuple(1.0 / (2 * n + 1) for n in range(10, -1, -1))
 _SQRT2 = math.sqrt(2.0)
 # erfc's rational functions, Moshier's Cephes Math Library (ndtr.c), which scipy.special.erfc
 # evaluates too: erf(a) = a·T(a²)/U(a²) for |a| < 1, else erfc(a) = e^(−a²)·P(|a|)/Q(|a|)
@@ -145,19 +143,7 @@ def _reduce(x):
     t = x * _LOG2E + _MAGIC
     k = t - _MAGIC
     r = (x - k * _LN2_HI) - k * _LN2_LO
-    q = _E13 * r + _E12
-    q = q * r + _E11
-    q = q * r + _E10
-    q = q * r + _E9
-    q = q * r + _E8
-    q = q * r + _E7
-    q = q * r + _E6
-    q = q * r + _E5
-    q = q * r + _E4
-    q = q * r + _E3
-    q = q * r + _E2
-    q = q * r + _E1
-    return q * r, t
+    return _horner(_EXPM1, r) * r, t
 
 
 @_inline
@@ -199,17 +185,7 @@ def _log1p(u):
     big = w > _SQRT2
     m = w * 0.5 if big else w
     s = (m - 1.0) / (m + 1.0)
-    s2 = s * s
-    p = _L10 * s2 + _L9
-    p = p * s2 + _L8
-    p = p * s2 + _L7
-    p = p * s2 + _L6
-    p = p * s2 + _L5
-    p = p * s2 + _L4
-    p = p * s2 + _L3
-    p = p * s2 + _L2
-    p = p * s2 + _L1
-    p = p * s2 + _L0
+    p = _horner(_ATANH, s * s)
     log_w = (2.0 * s * p + (_LN2_LO if big else 0.0)) + (_LN2_HI if big else 0.0)
     d = w - 1.0
     return u if d == 0.0 else log_w * (u / d)
@@ -253,6 +229,14 @@ def _erfc(a):
 
 
 @_inline
+def _gelu(z):
+    """(gelu(z), gelu'(z)), activations.gelu's formulas: z·Φ(z) and Φ(z) + z·φ(z),
+    Φ = erfc(−z/√2)/2, with `_erfc` and `_exp`."""
+    phi = _erfc(-z / _SQRT2)
+    return z * 0.5 * phi, 0.5 * phi + z * _exp(-0.5 * z * z) / _SQRT_2PI
+
+
+@_inline
 def _sigmoid(x):
     """network.activate's 1/(1 + e⁻ˣ), with `_exp`."""
     return 1.0 / (1.0 + _exp(-x))
@@ -280,15 +264,11 @@ def _elementwise(which, x, out):
 @_jit
 def _gelu_both(Z, A, D):
     for i in range(Z.shape[0]):
-        z = Z[i]
-        phi = _erfc(-z / _SQRT2)
-        A[i] = z * 0.5 * phi
-        D[i] = 0.5 * phi + z * _exp(-0.5 * z * z) / _SQRT_2PI
+        A[i], D[i] = _gelu(Z[i])
 
 
 def gelu_both(Z: np.ndarray, A: np.ndarray, D: np.ndarray) -> None:
-    """A = gelu(Z) and D = gelu'(Z), arrays of one shape, C-contiguous: activations.gelu's
-    formulas (z·Φ(z), Φ(z) + z·φ(z), Φ = erfc(−z/√2)/2) with `_erfc` and `_exp`, ~9 ns an
+    """A = gelu(Z) and D = gelu'(Z), arrays of one shape, C-contiguous (`_gelu`), ~9 ns an
     element against scipy's erfc alone at ~16 (full-batch training's fast path; the numpy
     one, activations.activate_derive, is its reference)."""
     _gelu_both(Z.reshape(-1), A.reshape(-1), D.reshape(-1))
@@ -420,19 +400,28 @@ def unit_buffer(batch_rows: int, lanes: int = LANES) -> np.ndarray:
     return np.empty((batch_rows, lanes))
 
 
+@_inline
+def _labels(y, order, lo, blk, t):
+    """Into t (B, LANES), block blk's labels of the batch's rows, 0 in the padding lanes:
+    gathered in a loop of their own, which does not vectorise, so that the loop that uses
+    them does."""
+    B, n = t.shape
+    S = order.shape[0]
+    for b in range(B):
+        for i in range(n):
+            seed = blk * n + i
+            t[b, i] = y[order[seed, lo + b]] if seed < S else 0.0
+
+
 @_jit
 def add_log_loss(y, order, lo, Z, sign, L, t):
     """Into L (nb, LANES), each seed's log-loss summed over the batch's rows, from the output's
     z in Z (the forward pass's): network._log_loss's softplus(v), v = sign·z·(1 − 2y), a row
     at a time in the batch's order. t (B, LANES): room for the labels."""
     nb, B, n = Z.shape[0], Z.shape[1], Z.shape[3]
-    S = order.shape[0]
     out = Z.shape[2] - 1
     for blk in range(nb):
-        for b in range(B):  # gathered first: a loop that gathers does not vectorise
-            for i in range(n):
-                seed = blk * n + i
-                t[b, i] = y[order[seed, lo + b]] if seed < S else 0.0
+        _labels(y, order, lo, blk, t)
         for b in range(B):
             for i in range(n):
                 t[b, i] = _softplus((sign * Z[blk, b, out, i]) * (1.0 - 2.0 * t[b, i]))
@@ -451,7 +440,7 @@ def backward_buffers(fans, batch_rows: int, lanes: int = LANES):
     """backward_pass's dZ, dZb (B, widest layer, lanes) and t (B, lanes) for a batch of
     `batch_rows` rows."""
     shape = (batch_rows, int(max(fans[1:])), lanes)
-    return np.empty(shape), np.empty(shape), np.empty((batch_rows, lanes))
+    return np.empty(shape), np.empty(shape), unit_buffer(batch_rows, lanes)
 
 
 @_jit
@@ -475,8 +464,7 @@ def _transcendental(code, c, z):
     if code == 7:
         sig = _stable_sigmoid(z)
         return z * sig, sig * (1.0 + z * (1.0 - sig))
-    phi = _erfc(-z / _SQRT2)
-    return z * 0.5 * phi, 0.5 * phi + z * _exp(-0.5 * z * z) / _SQRT_2PI
+    return _gelu(z)
 
 
 @_jit
@@ -490,7 +478,6 @@ def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ,
     from batch to batch; made here, their megabytes at width 128 were fresh pages each call,
     40% of the kernel's time)."""
     nb, B, n = Z.shape[0], Z.shape[1], Z.shape[3]
-    S = order.shape[0]
     n_layers = offsets.shape[0]
     at = _units(fans)
     # As in forward_pass, the rows inside each weight's loop: a weight's gradient lanes are
@@ -499,12 +486,7 @@ def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ,
     G[...] = 0.0
     for blk in range(nb):
         out = at[n_layers]
-        # The labels into t first: a loop that gathers does not vectorise, and the one after
-        # it, an exp a lane, does.
-        for b in range(B):
-            for i in range(n):
-                seed = blk * n + i
-                t[b, i] = y[order[seed, lo + b]] if seed < S else 0.0
+        _labels(y, order, lo, blk, t)
         for b in range(B):
             for i in range(n):
                 dZ[b, 0, i] = (_sigmoid(sign * Z[blk, b, out, i]) - t[b, i]) * scale

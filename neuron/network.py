@@ -530,9 +530,9 @@ def fused_step(optimizer, theta, decay, penalised):
 
 class _Compiled:
     """neuron.compiled's kernels for one training: `grad` puts into `grads` each seed's
-    gradient on a batch, `z` gives the output's z on many rows, both at `theta`, in
-    neuron.compiled's layout; the activations the kernels do not compute go through numpy
-    (`activate`, `derive`) between them."""
+    gradient on a batch, `log_loss` gives each seed's mean log-loss on many rows, both at
+    `theta`, in neuron.compiled's layout; the activations the kernels do not compute go
+    through numpy (`activate`, `derive`) between them."""
 
     def __init__(self, X, y, layers, f, s, theta, batch_size):
         from neuron import compiled
@@ -558,7 +558,7 @@ class _Compiled:
         self.batch_size = batch_size
         self.buffers = {}  # Z, A, D and forward_pass's t by batch size
         self.backward = {}  # backward_pass's dZ, dZb, t by batch size
-        self.sums = None  # log_loss's, seed by seed
+        self.sums = np.empty(theta.shape[::2])  # log_loss's, (blocks, lanes)
 
     def _forward(self, order, lo, size, keep=True):
         """Z, A and D of the batch (keep false: the output's z, Z[:, :, -1], alone is kept)."""
@@ -597,8 +597,6 @@ class _Compiled:
         (in the batches' buffers: no array of every row's units), summed row after row."""
         k = self.kernels
         n_seeds, n = rows.shape
-        if self.sums is None:
-            self.sums = np.empty(self.theta.shape[::2])
         self.sums[...] = 0.0
         for lo in range(0, n, self.batch_size):
             size = min(self.batch_size, n - lo)
