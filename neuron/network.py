@@ -428,9 +428,12 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
     for W in _flat_layers(layers, decay[None])[1]:
         W[:, :-1] = l2
     n_train = X.shape[0] if rows is None else rows.shape[1]
-    given = np.ascontiguousarray(  # (n_seeds, n_train), the kernels' one type of index array
+    # (n_seeds, n_train), the kernels' one type of index array: a writable copy, as numba
+    # types a read-only array apart (one seed's broadcast rows, contiguous, were passed as
+    # they were: every kernel compiled a second time).
+    given = np.array(
         np.broadcast_to(np.arange(n_train), (n_seeds, n_train)) if rows is None else rows,
-        dtype=np.int64)
+        dtype=np.int64, order="C")
     Xa = np.hstack([X, np.ones((X.shape[0], 1))])
     if reference:
         theta, grads = params, np.empty_like(params)

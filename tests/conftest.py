@@ -38,6 +38,26 @@ def pytest_configure(config):
         return
     for package in ("runner", "neuron", "tests"):
         compileall.compile_dir(ROOT / package, quiet=2, workers=1)
+    if config.getoption("numprocesses", None):
+        config.stash[_KERNELS] = subprocess.Popen(
+            [sys.executable, "-c", _COMPILE_KERNELS], cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# numba's kernels (neuron/compiled.py), compiled once into numba's cache while the workers
+# collect: in a fresh checkout, whose cache is empty, each worker compiled the ones its tests
+# reached, the same ~6 s of compiling twice (the test command 62 s against 55 s with the
+# cache filled). A worker reaching a kernel first still compiles it itself; numba writes its
+# cache files whole (a temporary file renamed), so neither reads half of one.
+_KERNELS = pytest.StashKey[subprocess.Popen]()
+_COMPILE_KERNELS = """
+import numpy as np
+from neuron import compiled
+compiled.warm_up()
+x = np.zeros(2)
+compiled.elementwise("exp", x)
+compiled.gelu_both(x, x.copy(), x.copy())
+"""
 
 
 @pytest.hookimpl(trylast=True)
@@ -46,6 +66,10 @@ def pytest_unconfigure(config):
     finalizers raised, is behind us): freeze what is left, so that the interpreter's own
     collections at exit do not walk it again. A worker that ran MLflow, Hydra and pandas
     holds ~500,000 objects: ~2 s to exit otherwise, which the session waited for."""
+    kernels = config.stash.get(_KERNELS, None)
+    if kernels is not None and kernels.poll() is None:  # a short run: not needed
+        kernels.kill()
+        kernels.wait()
     gc.freeze()
 
 

@@ -293,6 +293,9 @@ for name, opt, l2 in [("relu", Adam(0.01), 0.01), ("tanh", SGD(0.1), 0.0),
                       ("gelu", GD(0.1), 0.01), ("softplus", SGD(0.1, nesterov=False), 0.0)]:
     N.train(X, y, start, A.get(name), opt, epochs=2, batch_size=8, l2=l2,
             orders=[splits.stream(splits.ORDER, s) for s in seeds.tolist()])
+# One seed, its rows unshuffled: its index array was a read-only view, another signature.
+one = tuple(N.Layer(layer.W[:1], layer.b[:1]) for layer in start)
+N.train(X, y, one, A.get("tanh"), SGD(0.1), epochs=2, batch_size=8)
 print(json.dumps([len(k.signatures) for k in kernels]))
 """
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
