@@ -16,8 +16,10 @@ z-scored), one hidden layer of `width` units, every seed from the same start:
   ~2·R·H element-wise), counted at the float64 matrix-product rate of one core
   (`numpy.matmul` of 512×512, one BLAS thread), and R·H + R transcendental functions (one per
   hidden unit where the activation has one, one for σ(z)) at the rate of `numpy.exp` on one
-  core: (FLOPs / rate + transcendentals × exp's time) × seeds × epochs / cores. The
-  element-wise work is counted at the matrix-product rate, so the floor is, if anything, low.
+  core: (FLOPs / rate + transcendentals × exp's time) × seeds × epochs / cores. With
+  mini-batches, each recorded epoch adds a forward pass over every row (its FLOPs and the
+  same transcendentals), the loss curve's. The element-wise work is counted at the
+  matrix-product rate, so the floor is, if anything, low.
 
 Both record what the job records, the loss curve: the training set's mean log-loss at the
 epochs `neuron.network.recorded_epochs` picks (every epoch up to 200). Full batch, that loss
@@ -210,13 +212,17 @@ def machine_rates() -> tuple[float, float]:
     return flops, (time.perf_counter() - t) / (2000 * x.size)
 
 
-def floor_seconds(activation, seeds, width, epochs, rows, features, flop_rate, t_exp) -> float:
+def floor_seconds(activation, seeds, width, epochs, rows, features, flop_rate, t_exp,
+                  recorded=0) -> float:
+    """The floor of the module's docstring; `recorded` forward passes over every row more
+    (mini-batches: one at each recorded epoch, for the loss curve)."""
     fa, h = features + 1, width
-    flops = 2 * rows * fa * h + 2 * rows * h + 2 * rows * h + 2 * rows * fa * h + rows * fa \
-        + 2 * rows * h
+    forward = 2 * rows * fa * h + 2 * rows * h
+    flops = forward + 2 * rows * h + 2 * rows * fa * h + rows * fa + 2 * rows * h
     trans = rows * (h if activation in TRANSCENDENTAL else 0) + rows
-    per_seed_epoch = flops / flop_rate + trans * t_exp
-    return per_seed_epoch * seeds * epochs / (os.cpu_count() or 1)
+    per_seed = (flops / flop_rate + trans * t_exp) * epochs \
+        + (forward / flop_rate + trans * t_exp) * recorded
+    return per_seed * seeds / (os.cpu_count() or 1)
 
 
 def main() -> None:
@@ -249,6 +255,7 @@ def main() -> None:
             for width in [int(w) for w in a.widths.split(",")]:
                 epochs = int(max(3, min(a.max_epochs, a.cells / (seeds * width * 400))))
                 plan = plan_for(act, seeds, width, epochs, a.batch_size)
+                from neuron.network import recorded_epochs
                 from runner import evaluate
 
                 start = evaluate.evaluate(plan).layers
@@ -280,7 +287,8 @@ def main() -> None:
                 sk = sklearn_seconds(act, X, y, width, epochs, a.sk_seeds, a.batch_size)
                 sk_total = sk * seeds if sk is not None else float("nan")
                 fl = floor_seconds(act, seeds, width, epochs, X.shape[0], X.shape[1],
-                                   flop_rate, t_exp)
+                                   flop_rate, t_exp,
+                                   len(recorded_epochs(epochs, None)) if a.batch_size else 0)
                 print(f"{act:11s} {seeds:6d} {width:5d} {epochs:6d} {o:8.3f} {j:8.3f} "
                       f"{sk_total:10.2f} {j / o:9.2f} {sk_total / o:8.1f} {o / fl:10.1f}  "
                       f"{agree}", flush=True)
