@@ -352,16 +352,22 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
             # read back from A; and into A only if `keep` (a backward pass will read it).
             fused = g >= 0 and layer == n_layers - 2 and last == n_layers
             store = keep or not fused
+            # Two inputs (two features: the lesson's, the demos'), f relu, linear, tanh or
+            # sigmoid: the sum, the bias and f in one pass over the batch, not three (the
+            # same operations in the same order: the same bits).
+            one_pass = n_in == 2 and g >= 0 and g != 1 and g <= 4
             for j in range(n_out):
                 u = z0 + j
-                for b in range(B):
-                    for i in range(n):
-                        t[b, i] = A[blk, b, a0, i] * P[blk, off + j, i]
-                for k in range(1, n_in):
-                    w = off + k * n_out + j
+                w0, w1 = off + j, off + n_out + j
+                if not one_pass:
                     for b in range(B):
                         for i in range(n):
-                            t[b, i] += A[blk, b, a0 + k, i] * P[blk, w, i]
+                            t[b, i] = A[blk, b, a0, i] * P[blk, w0, i]
+                    for k in range(1, n_in):
+                        w = off + k * n_out + j
+                        for b in range(B):
+                            for i in range(n):
+                                t[b, i] += A[blk, b, a0 + k, i] * P[blk, w, i]
                 bias = off + n_in * n_out + j
                 # With the bias, f: network.activate's np.maximum(z, 0) (NaN kept),
                 # max(z, slope·z), z, tanh and sigmoid; in t.
@@ -370,7 +376,23 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
                         for i in range(n):
                             Z[blk, b, u, i] = t[b, i] + P[blk, bias, i]
                         continue
-                    if g == 0:
+                    if one_pass:
+                        if g == 0:
+                            for i in range(n):
+                                v = _two(A, P, blk, b, a0, i, w0, w1) + P[blk, bias, i]
+                                t[b, i] = max(v, 0.0) if v == v else v
+                        elif g == 2:
+                            for i in range(n):
+                                t[b, i] = _two(A, P, blk, b, a0, i, w0, w1) + P[blk, bias, i]
+                        elif g == 3:
+                            for i in range(n):
+                                t[b, i] = _tanh(_two(A, P, blk, b, a0, i, w0, w1)
+                                                + P[blk, bias, i])
+                        else:
+                            for i in range(n):
+                                t[b, i] = _sigmoid(_two(A, P, blk, b, a0, i, w0, w1)
+                                                   + P[blk, bias, i])
+                    elif g == 0:
                         for i in range(n):
                             v = t[b, i] + P[blk, bias, i]
                             t[b, i] = max(v, 0.0) if v == v else v
@@ -411,6 +433,12 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
                     for i in range(n):
                         Z[blk, b, out, i] += P[blk, bias, i]
                 break
+
+
+@_inline
+def _two(A, P, blk, b, a0, i, w0, w1):
+    """A unit's sum over two inputs, a₀·w₀ + a₁·w₁, as forward_pass's loop over k makes it."""
+    return A[blk, b, a0, i] * P[blk, w0, i] + A[blk, b, a0 + 1, i] * P[blk, w1, i]
 
 
 def unit_buffer(batch_rows: int, lanes: int = LANES) -> np.ndarray:

@@ -29,9 +29,9 @@ def data():
     return X, y
 
 
-def net(seeds, hidden):
+def net(seeds, hidden, features=N_FEATURES):
     return tuple(N.Layer(W, b) for W, b in I.draw_layers(
-        np.asarray(seeds), N.sizes(N_FEATURES, hidden), I.Draw("xavier_uniform"),
+        np.asarray(seeds), N.sizes(features, hidden), I.Draw("xavier_uniform"),
         I.Draw("uniform", -0.5, 0.5)))
 
 
@@ -59,6 +59,20 @@ def test_every_activation_follows_numpys_products(data, name, hidden):
     assert_close(fast, ref)
     moved = max(np.abs(a.W - s.W).max() for a, s in zip(fast.layers, start, strict=True))
     assert moved > 1e-3
+
+
+@pytest.mark.parametrize("hidden", [[5], [4, 3], [2, 3]],
+                         ids=["one hidden", "two hidden", "two inputs twice"])
+@pytest.mark.parametrize("name", ["relu", "linear", "tanh", "sigmoid", "elu"])
+def test_two_inputs_summed_in_one_pass_follow_numpys_products(data, name, hidden):
+    # forward_pass sums a unit's two inputs, adds the bias and applies relu, linear, tanh or
+    # sigmoid in one pass (elu: the loop over inputs, for comparison)
+    seeds = np.arange(5)
+    two = (data[0][:, :2], data[1])
+    start = net(seeds, hidden, features=2)
+    fast = train(two, start, A.get(name), False, seeds)
+    assert_close(fast, train(two, start, A.get(name), True, seeds))
+    assert max(np.abs(a.W - s.W).max() for a, s in zip(fast.layers, start, strict=True)) > 1e-3
 
 
 @pytest.mark.parametrize("name, params", [("leaky_relu", {"slope": 0.2}),
