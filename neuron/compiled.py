@@ -16,10 +16,11 @@ gelu through our erfc (within 1e-13 of scipy's); elu, softplus and silu through 
 functions one number at a time.
 
 Each seed's arithmetic is the same whichever lane, block or chunk it lands in (no fast-math:
-no reassociation, no fused multiply-add), so its results never depend on the seeds beside
-it. They differ from numpy's products (network.train(..., reference=True), which the tests
-compare them with) in the last bits: the same sums, in another order, and tanh and sigmoid
-our own.
+no reassociation, no multiply-add the compiler fuses on its own; the element-wise functions'
+fused multiply-adds are written out, `_fma`, one rounding in every lane alike), so its
+results never depend on the seeds beside it. They differ from numpy's products
+(network.train(..., reference=True), which the tests compare them with) in the last bits:
+the same sums, in another order, and tanh and sigmoid our own.
 
 Layout, for a chunk of S seeds in nb = ⌈S / LANES⌉ blocks (the last one padded; a chunk
 smaller than a block gets fewer lanes, `lanes_for`; LANES below stands for either) and a
@@ -352,14 +353,17 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
             # read back from A; and into A only if `keep` (a backward pass will read it).
             fused = g >= 0 and layer == n_layers - 2 and last == n_layers
             store = keep or not fused
-            # Two inputs (two features: the lesson's, the demos'), f relu, linear, tanh or
-            # sigmoid: the sum, the bias and f in one pass over the batch, not three (the
-            # same operations in the same order: the same bits).
-            one_pass = n_in == 2 and g >= 0 and g != 1 and g <= 4
             for j in range(n_out):
                 u = z0 + j
                 w0, w1 = off + j, off + n_out + j
-                if not one_pass:
+                # Two inputs (two features: the lesson's, the demos'): the sum in one pass
+                # over the batch, not two (the same operations in the same order: the same
+                # bits).
+                if n_in == 2:
+                    for b in range(B):
+                        for i in range(n):
+                            t[b, i] = _two(A, P, blk, b, a0, i, w0, w1)
+                else:
                     for b in range(B):
                         for i in range(n):
                             t[b, i] = A[blk, b, a0, i] * P[blk, w0, i]
@@ -376,23 +380,7 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
                         for i in range(n):
                             Z[blk, b, u, i] = t[b, i] + P[blk, bias, i]
                         continue
-                    if one_pass:
-                        if g == 0:
-                            for i in range(n):
-                                v = _two(A, P, blk, b, a0, i, w0, w1) + P[blk, bias, i]
-                                t[b, i] = max(v, 0.0) if v == v else v
-                        elif g == 2:
-                            for i in range(n):
-                                t[b, i] = _two(A, P, blk, b, a0, i, w0, w1) + P[blk, bias, i]
-                        elif g == 3:
-                            for i in range(n):
-                                t[b, i] = _tanh(_two(A, P, blk, b, a0, i, w0, w1)
-                                                + P[blk, bias, i])
-                        else:
-                            for i in range(n):
-                                t[b, i] = _sigmoid(_two(A, P, blk, b, a0, i, w0, w1)
-                                                   + P[blk, bias, i])
-                    elif g == 0:
+                    if g == 0:
                         for i in range(n):
                             v = t[b, i] + P[blk, bias, i]
                             t[b, i] = max(v, 0.0) if v == v else v

@@ -65,8 +65,7 @@ def test_every_activation_follows_numpys_products(data, name, hidden):
                          ids=["one hidden", "two hidden", "two inputs twice"])
 @pytest.mark.parametrize("name", ["relu", "linear", "tanh", "sigmoid", "elu"])
 def test_two_inputs_summed_in_one_pass_follow_numpys_products(data, name, hidden):
-    # forward_pass sums a unit's two inputs, adds the bias and applies relu, linear, tanh or
-    # sigmoid in one pass (elu: the loop over inputs, for comparison)
+    # forward_pass sums a unit's two inputs in one pass (`_two`), not its loop over inputs
     seeds = np.arange(5)
     two = (data[0][:, :2], data[1])
     start = net(seeds, hidden, features=2)
