@@ -510,8 +510,8 @@ def fused_step(optimizer, theta, decay, penalised):
     after grads += decay·theta; None for an optimizer neuron.compiled has no step for."""
     from neuron import compiled
 
-    if isinstance(optimizer, SGD) and optimizer.momentum == 0.0:
-        optimizer = GD(optimizer.lr)  # as SGD.start does
+    if isinstance(optimizer, SGD):
+        optimizer = optimizer.taken()  # GD's step for momentum 0, as SGD.start takes it
     if isinstance(optimizer, GD):
         return lambda grads: compiled.gd_step(theta, grads, decay, penalised, optimizer.lr)
     if isinstance(optimizer, SGD):

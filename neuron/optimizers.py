@@ -61,10 +61,14 @@ class SGD:
     momentum: float = 0.9
     nesterov: bool = True
 
+    def taken(self) -> GD | SGD:
+        """The optimizer whose step this one takes: GD(lr) for momentum 0, else itself."""
+        return GD(self.lr) if self.momentum == 0.0 else self
+
     def start(self, params: Sequence[np.ndarray]) -> Update:
         lr, momentum, nesterov = self.lr, self.momentum, self.nesterov
         if momentum == 0.0:
-            return GD(lr).start(params)
+            return self.taken().start(params)
         velocities = [np.zeros_like(p) for p in params]
         lr_g = [np.empty_like(p) for p in params]
         steps = [np.empty_like(p) for p in params] if nesterov else velocities
