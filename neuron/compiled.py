@@ -15,6 +15,13 @@ own, written so that a loop over lanes vectorises; within 4 ulp of numpy's, not 
 gelu through our erfc (within 1e-13 of scipy's); elu, softplus and silu through libm's
 functions one number at a time.
 
+A network of one hidden layer (the lesson's, the benchmark's) goes another way, the same
+arithmetic: eight lanes are one value (`_Vec`, LLVM's <8 x double>), so that a sum over a
+batch's rows or over a layer's units stays in a register rather than going to memory and
+back at each term (`_one_hidden_forward`, `_one_hidden_layer`); relu, leaky_relu and linear
+units are not stored by the forward pass but made again by the backward one from the
+features (`_recomputed`). At width 128 that is ~3× faster for relu, ~1.35× for tanh.
+
 Each seed's arithmetic is the same whichever lane, block or chunk it lands in (no fast-math:
 no reassociation, no multiply-add the compiler fuses on its own; the element-wise functions'
 fused multiply-adds are written out, `_fma`, one rounding in every lane alike), so its
@@ -36,12 +43,14 @@ parameters start; order (S, n_train) and lo: seed i's batch is rows order[i, lo:
 from __future__ import annotations
 
 import math
+import operator
 
 import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.extending import intrinsic
+from numba.core import cgutils
+from numba.extending import intrinsic, models, overload, register_model
 
 LANES = 64  # seeds a block: eight AVX-512 registers of float64
 # Activations by code: the derivatives of 0-4 are computed in the backward pass (tanh's and
@@ -50,6 +59,11 @@ LANES = 64  # seeds a block: eight AVX-512 registers of float64
 CODES = {"relu": 0, "leaky_relu": 1, "linear": 2, "tanh": 3, "sigmoid": 4, "elu": 5,
          "softplus": 6, "silu": 7, "gelu": 8}
 NUMPY = -1
+# One hidden layer (the lesson's networks, the benchmark's) takes the eight-lane paths
+# (`_one_hidden_forward`, `_one_hidden_layer`); deeper ones the loops over lanes. A constant,
+# frozen into the kernels: tests/test_compiled.py compiles them again with it off and
+# checks the two paths bit for bit.
+EIGHT_LANES = True
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
@@ -152,6 +166,154 @@ def _fma(typingctx, a, b, c):
         return builder.call(fma, args)
 
     return types.float64(types.float64, types.float64, types.float64), codegen
+
+
+# Eight lanes as one value (`_Vec`: LLVM's <8 x double>), for sums a loop keeps in registers
+# over the batch's rows. numba's vectoriser sees only the innermost loop, the one over lanes,
+# so a gradient's lanes, summed over the rows, went to memory and back at every row (a load
+# and a store a row: the backward pass ran at the L1 cache's store rate). Each operation on
+# a _Vec is the scalar one in every lane (IEEE: the same bits); the kernels use them only
+# where a block's lanes are a multiple of 8 (`lanes_for`), indexing the innermost axis.
+class _Vec(types.Type):
+    def __init__(self):
+        super().__init__(name="float64x8")
+
+
+_VEC = _Vec()
+_V8 = ir.VectorType(ir.DoubleType(), 8)
+
+
+@register_model(_Vec)
+class _VecModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _V8)
+
+
+def _lanes_pointer(context, builder, aryty, ary, idxty, idx):
+    """Pointer to the 8 elements of a C-contiguous array from index tuple idx on."""
+    arr = context.make_array(aryty)(context, builder, ary)
+    inds = [context.cast(builder, x, t, types.intp)
+            for x, t in zip(cgutils.unpack_tuple(builder, idx), idxty, strict=True)]
+    ptr = cgutils.get_item_pointer2(
+        context, builder, data=arr.data, shape=cgutils.unpack_tuple(builder, arr.shape),
+        strides=cgutils.unpack_tuple(builder, arr.strides), layout=aryty.layout, inds=inds,
+        wraparound=False, boundscheck=False)
+    return builder.bitcast(ptr, _V8.as_pointer())
+
+
+@intrinsic
+def _vload(typingctx, a, idx):
+    """a[idx] and the 7 elements after it on the innermost axis."""
+
+    def codegen(context, builder, signature, args):
+        return builder.load(_lanes_pointer(context, builder, a, args[0], idx, args[1]), align=8)
+
+    return _VEC(a, idx), codegen
+
+
+@intrinsic
+def _vstore(typingctx, a, idx, x):
+    """a[idx], and the 7 elements after it on the innermost axis, = x."""
+
+    def codegen(context, builder, signature, args):
+        builder.store(args[2], _lanes_pointer(context, builder, a, args[0], idx, args[1]),
+                      align=8)
+        return context.get_dummy_value()
+
+    return types.none(a, idx, _VEC), codegen
+
+
+def _vector_op(name):
+    @intrinsic
+    def op(typingctx, x, y):
+        def codegen(context, builder, signature, args):
+            return getattr(builder, name)(*args)
+
+        return _VEC(_VEC, _VEC), codegen
+
+    return op
+
+
+_vadd, _vsub, _vmul = _vector_op("fadd"), _vector_op("fsub"), _vector_op("fmul")
+
+
+@intrinsic
+def _vsplat(typingctx, x):
+    """x in every lane."""
+
+    def codegen(context, builder, signature, args):
+        one = builder.insert_element(ir.Constant(_V8, ir.Undefined), args[0],
+                                     ir.Constant(ir.IntType(32), 0))
+        return builder.shuffle_vector(one, ir.Constant(_V8, ir.Undefined),
+                                      ir.Constant(ir.VectorType(ir.IntType(32), 8), [0] * 8))
+
+    return _VEC(types.float64), codegen
+
+
+@intrinsic
+def _vstep(typingctx, x, strict):
+    """1.0 where x > 0 (strict) or x ≥ 0, else 0.0 (NaN: 0.0), lane by lane."""
+
+    def codegen(context, builder, signature, args):
+        zero = ir.Constant(_V8, [0.0] * 8)
+        gt = builder.fcmp_ordered(">", args[0], zero)
+        ge = builder.fcmp_ordered(">=", args[0], zero)
+        return builder.select(builder.select(args[1], gt, ge), ir.Constant(_V8, [1.0] * 8),
+                              zero)
+
+    return _VEC(_VEC, types.boolean), codegen
+
+
+@intrinsic
+def _vmax(typingctx, x, c):
+    """max(x, c) lane by lane, as Python's max: c where x < c."""
+
+    def codegen(context, builder, signature, args):
+        return builder.select(builder.fcmp_ordered("<", args[0], args[1]), args[1], args[0])
+
+    return _VEC(_VEC, _VEC), codegen
+
+
+@intrinsic
+def _vrelu(typingctx, z):
+    """network.activate's relu as forward_pass computes it, max(z, 0.0) (numba's max keeps
+    z where neither is greater: -0.0 stays -0.0; NaN stays), lane by lane."""
+
+    def codegen(context, builder, signature, args):
+        zero = ir.Constant(_V8, [0.0] * 8)
+        return builder.select(builder.fcmp_ordered("<", args[0], zero), zero, args[0])
+
+    return _VEC(_VEC), codegen
+
+
+@intrinsic
+def _vleaky(typingctx, z, slope):
+    """max(slope·z, z), z where z is NaN, lane by lane (forward_pass's leaky_relu)."""
+
+    def codegen(context, builder, signature, args):
+        z, sz = args[0], builder.fmul(args[1], args[0])
+        a = builder.select(builder.fcmp_ordered(">", z, sz), z, sz)
+        return builder.select(builder.fcmp_unordered("uno", z, z), z, a)
+
+    return _VEC(_VEC, _VEC), codegen
+
+
+@overload(operator.add)
+def _add(x, y):
+    if isinstance(x, _Vec) and isinstance(y, _Vec):
+        return lambda x, y: _vadd(x, y)
+
+
+@overload(operator.sub)
+def _sub(x, y):
+    if isinstance(x, _Vec) and isinstance(y, _Vec):
+        return lambda x, y: _vsub(x, y)
+
+
+@overload(operator.mul)
+def _mul(x, y):
+    if isinstance(x, _Vec) and isinstance(y, _Vec):
+        return lambda x, y: _vmul(x, y)
 
 
 @_inline
@@ -344,6 +506,14 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
                         for f in range(fans[0]):
                             A[blk, b, f, i] = 0.0
         out = at[n_layers]  # the output unit
+        if (EIGHT_LANES and first == 0 and last == 2 and n_layers == 2 and fans[2] == 1
+                and n % 8 == 0 and code >= 0):
+            if code <= 2:
+                _one_hidden_forward(P, fans, offsets, Z, A, code, c, keep, blk)
+            else:
+                _one_hidden_forward_transcendental(P, fans, offsets, Z, A, D, code, c, keep,
+                                                   blk)
+            continue
         for layer in range(first, last):
             n_in, n_out, off = fans[layer], fans[layer + 1], offsets[layer]
             a0, z0 = at[layer], at[layer + 1]
@@ -423,6 +593,114 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
                 break
 
 
+@_jit
+def _one_hidden_forward(P, fans, offsets, Z, A, code, c, keep, blk):
+    """forward_pass for a network of one hidden layer of relu, leaky_relu or linear units,
+    block blk, the batch's features in A: a hidden unit's z, f(z) and its term of the
+    output's sum made eight lanes at a time (`_Vec`), the output's sum kept in a register
+    over 16 units; the same operations in the same order as forward_pass's loops (the same
+    bits), not a pass over the batch for each."""
+    B, U, n = Z.shape[1], Z.shape[2], Z.shape[3]
+    F, H = fans[0], fans[1]
+    off = offsets[1]
+    slope = _vsplat(c)
+    store = keep and not _recomputed(F, code)
+    # Flat views, indexed by offsets that grow by n a unit: the 4-d index arithmetic, done
+    # again for every load, was most of the loop.
+    Pf, Zf, Af = P[blk].reshape(-1), Z[blk].reshape(-1), A[blk].reshape(-1)
+    for v in range(0, n, 8):
+        for j0 in range(0, H, 16):
+            j1 = min(H, j0 + 16)
+            for b in range(B):
+                row = b * U * n + v  # (b, unit 0, lane v) in Zf and Af
+                x0 = _vload(Af, (row,))
+                x1 = _vload(Af, (row + n,)) if F > 1 else x0
+                o = row + (F + H) * n  # the output unit
+                acc = _vload(Zf, (o,))  # the sum so far (j0 > 0)
+                for j in range(j0, j1):
+                    w = j * n + v
+                    z = x0 * _vload(Pf, (w,))
+                    if F > 1:
+                        z = z + x1 * _vload(Pf, (w + H * n,))
+                    for f in range(2, F):
+                        z = z + _vload(Af, (row + f * n,)) * _vload(Pf, (w + f * H * n,))
+                    z = z + _vload(Pf, (w + F * H * n,))
+                    u = row + (F + j) * n
+                    if code == 0:
+                        a = _vrelu(z)
+                    elif code == 1:
+                        a = _vleaky(z, slope)
+                        if store:
+                            _vstore(Zf, (u,), z)
+                    else:
+                        a = z
+                    if store:
+                        _vstore(Af, (u,), a)
+                    term = a * _vload(Pf, (off * n + w,))
+                    acc = term if j == 0 else acc + term
+                _vstore(Zf, (o,), acc)
+        for b in range(B):
+            o = (b * U + F + H) * n + v
+            _vstore(Zf, (o,), _vload(Zf, (o,)) + _vload(Pf, ((off + H) * n + v,)))
+
+
+@_jit
+def _one_hidden_forward_transcendental(P, fans, offsets, Z, A, D, code, c, keep, blk):
+    """_one_hidden_forward for the activations with a transcendental function (tanh,
+    sigmoid, elu, softplus, silu, gelu): four rows at a time, every hidden unit's z into A
+    (eight lanes at a time), then f(z) in place, each row's units in one loop (the scalar
+    functions, which LLVM vectorises), and f'(z) into D for codes ≥ 5; then the output's
+    sum in a register, as in _one_hidden_forward. keep false: the rows' units go into A's
+    first four rows (the features stay), and D is not written. The same bits as
+    forward_pass's loops."""
+    B, U, n = Z.shape[1], Z.shape[2], Z.shape[3]
+    F, H = fans[0], fans[1]
+    off = offsets[1]
+    Pf, Zf, Af, Df = P[blk].reshape(-1), Z[blk].reshape(-1), A[blk].reshape(-1), \
+        D[blk].reshape(-1) if code > 4 else P[blk].reshape(-1)
+    for b0 in range(0, B, 4):
+        b1 = min(B, b0 + 4)
+        to = 0 if keep else b0  # where row b's units go: row b - to
+        for v in range(0, n, 8):
+            for b in range(b0, b1):
+                x = b * U * n + v
+                x0 = _vload(Af, (x,))
+                x1 = _vload(Af, (x + n,)) if F > 1 else x0
+                to_b = ((b - to) * U + F) * n + v
+                for j in range(H):
+                    w = j * n + v
+                    z = x0 * _vload(Pf, (w,))
+                    if F > 1:
+                        z = z + x1 * _vload(Pf, (w + H * n,))
+                    for f in range(2, F):
+                        z = z + _vload(Af, (x + f * n,)) * _vload(Pf, (w + f * H * n,))
+                    _vstore(Af, (to_b + j * n,), z + _vload(Pf, (w + F * H * n,)))
+        for b in range(b0, b1):
+            lo = ((b - to) * U + F) * n
+            # a row's units as a view: a loop over range(lo, hi) stayed scalar (2.6 ns a
+            # tanh), over a view's range(len) LLVM vectorises (1 ns)
+            h = Af[lo:lo + H * n]
+            if code == 3:
+                for m in range(h.shape[0]):
+                    h[m] = _tanh(h[m])
+            elif code == 4:
+                for m in range(h.shape[0]):
+                    h[m] = _sigmoid(h[m])
+            elif keep:
+                d = Df[lo:lo + H * n]
+                for m in range(h.shape[0]):
+                    h[m], d[m] = _transcendental(code, c, h[m])
+            else:
+                for m in range(h.shape[0]):
+                    h[m] = _transcendental(code, c, h[m])[0]
+            for v in range(0, n, 8):
+                acc = _vload(Af, (lo + v,)) * _vload(Pf, (off * n + v,))
+                for j in range(1, H):
+                    acc = acc + _vload(Af, (lo + j * n + v,)) * _vload(Pf, ((off + j) * n + v,))
+                o = (b * U + F + H) * n + v
+                _vstore(Zf, (o,), acc + _vload(Pf, ((off + H) * n + v,)))
+
+
 @_inline
 def _two(A, P, blk, b, a0, i, w0, w1):
     """A unit's sum over two inputs, a₀·w₀ + a₁·w₁, as forward_pass's loop over k makes it."""
@@ -471,10 +749,11 @@ def _softplus(v):
 
 
 def backward_buffers(fans, batch_rows: int, lanes: int = LANES):
-    """backward_pass's dZ, dZb (B, widest layer, lanes) and t (B, lanes) for a batch of
+    """backward_pass's dZ, dZb (B, widest layer, lanes), t and s (B, lanes) for a batch of
     `batch_rows` rows."""
     shape = (batch_rows, int(max(fans[1:])), lanes)
-    return np.empty(shape), np.empty(shape), unit_buffer(batch_rows, lanes)
+    return (np.empty(shape), np.empty(shape), unit_buffer(batch_rows, lanes),
+            unit_buffer(batch_rows, lanes))
 
 
 @_jit
@@ -502,13 +781,13 @@ def _transcendental(code, c, z):
 
 
 @_jit
-def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ, dZb, t):
+def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ, dZb, t, s):
     """Into G, every seed's gradient of its batch's mean log-loss (no penalty), from the
     forward pass's Z and A; D holds f'(Z) of the hidden layers for NUMPY and codes ≥ 5. The
     output unit's dL/dz is sign·(σ(sign·z) − y)/B (p = σ(sign·z) is P(positive)). Sums
     over the batch's rows in their order, over a layer's units in theirs. dZ and dZb (B,
     widest layer, LANES): room for dL/dZ of the layer being walked and of the one below it,
-    every row of the batch; t (B, LANES), one unit's (`backward_buffers`: the caller's, kept
+    every row of the batch; t and s (B, LANES), one unit's (`backward_buffers`: the caller's, kept
     from batch to batch; made here, their megabytes at width 128 were fresh pages each call,
     40% of the kernel's time)."""
     nb, B, n = Z.shape[0], Z.shape[1], Z.shape[3]
@@ -521,6 +800,14 @@ def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ,
     for blk in range(nb):
         out = at[n_layers]
         _labels(y, order, lo, blk, t)
+        if EIGHT_LANES and n_layers == 2 and fans[2] == 1 and n % 8 == 0:
+            # the output's dL/dz into t, over the labels (dZ's rows lie a layer's width
+            # apart: at 64 lanes and 8 or 128 units, in one set of the L1 cache)
+            for b in range(B):
+                for i in range(n):
+                    t[b, i] = (_sigmoid(sign * Z[blk, b, out, i]) - t[b, i]) * scale
+            _one_hidden_layer(P, G, fans, offsets, Z, A, D, code, c, t, s, blk)
+            continue
         for b in range(B):
             for i in range(n):
                 dZ[b, 0, i] = (_sigmoid(sign * Z[blk, b, out, i]) - t[b, i]) * scale
@@ -574,6 +861,144 @@ def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ,
             if bottom:
                 break
             dZ, dZb = dZb, dZ
+
+
+@_jit
+def _one_hidden_layer(P, G, fans, offsets, Z, A, D, code, c, dz, t, blk):
+    """backward_pass's layers for a network of one hidden layer (block blk; dz (B, LANES)
+    the output's dL/dz; t (B, LANES), room for a hidden unit's): each hidden unit's
+    gradients in one pass over the batch, their sums over the rows kept in registers, eight
+    lanes at a time (`_Vec`). The same operations on each element, in the same order, as
+    the loops over layers: the same bits."""
+    B, n = t.shape
+    U = A.shape[2]
+    F, H = fans[0], fans[1]
+    off = offsets[1]
+    bias = off + H
+    for b in range(B):
+        for i in range(n):
+            G[blk, bias, i] += dz[b, i]
+    one = _vsplat(1.0)
+    slope = _vsplat(c)
+    # flat views (as in _one_hidden_forward); row: (b, unit 0, lane v) in Af
+    Pf, Gf, Af, dzf, tf = P[blk].reshape(-1), G[blk].reshape(-1), A[blk].reshape(-1), \
+        dz.reshape(-1), t.reshape(-1)
+    Zf = Z[blk].reshape(-1) if code == 1 else Af
+    Df = D[blk].reshape(-1) if code < 0 or code > 4 else Af
+    if F <= 2:
+        _one_hidden_two_features(Pf, Gf, Af, Zf, Df, dzf, code, c, F, H, U, off, B, n)
+        return
+    for k in range(H):
+        w, b0 = (off + k) * n, (F * H + k) * n  # the output's weight from unit k, k's bias
+        for v in range(0, n, 8):
+            pw = _vload(Pf, (w + v,))
+            gw, gb = _vload(Gf, (w + v,)), _vload(Gf, (b0 + v,))
+            for b in range(B):
+                d = _vload(dzf, (b * n + v,))
+                u = (b * U + F + k) * n + v
+                a = _vload(Af, (u,))
+                gw = gw + a * d
+                s = d * pw
+                if code == 0:
+                    s = s * _vstep(a, True)
+                elif code == 1:
+                    s = s * _vmax(_vstep(_vload(Zf, (u,)), False), slope)
+                elif code == 2:
+                    s = s * one
+                elif code == 3:
+                    s = s * (one - a * a)
+                elif code == 4:
+                    s = s * (a - a * a)
+                else:
+                    s = s * _vload(Df, (u,))
+                gb = gb + s
+                _vstore(tf, (b * n + v,), s)
+            _vstore(Gf, (w + v,), gw)
+            _vstore(Gf, (b0 + v,), gb)
+            # unit k's weights from the features, two at a time
+            for f in range(0, F, 2):
+                w0 = (f * H + k) * n + v
+                g0 = _vload(Gf, (w0,))
+                if f + 1 < F:
+                    w1 = w0 + H * n
+                    g1 = _vload(Gf, (w1,))
+                    for b in range(B):
+                        s = _vload(tf, (b * n + v,))
+                        x = (b * U + f) * n + v
+                        g0 = g0 + _vload(Af, (x,)) * s
+                        g1 = g1 + _vload(Af, (x + n,)) * s
+                    _vstore(Gf, (w1,), g1)
+                else:
+                    for b in range(B):
+                        g0 = g0 + _vload(Af, ((b * U + f) * n + v,)) * _vload(tf, (b * n + v,))
+                _vstore(Gf, (w0,), g0)
+
+
+@_inline
+def _recomputed(F, code):
+    """Whether a one-hidden-layer network's backward pass recomputes the hidden units' z and
+    f(z) from the features (one or two: two products and a sum, cheaper than reading A back
+    from beyond the L2 cache) rather than reading what the forward pass stored (it then
+    stores nothing): relu, leaky_relu and linear units."""
+    return F <= 2 and 0 <= code <= 2
+
+
+@_inline
+def _one_hidden_two_features(Pf, Gf, Af, Zf, Df, dzf, code, c, F, H, U, off, B, n):
+    """_one_hidden_layer for one or two features (flat views of block blk's arrays): every
+    gradient of hidden unit k, output weight, bias and the weights from the features, in one
+    pass over the rows, each sum in a register."""
+    one = _vsplat(1.0)
+    slope = _vsplat(c)
+    again = _recomputed(F, code)
+    for k in range(H):
+        w, b0 = (off + k) * n, (F * H + k) * n
+        for v in range(0, n, 8):
+            pw = _vload(Pf, (w + v,))
+            w0, w1, bk = _vload(Pf, (k * n + v,)), pw, _vload(Pf, (b0 + v,))
+            if F > 1:
+                w1 = _vload(Pf, ((H + k) * n + v,))
+            gw, gb = _vload(Gf, (w + v,)), _vload(Gf, (b0 + v,))
+            g0 = _vload(Gf, (k * n + v,))
+            g1 = _vload(Gf, ((H + k) * n + v,)) if F > 1 else g0
+            for b in range(B):
+                d = _vload(dzf, (b * n + v,))
+                x = b * U * n + v
+                x0 = _vload(Af, (x,))
+                x1 = _vload(Af, (x + n,)) if F > 1 else x0
+                u = x + (F + k) * n
+                z = x0
+                if again:  # forward_pass's operations: the same z, the same f(z)
+                    z = x0 * w0
+                    if F > 1:
+                        z = z + x1 * w1
+                    z = z + bk
+                    a = _vrelu(z) if code == 0 else _vleaky(z, slope) if code == 1 else z
+                else:
+                    a = _vload(Af, (u,))
+                gw = gw + a * d
+                s = d * pw
+                if code == 0:
+                    s = s * _vstep(a, True)
+                elif code == 1:
+                    s = s * _vmax(_vstep(z, False), slope)
+                elif code == 2:
+                    s = s * one
+                elif code == 3:
+                    s = s * (one - a * a)
+                elif code == 4:
+                    s = s * (a - a * a)
+                else:
+                    s = s * _vload(Df, (u,))
+                gb = gb + s
+                g0 = g0 + x0 * s
+                if F > 1:
+                    g1 = g1 + x1 * s
+            _vstore(Gf, (w + v,), gw)
+            _vstore(Gf, (b0 + v,), gb)
+            _vstore(Gf, (k * n + v,), g0)
+            if F > 1:
+                _vstore(Gf, ((H + k) * n + v,), g1)
 
 
 @_jit

@@ -319,6 +319,64 @@ print(json.dumps([len(k.signatures) for k in kernels]))
     assert before == after == [1] * len(names), out.stdout
 
 
+def _loops_only():
+    """forward_pass and backward_pass compiled again with compiled.EIGHT_LANES off: every
+    network through the loops over lanes (no cache: numba's is keyed on the source)."""
+    import types
+
+    import numba
+
+    names = dict(vars(compiled), EIGHT_LANES=False)
+    return {name: numba.njit(nogil=True, error_model="numpy", boundscheck=False)(
+        types.FunctionType(getattr(compiled, name).py_func.__code__, names, name))
+        for name in ("forward_pass", "backward_pass")}
+
+
+def _same_bits(a, b):
+    # NaN where the other is NaN (an operation's operands may come in either order, and
+    # x86 keeps the first one's NaN); every other number bit for bit
+    return np.array_equal(np.isnan(a), np.isnan(b)) and np.array_equal(
+        np.where(np.isnan(a), 0.0, a).view(np.int64), np.where(np.isnan(b), 0.0, b).view(np.int64))
+
+
+@pytest.mark.slow
+def test_the_eight_lane_paths_are_the_loops_bit_for_bit(data, monkeypatch):
+    # One hidden layer goes through _one_hidden_forward / _one_hidden_layer (relu, leaky_relu
+    # and linear units recomputed, not stored, from one or two features): the same
+    # operations in the same order as the loops, so the same bits, for every activation
+    # (leaky_relu's slope 1.5: numpy's between the kernels), one to three features, lanes
+    # 8 to two blocks, a last short batch, a seed that overflows.
+    loops = _loops_only()
+    X, y = data
+    rng = np.random.default_rng(3)
+    cases = [(name, {}) for name in TRAINABLE] + [("leaky_relu", {"slope": 1.5})]
+    checked = 0
+    for name, params in cases:
+        f = A.get(name, **params)
+        for features, hidden, n_seeds in [(1, 3, 5), (2, 16, 50), (2, 9, 70), (3, 5, 9)]:
+            seeds = np.arange(n_seeds)
+            start = net(seeds, [hidden], features)
+            start[0].W[rng.random(start[0].W.shape) < 0.1] = 0.0  # sums of ±0
+            start[0].W[-1] = 1e308  # the last seed overflows
+            Xf = X[:, :features].copy()
+            Xf[rng.random(Xf.shape) < 0.1] = 0.0
+            runs = []
+            for kernels in ({}, loops):
+                with monkeypatch.context() as m:
+                    for k, fn in kernels.items():
+                        m.setattr(compiled, k, fn)
+                    with np.errstate(all="ignore"):
+                        runs.append(train((Xf, y), start, f, False, seeds, batch_size=7,
+                                          optimizer=Adam(0.05)))
+            fast, slow = runs
+            for a, b in zip(fast.layers, slow.layers, strict=True):
+                assert _same_bits(a.W, b.W) and _same_bits(a.b, b.b), (name, features, hidden)
+            assert _same_bits(fast.losses, slow.losses), (name, features, hidden)
+            assert not np.isfinite(fast.losses[-1, -1]) and np.isfinite(fast.losses[-1, 0])
+            checked += 1
+    assert checked == 4 * len(cases)
+
+
 def test_the_layout_round_trips():
     a = np.arange(2 * compiled.LANES * 3 + 15, dtype=float).reshape(-1, 3)
     lanes = compiled.to_lanes(a)
