@@ -490,21 +490,11 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
     # sums grow in t (16 KB at 32 rows: L1) and reach Z and A once, as they end (at width
     # 128, Z and A are megabytes: every pass over them went out to L3).
     nb, B, n = Z.shape[0], Z.shape[1], Z.shape[3]
-    S = order.shape[0]
     n_layers = offsets.shape[0]
     at = _units(fans)
     for blk in range(nb):
         if first == 0:
-            for b in range(B):
-                for i in range(n):
-                    seed = blk * n + i
-                    if seed < S:
-                        r = order[seed, lo + b]
-                        for f in range(fans[0]):
-                            A[blk, b, f, i] = X[r, f]
-                    else:
-                        for f in range(fans[0]):
-                            A[blk, b, f, i] = 0.0
+            _features(X, order, lo, A, blk)
         out = at[n_layers]  # the output unit
         if (EIGHT_LANES and first == 0 and last == 2 and n_layers == 2 and fans[2] == 1
                 and n % 8 == 0 and code >= 0):
@@ -591,6 +581,29 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
                     for i in range(n):
                         Z[blk, b, out, i] += P[blk, bias, i]
                 break
+
+
+@_inline
+def _features(X, order, lo, A, blk):
+    """A's first F units, block blk: the batch's rows of X (n_rows, F), 0 in the padding
+    lanes. Two features (the lesson's) both at once: a loop over two features for each lane
+    was half the forward pass at width 8 (5 µs of 10 at 64 lanes, against 2.4)."""
+    B, n = A.shape[1], A.shape[3]
+    S, F = order.shape[0], X.shape[1]
+    real = min(n, S - blk * n)
+    for b in range(B):
+        if F == 2:
+            for i in range(real):
+                r = order[blk * n + i, lo + b]
+                A[blk, b, 0, i] = X[r, 0]
+                A[blk, b, 1, i] = X[r, 1]
+        else:
+            for f in range(F):
+                for i in range(real):
+                    A[blk, b, f, i] = X[order[blk * n + i, lo + b], f]
+        for f in range(F):
+            for i in range(real, n):
+                A[blk, b, f, i] = 0.0
 
 
 @_jit
@@ -718,11 +731,12 @@ def _labels(y, order, lo, blk, t):
     gathered in a loop of their own, which does not vectorise, so that the loop that uses
     them does."""
     B, n = t.shape
-    S = order.shape[0]
+    real = min(n, order.shape[0] - blk * n)
     for b in range(B):
-        for i in range(n):
-            seed = blk * n + i
-            t[b, i] = y[order[seed, lo + b]] if seed < S else 0.0
+        for i in range(real):
+            t[b, i] = y[order[blk * n + i, lo + b]]
+        for i in range(real, n):
+            t[b, i] = 0.0
 
 
 @_jit
