@@ -64,6 +64,11 @@ NUMPY = -1
 # frozen into the kernels: tests/test_compiled.py compiles them again with it off and
 # checks the two paths bit for bit.
 EIGHT_LANES = True
+# ...on at most this many features: with more, a unit's sum over them per row and lane
+# (loads of A and P for each) lost to the loops over lanes (30 features, [32]: 1,091 µs a
+# seed an epoch against 518; benchmarks/kernels_crossover.py), and numpy's products beat
+# both from 8 (network.compiled_pays).
+_FEW = 4
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
@@ -497,7 +502,7 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
             _features(X, order, lo, A, blk)
         out = at[n_layers]  # the output unit
         if (EIGHT_LANES and first == 0 and last == 2 and n_layers == 2 and fans[2] == 1
-                and n % 8 == 0 and code >= 0):
+                and n % 8 == 0 and code >= 0 and fans[0] <= _FEW):
             if code <= 2:
                 _one_hidden_forward(P, fans, offsets, Z, A, code, c, keep, blk)
             else:
@@ -587,7 +592,9 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
 def _features(X, order, lo, A, blk):
     """A's first F units, block blk: the batch's rows of X (n_rows, F), 0 in the padding
     lanes. Two features (the lesson's) both at once: a loop over two features for each lane
-    was half the forward pass at width 8 (5 µs of 10 at 64 lanes, against 2.4)."""
+    was half the forward pass at width 8 (5 µs of 10 at 64 lanes, against 2.4). Else each
+    lane's row index read once (a feature at a time over the lanes read it F times: 30
+    features, no hidden layer, 139 µs a seed an epoch against 45)."""
     B, n = A.shape[1], A.shape[3]
     S, F = order.shape[0], X.shape[1]
     real = min(n, S - blk * n)
@@ -598,9 +605,10 @@ def _features(X, order, lo, A, blk):
                 A[blk, b, 0, i] = X[r, 0]
                 A[blk, b, 1, i] = X[r, 1]
         else:
-            for f in range(F):
-                for i in range(real):
-                    A[blk, b, f, i] = X[order[blk * n + i, lo + b], f]
+            for i in range(real):
+                r = order[blk * n + i, lo + b]
+                for f in range(F):
+                    A[blk, b, f, i] = X[r, f]
         for f in range(F):
             for i in range(real, n):
                 A[blk, b, f, i] = 0.0
@@ -814,7 +822,7 @@ def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ,
     for blk in range(nb):
         out = at[n_layers]
         _labels(y, order, lo, blk, t)
-        if EIGHT_LANES and n_layers == 2 and fans[2] == 1 and n % 8 == 0:
+        if EIGHT_LANES and n_layers == 2 and fans[2] == 1 and n % 8 == 0 and fans[0] <= _FEW:
             # the output's dL/dz into t, over the labels (dZ's rows lie a layer's width
             # apart: at 64 lanes and 8 or 128 units, in one set of the L1 cache)
             for b in range(B):

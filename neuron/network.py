@@ -382,17 +382,18 @@ def compiled_pays(layers) -> bool:
     one core; µs a seed an epoch, compiled / numpy; the full table in benchmarks/README.md):
 
         features  hidden     compiled  numpy        features  hidden     compiled  numpy
-        2         [8]          39       68          8         [8]          85       64
-        2         [32]         86      132          8         [32]        175      152
-        2         [64]        161      287          30        [8]         147       80
-        4         [32]        124      142          30        [32]        499      205
-        2         [8, 8]       83      121          2         [16, 16]    208      156
-        2         []           20       22          30        []           68       49
+        2         [8]          22       50          8         [8]          51       54
+        2         [32]         39      104          8         [32]        147      120
+        2         [64]         67      264          30        [8]         127       71
+        4         [32]         68      108          30        [32]        401      185
+        2         [8, 8]       70       80          2         [16, 16]    186      131
+        2         []           18       21          30        []           41       29
 
     The kernels run a seed a SIMD lane, each product a loop over a layer's fan-in: where
     numpy's products have a fan-in of a few they waste most of their call; from ~8 to 16
-    numpy's matrix products (BLAS) are faster than those loops. Without a hidden layer the
-    two are level, and numpy's path is the one the single neuron has always taken."""
+    numpy's matrix products (BLAS) are faster than those loops (at 8 features they are level
+    within the machine's noise). Without a hidden layer the kernels are ahead at one to four
+    features (1.1-1.8×); the single neuron keeps numpy's path, the one it has always taken."""
     return (len(layers) >= 2 and layers[0].W.shape[1] <= 4
             and all(layer.W.shape[1] <= 8 for layer in layers[1:-1]))
 
