@@ -226,6 +226,11 @@ def floor_seconds(activation, seeds, width, epochs, rows, features, flop_rate, t
 
 
 def main() -> None:
+    # Ours forks its chunks' workers after JAX has started its threads in this process, and
+    # JAX warns at every fork that a child could deadlock on a lock one of them held. The
+    # children run numpy and numba only, never JAX; the warning, once per chunk of work,
+    # would bury the table.
+    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--activations", default="relu,tanh,sigmoid",
                    help="comma-separated, or 'all' (every activation a hidden layer can train)")
