@@ -614,6 +614,20 @@ def _features(X, order, lo, A, blk):
                 A[blk, b, f, i] = 0.0
 
 
+@_inline
+def _vunit_z(Af, Pf, x, x0, x1, j, F, H, n, v):
+    """Hidden unit j's z, lanes v to v + 7, at the row whose features start at Af[x] (x0, x1:
+    its first two, loaded; flat views of A and P): Σ_f a_f·w_fj, then + b_j, in
+    forward_pass's order."""
+    w = j * n + v
+    z = x0 * _vload(Pf, (w,))
+    if F > 1:
+        z = z + x1 * _vload(Pf, (w + H * n,))
+    for f in range(2, F):
+        z = z + _vload(Af, (x + f * n,)) * _vload(Pf, (w + f * H * n,))
+    return z + _vload(Pf, (w + F * H * n,))
+
+
 @_jit
 def _one_hidden_forward(P, fans, offsets, Z, A, code, c, keep, blk):
     """forward_pass for a network of one hidden layer of relu, leaky_relu or linear units,
@@ -639,13 +653,7 @@ def _one_hidden_forward(P, fans, offsets, Z, A, code, c, keep, blk):
                 o = row + (F + H) * n  # the output unit
                 acc = _vload(Zf, (o,))  # the sum so far (j0 > 0)
                 for j in range(j0, j1):
-                    w = j * n + v
-                    z = x0 * _vload(Pf, (w,))
-                    if F > 1:
-                        z = z + x1 * _vload(Pf, (w + H * n,))
-                    for f in range(2, F):
-                        z = z + _vload(Af, (row + f * n,)) * _vload(Pf, (w + f * H * n,))
-                    z = z + _vload(Pf, (w + F * H * n,))
+                    z = _vunit_z(Af, Pf, row, x0, x1, j, F, H, n, v)
                     u = row + (F + j) * n
                     if code == 0:
                         a = _vrelu(z)
@@ -657,7 +665,7 @@ def _one_hidden_forward(P, fans, offsets, Z, A, code, c, keep, blk):
                         a = z
                     if store:
                         _vstore(Af, (u,), a)
-                    term = a * _vload(Pf, (off * n + w,))
+                    term = a * _vload(Pf, ((off + j) * n + v,))
                     acc = term if j == 0 else acc + term
                 _vstore(Zf, (o,), acc)
         for b in range(B):
@@ -689,13 +697,7 @@ def _one_hidden_forward_transcendental(P, fans, offsets, Z, A, D, code, c, keep,
                 x1 = _vload(Af, (x + n,)) if F > 1 else x0
                 to_b = ((b - to) * U + F) * n + v
                 for j in range(H):
-                    w = j * n + v
-                    z = x0 * _vload(Pf, (w,))
-                    if F > 1:
-                        z = z + x1 * _vload(Pf, (w + H * n,))
-                    for f in range(2, F):
-                        z = z + _vload(Af, (x + f * n,)) * _vload(Pf, (w + f * H * n,))
-                    _vstore(Af, (to_b + j * n,), z + _vload(Pf, (w + F * H * n,)))
+                    _vstore(Af, (to_b + j * n,), _vunit_z(Af, Pf, x, x0, x1, j, F, H, n, v))
         for b in range(b0, b1):
             lo = ((b - to) * U + F) * n
             # a row's units as a view: a loop over range(lo, hi) stayed scalar (2.6 ns a
@@ -900,7 +902,6 @@ def _one_hidden_layer(P, G, fans, offsets, Z, A, D, code, c, dz, t, blk):
     for b in range(B):
         for i in range(n):
             G[blk, bias, i] += dz[b, i]
-    one = _vsplat(1.0)
     slope = _vsplat(c)
     # flat views (as in _one_hidden_forward); row: (b, unit 0, lane v) in Af
     Pf, Gf, Af, dzf, tf = P[blk].reshape(-1), G[blk].reshape(-1), A[blk].reshape(-1), \
@@ -920,19 +921,8 @@ def _one_hidden_layer(P, G, fans, offsets, Z, A, D, code, c, dz, t, blk):
                 u = (b * U + F + k) * n + v
                 a = _vload(Af, (u,))
                 gw = gw + a * d
-                s = d * pw
-                if code == 0:
-                    s = s * _vstep(a, True)
-                elif code == 1:
-                    s = s * _vmax(_vstep(_vload(Zf, (u,)), False), slope)
-                elif code == 2:
-                    s = s * one
-                elif code == 3:
-                    s = s * (one - a * a)
-                elif code == 4:
-                    s = s * (a - a * a)
-                else:
-                    s = s * _vload(Df, (u,))
+                z = _vload(Zf, (u,)) if code == 1 else a
+                s = _vtimes_derivative(d * pw, a, z, Df, u, code, slope)
                 gb = gb + s
                 _vstore(tf, (b * n + v,), s)
             _vstore(Gf, (w + v,), gw)
@@ -957,6 +947,24 @@ def _one_hidden_layer(P, G, fans, offsets, Z, A, D, code, c, dz, t, blk):
 
 
 @_inline
+def _vtimes_derivative(s, a, z, Df, u, code, slope):
+    """s·f'(z), eight lanes, as _times_derivative computes it: from a = f(z) for relu, tanh
+    and sigmoid, from z for leaky_relu (slope: c in every lane), from Df[u:u + 8] (f'(z))
+    for the others."""
+    if code == 0:
+        return s * _vstep(a, True)
+    if code == 1:
+        return s * _vmax(_vstep(z, False), slope)
+    if code == 2:
+        return s * _vsplat(1.0)
+    if code == 3:
+        return s * (_vsplat(1.0) - a * a)
+    if code == 4:
+        return s * (a - a * a)
+    return s * _vload(Df, (u,))
+
+
+@_inline
 def _recomputed(F, code):
     """Whether a one-hidden-layer network's backward pass recomputes the hidden units' z and
     f(z) from the features (one or two: two products and a sum, cheaper than reading A back
@@ -970,7 +978,6 @@ def _one_hidden_two_features(Pf, Gf, Af, Zf, Df, dzf, code, c, F, H, U, off, B, 
     """_one_hidden_layer for one or two features (flat views of block blk's arrays): every
     gradient of hidden unit k, output weight, bias and the weights from the features, in one
     pass over the rows, each sum in a register."""
-    one = _vsplat(1.0)
     slope = _vsplat(c)
     again = _recomputed(F, code)
     for k in range(H):
@@ -999,19 +1006,7 @@ def _one_hidden_two_features(Pf, Gf, Af, Zf, Df, dzf, code, c, F, H, U, off, B, 
                 else:
                     a = _vload(Af, (u,))
                 gw = gw + a * d
-                s = d * pw
-                if code == 0:
-                    s = s * _vstep(a, True)
-                elif code == 1:
-                    s = s * _vmax(_vstep(z, False), slope)
-                elif code == 2:
-                    s = s * one
-                elif code == 3:
-                    s = s * (one - a * a)
-                elif code == 4:
-                    s = s * (a - a * a)
-                else:
-                    s = s * _vload(Df, (u,))
+                s = _vtimes_derivative(d * pw, a, z, Df, u, code, slope)
                 gb = gb + s
                 g0 = g0 + x0 * s
                 if F > 1:
