@@ -3,11 +3,12 @@
 1,000 runs × model.hidden=[16] × 200 epochs × batch 32 on the Wisconsin diagnostic breast
 cancer table (569 × 30, scikit-learn's bundled copy, z-scored), every run with its own weights
 and its own shuffled order: ours trains all runs at once through `network.train`, chunked by
-64 seeds (as a job chunks them), against scikit-learn's MLPClassifier with the same solver,
-batch, epochs and shuffling, fitted run by run: `--sk-runs` of them timed and scaled to
-`--runs`. Goal (issue 20): ≥ 30× faster, peak memory ≤ 2 GiB. It prints the times, the ratio,
-the peak memory numpy allocated for ours (tracemalloc) and the process's peak RSS; it asserts
-nothing about time. Timings are only comparable on an otherwise idle machine.
+runner.limits.TRAIN_CHUNK_SEEDS seeds (as a job chunks them), against scikit-learn's
+MLPClassifier with the same solver, batch, epochs and shuffling, fitted run by run:
+`--sk-runs` of them timed and scaled to `--runs`. Goal (issue 20): ≥ 30× faster, peak memory
+≤ 2 GiB. It prints the times, the ratio, the peak memory numpy allocated for ours
+(tracemalloc) and the process's peak RSS; it asserts nothing about time. Timings are only
+comparable on an otherwise idle machine.
 
     python benchmarks/minibatch_speed.py [--solver adam|sgd] [--runs 1000] [--sk-runs 10]
     python benchmarks/minibatch_speed.py --quick      # a smoke run, tiny sizes
@@ -31,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from neuron import activations, initializers, network  # noqa: E402
 from neuron.optimizers import SGD, Adam  # noqa: E402
+from runner.limits import TRAIN_CHUNK_SEEDS  # noqa: E402
 
 
 def data():
@@ -96,7 +98,7 @@ def main(argv=None) -> None:
     parser.add_argument("--solver", choices=("adam", "sgd"), default="adam")
     parser.add_argument("--activation", default="relu")
     parser.add_argument("--runs", type=int, default=1000)
-    parser.add_argument("--chunk", type=int, default=64)
+    parser.add_argument("--chunk", type=int, default=TRAIN_CHUNK_SEEDS)
     parser.add_argument("--sk-runs", type=int, default=10)
     parser.add_argument("--hidden", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=200)

@@ -64,13 +64,14 @@ def test_a_name_mlflow_would_refuse_is_refused_before_any_seed_is_evaluated(make
 
 
 def test_mini_batch_training_fills_a_block_of_the_compiled_lanes(make_cfg):
-    # A [32] network on 400 rows: the caches cap evaluation's chunk well below 64 seeds, but
+    # A [32] network on 400 rows: the caches cap evaluation's chunk well below 56 seeds, but
     # the compiled kernels hold a batch's rows, not all 400: a chunk of 23 seeds left 41 of
     # the 64 lanes idle (2.8x the time).
     from neuron import compiled
+    from runner import limits
 
     args = ("seed=1..200", "tracking=off", "mode=train", "model.hidden=[32]", "trainer=sgd")
     plan = make_plan(make_cfg(*args))
-    assert plan.chunk_size < compiled.LANES
-    assert plan.train_chunk_size == compiled.LANES
+    assert plan.chunk_size < limits.TRAIN_CHUNK_SEEDS == plan.train_chunk_size
+    assert compiled.lanes_for(plan.train_chunk_size) == plan.train_chunk_size  # none idle
     assert make_plan(make_cfg(*args, "chunk_size=10")).train_chunk_size == 10  # as asked
