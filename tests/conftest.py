@@ -73,18 +73,27 @@ def pytest_unconfigure(config):
     gc.freeze()
 
 
-# The files that take longest (a sum of their tests' durations, measured on 2 cores), handed
-# out first. Each file goes to one xdist worker (--dist loadfile), in collection order as
-# workers come free: the UI's sweep (~2 minutes) handed out last ran alone at the end of the
-# slow set while the other core idled, ~40 s of its wall time.
+# The order the files are handed out in (--no-loadscope-reorder), each file to one xdist
+# worker (--dist loadfile) as workers come free. The longest first (a sum of their tests'
+# durations, measured on 2 cores): the UI's sweep (~2 minutes) handed out last ran alone at
+# the end of the slow set while the other core idled, ~40 s of its wall time. Then the files
+# whose tests train through numba's kernels: in a fresh checkout the kernels take ~13 s to
+# compile beside the workers (_COMPILE_KERNELS), and a worker reaching one before that
+# compiles it again itself (xdist's own order, most tests first, began with
+# test_minibatch.py: the test command 60.2 s cold against 47.5 s warm). The many short files
+# last, which even out the two workers' ends.
 LONGEST_FIRST = ("test_ui.py", "test_launchers.py", "test_reliability.py",
-                 "test_concurrency.py", "test_job.py", "test_bad_input.py", "test_splits.py")
+                 "test_concurrency.py", "test_job.py", "test_bad_input.py", "test_cli.py",
+                 "test_config.py", "test_plots.py", "test_train_mode.py", "test_hidden_layers.py")
+KERNELS_NEXT = ("test_splits.py", "test_startup.py", "test_minibatch.py", "test_network.py",
+                "test_compiled.py")
 
 
 def pytest_collection_modifyitems(config, items):
-    """Longest files first (the same order in every worker, which xdist checks)."""
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+    """Files in the order above (the same in every worker, which xdist checks)."""
+    order = (*LONGEST_FIRST, *KERNELS_NEXT)
+    rank = {name: i for i, name in enumerate(order)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(order)))
 
 
 # Overrides → the config Hydra composed for them, in this process; never handed out itself.
