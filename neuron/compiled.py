@@ -501,8 +501,7 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
         if first == 0:
             _features(X, order, lo, A, blk)
         out = at[n_layers]  # the output unit
-        if (EIGHT_LANES and first == 0 and last == 2 and n_layers == 2 and fans[2] == 1
-                and n % 8 == 0 and code >= 0 and fans[0] <= _FEW):
+        if EIGHT_LANES and _one_hidden(fans, n) and first == 0 and last == 2 and code >= 0:
             if code <= 2:
                 _one_hidden_forward(P, fans, offsets, Z, A, code, c, keep, blk)
             else:
@@ -586,6 +585,15 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
                     for i in range(n):
                         Z[blk, b, out, i] += P[blk, bias, i]
                 break
+
+
+@_inline
+def _one_hidden(fans, n):
+    """Whether the layers `fans` describes take the eight-lane paths, on n lanes a block: one
+    hidden layer on at most _FEW features, one output unit, lanes a multiple of 8. (The
+    callers test EIGHT_LANES themselves: the test that turns it off recompiles them, not
+    this.)"""
+    return fans.shape[0] == 3 and fans[2] == 1 and n % 8 == 0 and fans[0] <= _FEW
 
 
 @_inline
@@ -824,7 +832,7 @@ def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ,
     for blk in range(nb):
         out = at[n_layers]
         _labels(y, order, lo, blk, t)
-        if EIGHT_LANES and n_layers == 2 and fans[2] == 1 and n % 8 == 0 and fans[0] <= _FEW:
+        if EIGHT_LANES and _one_hidden(fans, n):
             # the output's dL/dz into t, over the labels (dZ's rows lie a layer's width
             # apart: at 64 lanes and 8 or 128 units, in one set of the L1 cache)
             for b in range(B):
