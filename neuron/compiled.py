@@ -1109,36 +1109,13 @@ def adam_step(P, G, decay, penalised, M, V, lr_t, beta1, beta2, epsilon):
 # Mini-batch order: numpy's Generator.permutation, for PCG64 generators, every seed's in one
 # call. Building one permutation of 400 rows costs numpy ~5 µs (a fifth of a compiled
 # epoch): the same draws, here, cost ~1 µs. The generators' states are read once before
-# training and written back after (`pcg64_states`, `set_pcg64_states`).
+# training and written back after (neuron.rng's `pcg64_states`, `set_pcg64_states`,
+# or an rng.Streams' own).
 _U32 = np.uint64(0xFFFFFFFF)
 _S32, _S58, _S63 = np.uint64(32), np.uint64(58), np.uint64(63)
 _MULT = 0x2360ED051FC65DA44385DF649FCCF645  # PCG64's multiplier (numpy's pcg64.h)
 _M_HI, _M_LO = np.uint64(_MULT >> 64), np.uint64(_MULT & (2**64 - 1))
 _ONE, _ZERO = np.uint64(1), np.uint64(0)
-
-
-def pcg64_states(generators) -> np.ndarray | None:
-    """(n, 6) uint64: each PCG64 generator's state (high, low), increment (high, low),
-    has_uint32 and uinteger (its buffered half of a 64-bit draw); None unless every
-    generator is a PCG64 one."""
-    out = np.empty((len(generators), 6), np.uint64)
-    for row, g in zip(out, generators, strict=True):
-        st = g.bit_generator.state
-        if st["bit_generator"] != "PCG64":
-            return None
-        s, inc = st["state"]["state"], st["state"]["inc"]
-        row[:] = (s >> 64, s & (2**64 - 1), inc >> 64, inc & (2**64 - 1), st["has_uint32"],
-                  st["uinteger"])
-    return out
-
-
-def set_pcg64_states(generators, states: np.ndarray) -> None:
-    """The generators moved on to `states` (pcg64_states' layout), as if they had drawn."""
-    for g, row in zip(generators, states.tolist(), strict=True):
-        g.bit_generator.state = {
-            "bit_generator": "PCG64",
-            "state": {"state": row[0] << 64 | row[1], "inc": row[2] << 64 | row[3]},
-            "has_uint32": row[4], "uinteger": row[5]}
 
 
 @_jit
@@ -1155,7 +1132,8 @@ def shuffle(states, given, out):
     """out[i] = given[i][generators[i].permutation(n)] for every seed i, and states moved
     on past the draws: numpy's shuffle (Fisher-Yates from the last element, j uniform in
     [0, i] by rejection on the smallest bit mask, 32-bit draws, each half of a 64-bit PCG64
-    output, low half first). given, out (n_seeds, n) int64; states: pcg64_states."""
+    output, low half first). given, out (n_seeds, n) int64; states: neuron.rng's
+    pcg64_states layout."""
     S, n = given.shape
     for s in range(S):
         hi, lo, inc_hi, inc_lo = states[s, 0], states[s, 1], states[s, 2], states[s, 3]

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from neuron import rng
 from neuron.activations import Activation, activate_derive, get, sigmoid, sigmoid_into
 from neuron.optimizers import GD, SGD, Adam, Optimizer
 
@@ -295,10 +296,12 @@ def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, 
         [1, n_train]: each epoch walks the seed's training rows in consecutive batches of
         batch_size, the last one smaller when it does not divide n_train (scikit-learn's
         gen_batches), one step per batch.
-    orders: None (the training rows in their given order every epoch: no shuffling) or one
-        np.random.Generator per seed: at the start of every epoch seed i's rows are taken in
-        the order rows[i][orders[i].permutation(n_train)] (X's rows for rows=None), the
-        project's documented permutation; it draws nothing else from the generator.
+    orders: None (the training rows in their given order every epoch: no shuffling), one
+        np.random.Generator per seed, or a neuron.rng.Streams (a stream per seed, seeded
+        without building a generator each: neuron.splits.streams): at the start of every
+        epoch seed i's rows are taken in the order rows[i][orders[i].permutation(n_train)]
+        (X's rows for rows=None), the project's documented permutation; it draws nothing
+        else from the generator, and leaves it where those draws leave it.
 
     The loss of a step is the batch's mean log-loss + (l2/2)·Σ‖W‖² (biases not penalised),
     whose gradient is Xbᵀδ/B + l2·W for a batch of B rows: scikit-learn's MLPClassifier
@@ -420,6 +423,9 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
     tested against: the same arithmetic, summed in another order.
     """
     n_seeds = layers[0].W.shape[0]
+    streams = orders if isinstance(orders, rng.Streams) else None
+    if streams is not None and reference:
+        orders = streams.generators()  # numpy's own permutations: the reference
     params, net = _flat_layers(layers)
     for W, layer in zip(net, layers, strict=True):
         W[:, :-1] = layer.W
@@ -456,7 +462,8 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
         kernels = _Compiled(X, y, layers, f, s, theta, batch_size)
         grads, step = kernels.grads, kernels.grad
         # The orders' permutations, compiled too (where the generators are PCG64's).
-        states = None if orders is None else compiled.pcg64_states(orders)
+        states = (streams.pcg64_states() if streams is not None
+                  else None if orders is None else rng.pcg64_states(orders))
         shuffled = np.empty_like(given)
     fused = None if reference else fused_step(optimizer, theta, decay, l2 != 0.0)
     if fused is None:
@@ -499,8 +506,12 @@ def _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs, rows,
             update([theta], [grads])
     if not reference:
         params[...] = compiled.from_lanes(theta, n_seeds)
-        if states is not None:
-            compiled.set_pcg64_states(orders, states)
+        if streams is not None:
+            streams.set_pcg64_states(states)
+        elif states is not None:
+            rng.set_pcg64_states(orders, states)
+    elif streams is not None:
+        streams.set_pcg64_states(rng.pcg64_states(orders))
     trained = tuple(Layer(W[:, :-1].copy(), W[:, -1].copy()) for W in net)
     return TrainResult(trained, losses, loss_epochs)
 

@@ -57,22 +57,30 @@ def _mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return r ^ (r >> np.uint64(16))
 
 
-def seed_state(seeds: np.ndarray) -> np.ndarray:
-    """`SeedSequence(s).generate_state(4, np.uint64)` for every seed: (n_seeds, 4) uint64.
+def seed_state(seeds: np.ndarray, spawn_key: tuple[int, ...] = ()) -> np.ndarray:
+    """`SeedSequence(s, spawn_key=spawn_key).generate_state(4, np.uint64)` for every seed:
+    (n_seeds, 4) uint64.
 
     A seed below 2³² is one entropy word, a larger one two; a pool of four words hashes a
-    missing word as 0, so both are `[s mod 2³², s >> 32]`."""
+    missing word as 0, so both are `[s mod 2³², s >> 32]`. A spawn key (words below 2³²)
+    follows the seed's words padded to the pool's four, each word then mixed into every
+    word of the pool (numpy's `SeedSequence.get_assembled_entropy` and `mix_entropy`)."""
     s = np.asarray(seeds, dtype=np.int64)
     if s.size and s.min() < 0:
         raise ValueError(f"seeds must be non-negative, as numpy's SeedSequence asks: {s.min()}")
+    if any(not 0 <= k < 2**32 for k in spawn_key):
+        raise ValueError(f"spawn_key {spawn_key}: words in [0, 2**32)")
     s = s.astype(np.uint64)
-    consts = iter(_hash_consts(_INIT_A, _MULT_A, 4 + 12))
+    consts = iter(_hash_consts(_INIT_A, _MULT_A, 4 + 12 + 4 * len(spawn_key)))
     pool = [_hashmix(w, next(consts)) for w in (_u32(s), s >> np.uint64(32),
                                                 np.zeros_like(s), np.zeros_like(s))]
     for src in range(4):
         for dst in range(4):
             if src != dst:
                 pool[dst] = _mix(pool[dst], _hashmix(pool[src], next(consts)))
+    for word in spawn_key:
+        for dst in range(4):
+            pool[dst] = _mix(pool[dst], _hashmix(np.full_like(s, word), next(consts)))
     words = []
     for i, h in enumerate(_hash_consts(_INIT_B, _MULT_B, 8)):
         v = _u32((pool[i % 4] ^ np.uint64(h)) * np.uint64((h * _MULT_B) & 0xFFFFFFFF))
@@ -96,21 +104,47 @@ def _mulhi(a: np.ndarray, b: int) -> np.ndarray:
 
 
 class Streams:
-    """One PCG64 stream per seed, as `default_rng(s)` starts it: `random` and
-    `standard_normal` return (n_seeds, *shape), seed i's numbers exactly those of
-    `default_rng(seeds[i]).random(shape)` (and so on, call after call)."""
+    """One PCG64 stream per seed, as `default_rng(s)` starts it (with a spawn key, as
+    `default_rng(SeedSequence(s, spawn_key=spawn_key))` does): `random` and `standard_normal`
+    return (n_seeds, *shape), seed i's numbers exactly those of
+    `default_rng(seeds[i]).random(shape)` (and so on, call after call). `pcg64_states` and
+    `set_pcg64_states` read and move the streams in the layout neuron.compiled's shuffle
+    draws from; `generators` gives numpy's own generators at the streams' states."""
 
-    def __init__(self, seeds):
-        words = seed_state(seeds)
+    def __init__(self, seeds, spawn_key: tuple[int, ...] = ()):
+        words = seed_state(seeds, spawn_key)
         # pcg64_set_seed: state 0, inc = (inc_words << 1) | 1, step, add the seed words, step.
         inc_hi, inc_lo = words[:, 2], words[:, 3]
         self._inc_hi = (inc_hi << np.uint64(1)) | (inc_lo >> np.uint64(63))
         self._inc_lo = (inc_lo << np.uint64(1)) | np.uint64(1)
         self._hi, self._lo = _add128(self._inc_hi, self._inc_lo, words[:, 0], words[:, 1])
         self._step()
+        # has_uint32 and uinteger: the half of a 64-bit output a 32-bit draw left for the
+        # next (numpy's 64-bit draws, random's and standard_normal's, neither use nor change it)
+        self._buffered = np.zeros((len(words), 2), np.uint64)
 
     def __len__(self) -> int:
         return len(self._lo)
+
+    def pcg64_states(self) -> np.ndarray:
+        """(n_seeds, 6) uint64, `pcg64_states`' layout: a copy of the streams' states."""
+        return np.column_stack([self._hi, self._lo, self._inc_hi, self._inc_lo,
+                                self._buffered])
+
+    def set_pcg64_states(self, states: np.ndarray) -> None:
+        """The streams moved on to `states` (from `pcg64_states`, drawn from since); the
+        increments are the streams' own and stay."""
+        if states.shape != (len(self), 6) or states.dtype != np.uint64:
+            raise ValueError(f"states {states.shape} {states.dtype}: must be ({len(self)}, 6) "
+                             "uint64")
+        self._hi, self._lo = states[:, 0].copy(), states[:, 1].copy()
+        self._buffered = states[:, 4:].copy()
+
+    def generators(self) -> list[np.random.Generator]:
+        """numpy's Generator for each stream, at its state (they draw on their own after)."""
+        gens = [np.random.Generator(np.random.PCG64(0)) for _ in range(len(self))]
+        set_pcg64_states(gens, self.pcg64_states())
+        return gens
 
     def _step(self) -> None:
         # Into new arrays, never in place: standard_normal keeps the state before a draw.
@@ -164,6 +198,30 @@ class Streams:
         state = bg.state["state"]["state"]
         self._hi[i], self._lo[i] = np.uint64(state >> 64), np.uint64(state & (2**64 - 1))
         return value
+
+
+def pcg64_states(generators) -> np.ndarray | None:
+    """(n, 6) uint64: each PCG64 generator's state (high, low), increment (high, low),
+    has_uint32 and uinteger (its buffered half of a 64-bit draw); None unless every
+    generator is a PCG64 one."""
+    out = np.empty((len(generators), 6), np.uint64)
+    for row, g in zip(out, generators, strict=True):
+        st = g.bit_generator.state
+        if st["bit_generator"] != "PCG64":
+            return None
+        s, inc = st["state"]["state"], st["state"]["inc"]
+        row[:] = (s >> 64, s & (2**64 - 1), inc >> 64, inc & (2**64 - 1), st["has_uint32"],
+                  st["uinteger"])
+    return out
+
+
+def set_pcg64_states(generators, states: np.ndarray) -> None:
+    """The generators moved on to `states` (pcg64_states' layout), as if they had drawn."""
+    for g, row in zip(generators, states.tolist(), strict=True):
+        g.bit_generator.state = {
+            "bit_generator": "PCG64",
+            "state": {"state": row[0] << 64 | row[1], "inc": row[2] << 64 | row[3]},
+            "has_uint32": row[4], "uinteger": row[5]}
 
 
 def _size(shape) -> int:

@@ -256,8 +256,7 @@ def descend(plan: Plan, X, y, start, runs: slice | None = None):
     def one(sl):
         # Each run's own stream, used by that run alone: its order does not depend on the
         # chunk or on the runs beside it.
-        orders = None if order_seeds[0] < 0 else [
-            splits.stream(splits.ORDER, s) for s in order_seeds[sl].tolist()]
+        orders = None if order_seeds[0] < 0 else splits.streams(splits.ORDER, order_seeds[sl])
         return network.train(Xs, y, network.take(start, sl), act, step, epochs=t.epochs,
                              l2=t.l2, record_every=t.record_every, batch_size=t.batch_size,
                              orders=orders)

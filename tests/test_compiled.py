@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from neuron import activations as A
-from neuron import compiled, splits
+from neuron import compiled, rng, splits
 from neuron import initializers as I
 from neuron import network as N
 from neuron.optimizers import GD, SGD, Adam
@@ -394,14 +394,33 @@ def test_the_compiled_shuffle_is_numpys_permutation(n):
     for g in (*ours[::3], *numpys[::3]):
         g.integers(0, 5)  # a 32-bit draw: half of a 64-bit output left buffered
     given = np.arange(len(seeds) * n).reshape(len(seeds), n)[:, ::-1].copy()
-    states, out = compiled.pcg64_states(ours), np.empty_like(given)
+    states, out = rng.pcg64_states(ours), np.empty_like(given)
     for _ in range(3):  # epochs: each from where the last left the generator
         compiled.shuffle(states, given, out)
         expected = np.stack([rows[g.permutation(n)] for rows, g in zip(given, numpys,
                                                                       strict=True)])
         np.testing.assert_array_equal(out, expected)
-    compiled.set_pcg64_states(ours, states)
+    rng.set_pcg64_states(ours, states)
     assert [g.random() for g in ours] == [g.random() for g in numpys]
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["kernels", "numpy"])
+def test_order_streams_seeded_at_once_train_as_numpys_generators(data, reference):
+    # The job's orders (runner.evaluate): splits.streams, not a generator built per seed.
+    seeds = [0, 3, 2**32, 2**63 - 1, 11]
+    start = net(np.arange(len(seeds)), [4])
+    streams = splits.streams(splits.ORDER, seeds)
+    gens = [splits.stream(splits.ORDER, s) for s in seeds]
+    kw = dict(epochs=3, batch_size=7, optimizer=SGD(0.1), shuffle=False)
+    by_streams = train(data, start, A.get("tanh"), reference, seeds, orders=streams, **kw)
+    by_gens = train(data, start, A.get("tanh"), reference, seeds, orders=gens, **kw)
+    for a, b in zip(by_streams.layers, by_gens.layers, strict=True):
+        assert a.W.tobytes() == b.W.tobytes() and a.b.tobytes() == b.b.tobytes()
+    assert by_streams.losses.tobytes() == by_gens.losses.tobytes()
+    # Left where the epochs' permutations leave numpy's generators.
+    np.testing.assert_array_equal(streams.pcg64_states(), rng.pcg64_states(gens))
+    assert streams.generators()[1].integers(0, 2**31, 4).tolist() == \
+        gens[1].integers(0, 2**31, 4).tolist()
 
 
 def test_orders_from_other_generators_are_drawn_by_numpy(data):
@@ -409,7 +428,7 @@ def test_orders_from_other_generators_are_drawn_by_numpy(data):
     start = net(seeds, [4])
     f = A.get("tanh")
     gens = lambda: [np.random.Generator(np.random.MT19937(s)) for s in seeds]  # noqa: E731
-    assert compiled.pcg64_states(gens()) is None
+    assert rng.pcg64_states(gens()) is None
     kw = dict(epochs=3, batch_size=8, optimizer=SGD(0.1), shuffle=False)
     assert_close(train(data, start, f, False, seeds, orders=gens(), **kw),
                  train(data, start, f, True, seeds, orders=gens(), **kw))

@@ -86,3 +86,35 @@ def test_a_million_seeds_draw_what_default_rng_draws():
         ours = [getattr(streams, m)(shape) for m, shape in calls]
         for got, want in zip(ours, numpy_draws(part, calls), strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("spawn_key", [(1,), (2,), (1, 7)])
+def test_a_spawn_keys_streams_are_numpys(spawn_key):
+    # neuron.splits' order and split streams: SeedSequence(s, spawn_key=(source,)).
+    seeds = np.array(EDGES + list(range(3000, 4000)), dtype=np.int64)
+    want = [np.random.default_rng(np.random.SeedSequence(s, spawn_key=spawn_key))
+            for s in seeds.tolist()]
+    np.testing.assert_array_equal(
+        rng.seed_state(seeds, spawn_key),
+        np.stack([np.random.SeedSequence(s, spawn_key=spawn_key).generate_state(4, np.uint64)
+                  for s in seeds.tolist()]))
+    streams = rng.Streams(seeds, spawn_key)
+    np.testing.assert_array_equal(streams.pcg64_states(), rng.pcg64_states(want))
+    np.testing.assert_array_equal(streams.random((2,)), np.stack([g.random(2) for g in want]))
+
+
+def test_streams_states_round_trip_through_numpys_generators():
+    seeds = np.array(EDGES, dtype=np.int64)
+    streams = rng.Streams(seeds, (1,))
+    gens = streams.generators()
+    for g in gens[::2]:
+        g.integers(0, 5)  # a 32-bit draw: half of a 64-bit output left buffered
+    streams.set_pcg64_states(rng.pcg64_states(gens))
+    # 64-bit draws neither use nor change the buffered half, in numpy as here
+    np.testing.assert_array_equal(streams.random(), [g.random() for g in gens])
+    np.testing.assert_array_equal(streams.pcg64_states(), rng.pcg64_states(gens))
+    again = streams.generators()  # 32-bit draws take the buffered half first
+    assert [g.integers(0, 2**31, 3).tolist() for g in again] == \
+        [g.integers(0, 2**31, 3).tolist() for g in gens]
+    with pytest.raises(ValueError, match=r"\(10, 6\) uint64"):
+        streams.set_pcg64_states(np.zeros((10, 6)))
