@@ -7,20 +7,23 @@ is the time (`benchmarks/network_speed.py --batch-size 32`: 11-41× the machine'
 in blocks of LANES: every array is laid out (block, …, LANES), so the innermost loop runs
 over a block's seeds, contiguous, on SIMD lanes, a seed a lane, and the batch's rows go by
 inside each weight's loop, so a weight's lanes are read once a batch. Where these loops lose
-to numpy's matrix products (8 features or more: `network.compiled_pays`), training does not
-use them. The activations are computed here too, as the forward pass makes each unit's z
-(no pass of numpy's over the whole batch between the kernels): relu, leaky_relu and linear
-with network.activate's operations; tanh and sigmoid through `_exp` and `_tanh` (below: our
-own, written so that a loop over lanes vectorises; within 4 ulp of numpy's, not its bits);
-gelu through our erfc (within 1e-13 of scipy's); elu, softplus and silu through libm's
-functions one number at a time.
+to numpy's matrix products (deeper networks on 8 features or more: `network.compiled_pays`),
+training does not use them. The activations are computed here too, as the forward pass makes
+each unit's z (no pass of numpy's over the whole batch between the kernels): relu, leaky_relu
+and linear with network.activate's operations; tanh and sigmoid through `_exp` and `_tanh`
+(below: our own, written so that a loop over lanes vectorises; within 4 ulp of numpy's, not
+its bits); gelu through our erfc (within 1e-13 of scipy's); elu, softplus and silu through
+libm's functions one number at a time.
 
 A network of one hidden layer (the lesson's, the benchmark's) goes another way, the same
 arithmetic: eight lanes are one value (`_Vec`, LLVM's <8 x double>), so that a sum over a
 batch's rows or over a layer's units stays in a register rather than going to memory and
 back at each term (`_one_hidden_forward`, `_one_hidden_layer`); relu, leaky_relu and linear
-units are not stored by the forward pass but made again by the backward one from the
-features (`_recomputed`). At width 128 that is ~3× faster for relu, ~1.35× for tanh.
+units on one or two features are not stored by the forward pass but made again by the
+backward one (`_recomputed`); on more features the sums over them, and the gradients' sums
+over the rows, go four rows by four units at a time (`_vtile_add`), each load used four
+times. At width 128 that is ~3× faster for relu, ~1.35× for tanh; on 8 to 16 features it
+brings one hidden layer ahead of numpy's products (1.2-1.9×; the loops were behind).
 
 Each seed's arithmetic is the same whichever lane, block or chunk it lands in (no fast-math:
 no reassociation, no multiply-add the compiler fuses on its own; the element-wise functions'
@@ -64,11 +67,10 @@ NUMPY = -1
 # frozen into the kernels: tests/test_compiled.py compiles them again with it off and
 # checks the two paths bit for bit.
 EIGHT_LANES = True
-# ...on at most this many features: with more, a unit's sum over them per row and lane
-# (loads of A and P for each) lost to the loops over lanes (30 features, [32]: 1,091 µs a
-# seed an epoch against 518; benchmarks/kernels_crossover.py), and numpy's products beat
-# both from 8 (network.compiled_pays).
-_FEW = 4
+# On one or two features (the lesson's) a row's features stay in registers over every
+# unit; on more, four rows by four units at a time (`_vtile_add`): a unit's sum over many
+# features one row at a time loaded a weight and a feature for each product, and lost to
+# the loops over lanes (30 features, [32]: 1,091 µs a seed an epoch against 518).
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
@@ -502,7 +504,9 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
             _features(X, order, lo, A, blk)
         out = at[n_layers]  # the output unit
         if EIGHT_LANES and _one_hidden(fans, n) and first == 0 and last == 2 and code >= 0:
-            if code <= 2:
+            if code <= 2 and fans[0] > 2:
+                _one_hidden_forward_tiled(P, fans, offsets, Z, A, code, c, keep, blk)
+            elif code <= 2:
                 _one_hidden_forward(P, fans, offsets, Z, A, code, c, keep, blk)
             else:
                 _one_hidden_forward_transcendental(P, fans, offsets, Z, A, D, code, c, keep,
@@ -590,10 +594,10 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
 @_inline
 def _one_hidden(fans, n):
     """Whether the layers `fans` describes take the eight-lane paths, on n lanes a block: one
-    hidden layer on at most _FEW features, one output unit, lanes a multiple of 8. (The
+    hidden layer, one output unit, lanes a multiple of 8. (The
     callers test EIGHT_LANES themselves: the test that turns it off recompiles them, not
     this.)"""
-    return fans.shape[0] == 3 and fans[2] == 1 and n % 8 == 0 and fans[0] <= _FEW
+    return fans.shape[0] == 3 and fans[2] == 1 and n % 8 == 0
 
 
 @_inline
@@ -623,26 +627,56 @@ def _features(X, order, lo, A, blk):
 
 
 @_inline
-def _vunit_z(Af, Pf, x, x0, x1, j, F, H, n, v):
-    """Hidden unit j's z, lanes v to v + 7, at the row whose features start at Af[x] (x0, x1:
-    its first two, loaded; flat views of A and P): Σ_f a_f·w_fj, then + b_j, in
-    forward_pass's order."""
+def _vunit_z(Pf, x0, x1, j, F, H, n, v):
+    """Hidden unit j's z, lanes v to v + 7, at a row of one or two features x0, x1 (loaded;
+    flat views of A and P): a₀·w₀ⱼ + a₁·w₁ⱼ, then + bⱼ, in forward_pass's order."""
     w = j * n + v
     z = x0 * _vload(Pf, (w,))
     if F > 1:
         z = z + x1 * _vload(Pf, (w + H * n,))
-    for f in range(2, F):
-        z = z + _vload(Af, (x + f * n,)) * _vload(Pf, (w + f * H * n,))
     return z + _vload(Pf, (w + F * H * n,))
+
+
+@_inline
+def _vtile_add(Xf, x0, x1, x2, x3, sx, Yf, y0, y1, y2, y3, sy, k0, K, t):
+    """t[4·r + u] + Σ_k X[x_r + k·sx]·Y[y_u + k·sy] for k = k0 … K − 1 in that order, eight
+    lanes each (flat views): sixteen sums of four rows by four columns in registers, each
+    load used four times. A unit's sum over many features (or a weight's gradient over the
+    rows) one at a time loaded two numbers for each product."""
+    c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 = t
+    for k in range(k0, K):
+        a0, a1 = _vload(Xf, (x0 + k * sx,)), _vload(Xf, (x1 + k * sx,))
+        a2, a3 = _vload(Xf, (x2 + k * sx,)), _vload(Xf, (x3 + k * sx,))
+        p0, p1 = _vload(Yf, (y0 + k * sy,)), _vload(Yf, (y1 + k * sy,))
+        p2, p3 = _vload(Yf, (y2 + k * sy,)), _vload(Yf, (y3 + k * sy,))
+        c00, c01, c02, c03 = c00 + a0 * p0, c01 + a0 * p1, c02 + a0 * p2, c03 + a0 * p3
+        c10, c11, c12, c13 = c10 + a1 * p0, c11 + a1 * p1, c12 + a1 * p2, c13 + a1 * p3
+        c20, c21, c22, c23 = c20 + a2 * p0, c21 + a2 * p1, c22 + a2 * p2, c23 + a2 * p3
+        c30, c31, c32, c33 = c30 + a3 * p0, c31 + a3 * p1, c32 + a3 * p2, c33 + a3 * p3
+    return (c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33)
+
+
+@_inline
+def _vtile_z(Af, Pf, x0, x1, x2, x3, j, F, H, n, v):
+    """_vunit_z of hidden units j … j + 3 (past H: H − 1 again) at four rows (x_r: each
+    row's features in Af), as `_vtile_add`'s sixteen sums: Σ_f a_f·w_fj in forward_pass's
+    order, without the bias."""
+    y0, y1 = j * n + v, min(j + 1, H - 1) * n + v
+    y2, y3 = min(j + 2, H - 1) * n + v, min(j + 3, H - 1) * n + v
+    a0, a1, a2, a3 = _vload(Af, (x0,)), _vload(Af, (x1,)), _vload(Af, (x2,)), _vload(Af, (x3,))
+    p0, p1, p2, p3 = _vload(Pf, (y0,)), _vload(Pf, (y1,)), _vload(Pf, (y2,)), _vload(Pf, (y3,))
+    first = (a0 * p0, a0 * p1, a0 * p2, a0 * p3, a1 * p0, a1 * p1, a1 * p2, a1 * p3,
+             a2 * p0, a2 * p1, a2 * p2, a2 * p3, a3 * p0, a3 * p1, a3 * p2, a3 * p3)
+    return _vtile_add(Af, x0, x1, x2, x3, n, Pf, y0, y1, y2, y3, H * n, 1, F, first)
 
 
 @_jit
 def _one_hidden_forward(P, fans, offsets, Z, A, code, c, keep, blk):
-    """forward_pass for a network of one hidden layer of relu, leaky_relu or linear units,
-    block blk, the batch's features in A: a hidden unit's z, f(z) and its term of the
-    output's sum made eight lanes at a time (`_Vec`), the output's sum kept in a register
-    over 16 units; the same operations in the same order as forward_pass's loops (the same
-    bits), not a pass over the batch for each."""
+    """forward_pass for a network of one hidden layer of relu, leaky_relu or linear units on
+    one or two features, block blk, the batch's features in A: a hidden unit's z, f(z) and
+    its term of the output's sum made eight lanes at a time (`_Vec`), the output's sum kept
+    in a register over 16 units; the same operations in the same order as forward_pass's
+    loops (the same bits), not a pass over the batch for each."""
     B, U, n = Z.shape[1], Z.shape[2], Z.shape[3]
     F, H = fans[0], fans[1]
     off = offsets[1]
@@ -661,7 +695,7 @@ def _one_hidden_forward(P, fans, offsets, Z, A, code, c, keep, blk):
                 o = row + (F + H) * n  # the output unit
                 acc = _vload(Zf, (o,))  # the sum so far (j0 > 0)
                 for j in range(j0, j1):
-                    z = _vunit_z(Af, Pf, row, x0, x1, j, F, H, n, v)
+                    z = _vunit_z(Pf, x0, x1, j, F, H, n, v)
                     u = row + (F + j) * n
                     if code == 0:
                         a = _vrelu(z)
@@ -679,6 +713,77 @@ def _one_hidden_forward(P, fans, offsets, Z, A, code, c, keep, blk):
         for b in range(B):
             o = (b * U + F + H) * n + v
             _vstore(Zf, (o,), _vload(Zf, (o,)) + _vload(Pf, ((off + H) * n + v,)))
+
+
+@_inline
+def _vstore_z(Af, Pf, to, z, j, F, H, n, v):
+    """Unit j's z, its bias added, into Af[to + j·n] (nothing for a tile's j ≥ H)."""
+    if j < H:
+        _vstore(Af, (to + j * n,), z + _vload(Pf, ((F * H + j) * n + v,)))
+
+
+@_jit
+def _vtile_units(Af, Pf, b0, B, U, to, F, H, n, v):
+    """Every hidden unit's z (bias added) of rows b0 … b0 + 3, lanes v … v + 7, into A's
+    row b − to (`_one_hidden_forward_transcendental`'s place for it), four units at a time
+    (`_vtile_z`)."""
+    r1, r2, r3 = min(b0 + 1, B - 1), min(b0 + 2, B - 1), min(b0 + 3, B - 1)
+    x0, x1, x2, x3 = b0 * U * n + v, r1 * U * n + v, r2 * U * n + v, r3 * U * n + v
+    t0, t1 = ((b0 - to) * U + F) * n + v, ((r1 - to) * U + F) * n + v
+    t2, t3 = ((r2 - to) * U + F) * n + v, ((r3 - to) * U + F) * n + v
+    for j in range(0, H, 4):
+        (z00, z01, z02, z03, z10, z11, z12, z13, z20, z21, z22, z23, z30, z31, z32,
+         z33) = _vtile_z(Af, Pf, x0, x1, x2, x3, j, F, H, n, v)
+        _vstore_z(Af, Pf, t0, z00, j, F, H, n, v)
+        _vstore_z(Af, Pf, t0, z01, j + 1, F, H, n, v)
+        _vstore_z(Af, Pf, t0, z02, j + 2, F, H, n, v)
+        _vstore_z(Af, Pf, t0, z03, j + 3, F, H, n, v)
+        _vstore_z(Af, Pf, t1, z10, j, F, H, n, v)
+        _vstore_z(Af, Pf, t1, z11, j + 1, F, H, n, v)
+        _vstore_z(Af, Pf, t1, z12, j + 2, F, H, n, v)
+        _vstore_z(Af, Pf, t1, z13, j + 3, F, H, n, v)
+        _vstore_z(Af, Pf, t2, z20, j, F, H, n, v)
+        _vstore_z(Af, Pf, t2, z21, j + 1, F, H, n, v)
+        _vstore_z(Af, Pf, t2, z22, j + 2, F, H, n, v)
+        _vstore_z(Af, Pf, t2, z23, j + 3, F, H, n, v)
+        _vstore_z(Af, Pf, t3, z30, j, F, H, n, v)
+        _vstore_z(Af, Pf, t3, z31, j + 1, F, H, n, v)
+        _vstore_z(Af, Pf, t3, z32, j + 2, F, H, n, v)
+        _vstore_z(Af, Pf, t3, z33, j + 3, F, H, n, v)
+
+
+@_jit
+def _one_hidden_forward_tiled(P, fans, offsets, Z, A, code, c, keep, blk):
+    """_one_hidden_forward on more than two features: every hidden unit's z of four rows,
+    four units at a time (`_vtile_units`), into A; then row by row f(z) in place and the
+    output's sum in a register. The same operations in the same order (the same bits)."""
+    B, U, n = Z.shape[1], Z.shape[2], Z.shape[3]
+    F, H = fans[0], fans[1]
+    off = offsets[1]
+    slope = _vsplat(c)
+    Pf, Zf, Af = P[blk].reshape(-1), Z[blk].reshape(-1), A[blk].reshape(-1)
+    for v in range(0, n, 8):
+        bias = _vload(Pf, ((off + H) * n + v,))
+        for b0 in range(0, B, 4):
+            # np.int64, not 0: a literal argument would compile _vtile_units a second time
+            _vtile_units(Af, Pf, b0, B, U, np.int64(0), F, H, n, v)
+            for b in range(b0, min(B, b0 + 4)):
+                x = (b * U + F) * n + v  # (b, hidden unit 0, lane v)
+                o = _vsplat(0.0)
+                for j in range(H):
+                    u = x + j * n
+                    z = _vload(Af, (u,))
+                    if code == 0:
+                        a = _vrelu(z)
+                    elif code == 1:
+                        a = _vleaky(z, slope)
+                        _vstore(Zf, (u,), z)
+                    else:
+                        a = z
+                    _vstore(Af, (u,), a)
+                    term = a * _vload(Pf, ((off + j) * n + v,))
+                    o = term if j == 0 else o + term
+                _vstore(Zf, (x + H * n,), o + bias)
 
 
 @_jit
@@ -699,13 +804,16 @@ def _one_hidden_forward_transcendental(P, fans, offsets, Z, A, D, code, c, keep,
         b1 = min(B, b0 + 4)
         to = 0 if keep else b0  # where row b's units go: row b - to
         for v in range(0, n, 8):
+            if F > 2:
+                _vtile_units(Af, Pf, b0, B, U, to, F, H, n, v)
+                continue
             for b in range(b0, b1):
                 x = b * U * n + v
                 x0 = _vload(Af, (x,))
                 x1 = _vload(Af, (x + n,)) if F > 1 else x0
                 to_b = ((b - to) * U + F) * n + v
                 for j in range(H):
-                    _vstore(Af, (to_b + j * n,), _vunit_z(Af, Pf, x, x0, x1, j, F, H, n, v))
+                    _vstore(Af, (to_b + j * n,), _vunit_z(Pf, x0, x1, j, F, H, n, v))
         for b in range(b0, b1):
             lo = ((b - to) * U + F) * n
             # a row's units as a view: a loop over range(lo, hi) stayed scalar (2.6 ns a
@@ -781,11 +889,10 @@ def _softplus(v):
 
 
 def backward_buffers(fans, batch_rows: int, lanes: int = LANES):
-    """backward_pass's dZ, dZb (B, widest layer, lanes), t and s (B, lanes) for a batch of
+    """backward_pass's dZ, dZb (B, widest layer, lanes) and t (B, lanes) for a batch of
     `batch_rows` rows."""
     shape = (batch_rows, int(max(fans[1:])), lanes)
-    return (np.empty(shape), np.empty(shape), unit_buffer(batch_rows, lanes),
-            unit_buffer(batch_rows, lanes))
+    return np.empty(shape), np.empty(shape), unit_buffer(batch_rows, lanes)
 
 
 @_jit
@@ -813,13 +920,13 @@ def _transcendental(code, c, z):
 
 
 @_jit
-def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ, dZb, t, s):
+def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ, dZb, t):
     """Into G, every seed's gradient of its batch's mean log-loss (no penalty), from the
     forward pass's Z and A; D holds f'(Z) of the hidden layers for NUMPY and codes ≥ 5. The
     output unit's dL/dz is sign·(σ(sign·z) − y)/B (p = σ(sign·z) is P(positive)). Sums
     over the batch's rows in their order, over a layer's units in theirs. dZ and dZb (B,
     widest layer, LANES): room for dL/dZ of the layer being walked and of the one below it,
-    every row of the batch; t and s (B, LANES), one unit's (`backward_buffers`: the caller's, kept
+    every row of the batch; t (B, LANES), one unit's (`backward_buffers`: the caller's, kept
     from batch to batch; made here, their megabytes at width 128 were fresh pages each call,
     40% of the kernel's time)."""
     nb, B, n = Z.shape[0], Z.shape[1], Z.shape[3]
@@ -838,7 +945,7 @@ def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ,
             for b in range(B):
                 for i in range(n):
                     t[b, i] = (_sigmoid(sign * Z[blk, b, out, i]) - t[b, i]) * scale
-            _one_hidden_layer(P, G, fans, offsets, Z, A, D, code, c, t, s, blk)
+            _one_hidden_layer(P, G, fans, offsets, Z, A, D, code, c, t, dZ, blk)
             continue
         for b in range(B):
             for i in range(n):
@@ -896,13 +1003,13 @@ def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ,
 
 
 @_jit
-def _one_hidden_layer(P, G, fans, offsets, Z, A, D, code, c, dz, t, blk):
+def _one_hidden_layer(P, G, fans, offsets, Z, A, D, code, c, dz, dZ, blk):
     """backward_pass's layers for a network of one hidden layer (block blk; dz (B, LANES)
-    the output's dL/dz; t (B, LANES), room for a hidden unit's): each hidden unit's
-    gradients in one pass over the batch, their sums over the rows kept in registers, eight
-    lanes at a time (`_Vec`). The same operations on each element, in the same order, as
-    the loops over layers: the same bits."""
-    B, n = t.shape
+    the output's dL/dz; dZ (B, ≥ H, LANES): room for every hidden unit's, on more than two
+    features), eight lanes at a time (`_Vec`), the sums over the rows kept in registers. The
+    same operations on each element, in the same order, as the loops over layers: the same
+    bits."""
+    B, n = dz.shape
     U = A.shape[2]
     F, H = fans[0], fans[1]
     off = offsets[1]
@@ -910,15 +1017,33 @@ def _one_hidden_layer(P, G, fans, offsets, Z, A, D, code, c, dz, t, blk):
     for b in range(B):
         for i in range(n):
             G[blk, bias, i] += dz[b, i]
-    slope = _vsplat(c)
     # flat views (as in _one_hidden_forward); row: (b, unit 0, lane v) in Af
-    Pf, Gf, Af, dzf, tf = P[blk].reshape(-1), G[blk].reshape(-1), A[blk].reshape(-1), \
-        dz.reshape(-1), t.reshape(-1)
+    Pf, Gf, Af, dzf = P[blk].reshape(-1), G[blk].reshape(-1), A[blk].reshape(-1), \
+        dz.reshape(-1)
     Zf = Z[blk].reshape(-1) if code == 1 else Af
     Df = D[blk].reshape(-1) if code < 0 or code > 4 else Af
     if F <= 2:
         _one_hidden_two_features(Pf, Gf, Af, Zf, Df, dzf, code, c, F, H, U, off, B, n)
         return
+    _one_hidden_tiled(Pf, Gf, Af, Zf, Df, dzf, dZ.reshape(-1), dZ.shape[1], code, c, F, H, U,
+                      off, B, n)
+
+
+@_inline
+def _vstore_g(Gf, g, f, k, F, H, n, v):
+    """The gradient of the weight from feature f to hidden unit k, unless the tile's f or k
+    is past F or H."""
+    if f < F and k < H:
+        _vstore(Gf, ((f * H + k) * n + v,), g)
+
+
+@_jit
+def _one_hidden_tiled(Pf, Gf, Af, Zf, Df, dzf, Sf, Hm, code, c, F, H, U, off, B, n):
+    """_one_hidden_layer on more than two features (flat views; Sf: dZ's, Hm units a row):
+    each hidden unit's output weight and bias gradients and its dL/dz of every row into Sf,
+    then the features' weights' gradients, Σ_b a_bf·s_bk, four features by four units at a
+    time (`_vtile_add`), in the order of the loops (the same bits)."""
+    slope = _vsplat(c)
     for k in range(H):
         w, b0 = (off + k) * n, (F * H + k) * n  # the output's weight from unit k, k's bias
         for v in range(0, n, 8):
@@ -932,26 +1057,51 @@ def _one_hidden_layer(P, G, fans, offsets, Z, A, D, code, c, dz, t, blk):
                 z = _vload(Zf, (u,)) if code == 1 else a
                 s = _vtimes_derivative(d * pw, a, z, Df, u, code, slope)
                 gb = gb + s
-                _vstore(tf, (b * n + v,), s)
+                _vstore(Sf, ((b * Hm + k) * n + v,), s)
             _vstore(Gf, (w + v,), gw)
             _vstore(Gf, (b0 + v,), gb)
-            # unit k's weights from the features, two at a time
-            for f in range(0, F, 2):
-                w0 = (f * H + k) * n + v
-                g0 = _vload(Gf, (w0,))
-                if f + 1 < F:
-                    w1 = w0 + H * n
-                    g1 = _vload(Gf, (w1,))
-                    for b in range(B):
-                        s = _vload(tf, (b * n + v,))
-                        x = (b * U + f) * n + v
-                        g0 = g0 + _vload(Af, (x,)) * s
-                        g1 = g1 + _vload(Af, (x + n,)) * s
-                    _vstore(Gf, (w1,), g1)
-                else:
-                    for b in range(B):
-                        g0 = g0 + _vload(Af, ((b * U + f) * n + v,)) * _vload(tf, (b * n + v,))
-                _vstore(Gf, (w0,), g0)
+    for v in range(0, n, 8):
+        for f in range(0, F, 4):
+            x0, x1 = f * n + v, min(f + 1, F - 1) * n + v
+            x2, x3 = min(f + 2, F - 1) * n + v, min(f + 3, F - 1) * n + v
+            for k in range(0, H, 4):
+                y0, y1 = k * n + v, min(k + 1, H - 1) * n + v
+                y2, y3 = min(k + 2, H - 1) * n + v, min(k + 3, H - 1) * n + v
+                t = _vtile_add(Af, x0, x1, x2, x3, U * n, Sf, y0, y1, y2, y3, Hm * n, 0, B,
+                               _vg_tile(Gf, f, k, F, H, n, v))
+                (g00, g01, g02, g03, g10, g11, g12, g13, g20, g21, g22, g23, g30, g31, g32,
+                 g33) = t
+                _vstore_g(Gf, g00, f, k, F, H, n, v)
+                _vstore_g(Gf, g01, f, k + 1, F, H, n, v)
+                _vstore_g(Gf, g02, f, k + 2, F, H, n, v)
+                _vstore_g(Gf, g03, f, k + 3, F, H, n, v)
+                _vstore_g(Gf, g10, f + 1, k, F, H, n, v)
+                _vstore_g(Gf, g11, f + 1, k + 1, F, H, n, v)
+                _vstore_g(Gf, g12, f + 1, k + 2, F, H, n, v)
+                _vstore_g(Gf, g13, f + 1, k + 3, F, H, n, v)
+                _vstore_g(Gf, g20, f + 2, k, F, H, n, v)
+                _vstore_g(Gf, g21, f + 2, k + 1, F, H, n, v)
+                _vstore_g(Gf, g22, f + 2, k + 2, F, H, n, v)
+                _vstore_g(Gf, g23, f + 2, k + 3, F, H, n, v)
+                _vstore_g(Gf, g30, f + 3, k, F, H, n, v)
+                _vstore_g(Gf, g31, f + 3, k + 1, F, H, n, v)
+                _vstore_g(Gf, g32, f + 3, k + 2, F, H, n, v)
+                _vstore_g(Gf, g33, f + 3, k + 3, F, H, n, v)
+
+
+@_inline
+def _vg_tile(Gf, f, k, F, H, n, v):
+    """The sixteen gradients so far of features f … f + 3 by units k … k + 3 (clamped)."""
+    f1, f2, f3 = min(f + 1, F - 1), min(f + 2, F - 1), min(f + 3, F - 1)
+    k1, k2, k3 = min(k + 1, H - 1), min(k + 2, H - 1), min(k + 3, H - 1)
+    return (_vload(Gf, ((f * H + k) * n + v,)), _vload(Gf, ((f * H + k1) * n + v,)),
+            _vload(Gf, ((f * H + k2) * n + v,)), _vload(Gf, ((f * H + k3) * n + v,)),
+            _vload(Gf, ((f1 * H + k) * n + v,)), _vload(Gf, ((f1 * H + k1) * n + v,)),
+            _vload(Gf, ((f1 * H + k2) * n + v,)), _vload(Gf, ((f1 * H + k3) * n + v,)),
+            _vload(Gf, ((f2 * H + k) * n + v,)), _vload(Gf, ((f2 * H + k1) * n + v,)),
+            _vload(Gf, ((f2 * H + k2) * n + v,)), _vload(Gf, ((f2 * H + k3) * n + v,)),
+            _vload(Gf, ((f3 * H + k) * n + v,)), _vload(Gf, ((f3 * H + k1) * n + v,)),
+            _vload(Gf, ((f3 * H + k2) * n + v,)), _vload(Gf, ((f3 * H + k3) * n + v,)))
 
 
 @_inline

@@ -380,23 +380,28 @@ def _check_batches(n_rows, n_seeds, rows, batch_size, orders):
 
 def compiled_pays(layers) -> bool:
     """Whether neuron.compiled's kernels train these layers in mini-batches faster than
-    numpy's products: hidden layers on at most 4 features, each later hidden layer's fan-in
-    at most 8. `python benchmarks/kernels_crossover.py` (64 seeds, 512 rows, batch 32, relu,
-    one core; µs a seed an epoch, compiled / numpy; the full table in benchmarks/README.md):
+    numpy's products: one hidden layer on at most 16 features; deeper networks on at most 4
+    features, each later hidden layer's fan-in at most 8. `python
+    benchmarks/kernels_crossover.py` (64 seeds, 512 rows, batch 32, relu, one core; µs a seed
+    an epoch, compiled / numpy; the full table in benchmarks/README.md):
 
         features  hidden     compiled  numpy        features  hidden     compiled  numpy
-        2         [8]          22       50          8         [8]          51       54
-        2         [32]         39      104          8         [32]        147      120
-        2         [64]         67      264          30        [8]         127       71
-        4         [32]         68      108          30        [32]        401      185
-        2         [8, 8]       70       80          2         [16, 16]    186      131
-        2         []           18       21          30        []           41       29
+        2         [8]          23       50          16        [8]          45       69
+        2         [64]         54      259          16        [64]        287      326
+        8         [8]          38       55          20        [32]        144      157
+        8         [64]        143      281          30        [8]          75       71
+        2         [8, 8]       65       84          30        [32]        227      186
+        4         [8, 8]       70       91          8         [8, 8]     74-97    89-94
+        2         [16, 16]    154      136          2         []           18       22
 
-    The kernels run a seed a SIMD lane, each product a loop over a layer's fan-in: where
-    numpy's products have a fan-in of a few they waste most of their call; from ~8 to 16
-    numpy's matrix products (BLAS) are faster than those loops (at 8 features they are level
-    within the machine's noise). Without a hidden layer the kernels are ahead at one to four
+    The kernels run a seed a SIMD lane. One hidden layer takes their eight-lane paths, its
+    sums over many features four rows by four units at a time: ahead of numpy's products
+    up to ~20 features (1.1-2×), level at 30, where the gather of each seed's rows costs
+    what numpy's matrix products (BLAS) save. Deeper networks take loops over a layer's
+    fan-in, behind from ~8 to 16. Without a hidden layer the kernels are ahead at one to four
     features (1.1-1.8×); the single neuron keeps numpy's path, the one it has always taken."""
+    if len(layers) == 2:
+        return layers[0].W.shape[1] <= 16
     return (len(layers) >= 2 and layers[0].W.shape[1] <= 4
             and all(layer.W.shape[1] <= 8 for layer in layers[1:-1]))
 

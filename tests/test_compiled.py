@@ -342,18 +342,21 @@ def _same_bits(a, b):
 @pytest.mark.slow
 def test_the_eight_lane_paths_are_the_loops_bit_for_bit(data, monkeypatch):
     # One hidden layer goes through _one_hidden_forward / _one_hidden_layer (relu, leaky_relu
-    # and linear units recomputed, not stored, from one or two features): the same
-    # operations in the same order as the loops, so the same bits, for every activation
-    # (leaky_relu's slope 1.5: numpy's between the kernels), one to three features, lanes
-    # 8 to two blocks, a last short batch, a seed that overflows.
+    # and linear units recomputed, not stored, from one or two features; four rows by four
+    # units from three): the same operations in the same order as the loops, so the same
+    # bits, for every activation (leaky_relu's slope 1.5: numpy's between the kernels), one
+    # to thirteen features, tiles cut short by the units, features and rows (batches of 7,
+    # the last of 3), lanes 8 to two blocks, a seed that overflows.
     loops = _loops_only()
-    X, y = data
     rng = np.random.default_rng(3)
+    X, y = data
+    X = np.column_stack([X, rng.normal(size=(len(y), 10))])
     cases = [(name, {}) for name in TRAINABLE] + [("leaky_relu", {"slope": 1.5})]
     checked = 0
     for name, params in cases:
         f = A.get(name, **params)
-        for features, hidden, n_seeds in [(1, 3, 5), (2, 16, 50), (2, 9, 70), (3, 5, 9)]:
+        for features, hidden, n_seeds in [(1, 3, 5), (2, 16, 50), (2, 9, 70), (3, 5, 9),
+                                          (6, 8, 16), (13, 7, 70)]:
             seeds = np.arange(n_seeds)
             start = net(seeds, [hidden], features)
             start[0].W[rng.random(start[0].W.shape) < 0.1] = 0.0  # sums of ±0
@@ -374,7 +377,7 @@ def test_the_eight_lane_paths_are_the_loops_bit_for_bit(data, monkeypatch):
             assert _same_bits(fast.losses, slow.losses), (name, features, hidden)
             assert not np.isfinite(fast.losses[-1, -1]) and np.isfinite(fast.losses[-1, 0])
             checked += 1
-    assert checked == 4 * len(cases)
+    assert checked == 6 * len(cases)
 
 
 def test_the_layout_round_trips():
@@ -435,7 +438,8 @@ def test_orders_from_other_generators_are_drawn_by_numpy(data):
 
 
 @pytest.mark.parametrize("features, hidden, fast", [(2, [8], True), (4, [32], True),
-                                                    (8, [8], False), (30, [16], False),
+                                                    (16, [8], True), (17, [8], False),
+                                                    (30, [16], False), (8, [8, 8], False),
                                                     (2, [8, 8], True), (2, [16, 16], False),
                                                     (2, [], False)])
 def test_by_default_the_kernels_train_where_they_pay(features, hidden, fast):
