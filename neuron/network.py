@@ -380,28 +380,29 @@ def _check_batches(n_rows, n_seeds, rows, batch_size, orders):
 
 def compiled_pays(layers) -> bool:
     """Whether neuron.compiled's kernels train these layers in mini-batches faster than
-    numpy's products: one hidden layer on at most 16 features; deeper networks on at most 4
+    numpy's products: one hidden layer on at most 32 features; deeper networks on at most 4
     features, each later hidden layer's fan-in at most 8. `python
     benchmarks/kernels_crossover.py` (64 seeds, 512 rows, batch 32, relu, one core; µs a seed
     an epoch, compiled / numpy; the full table in benchmarks/README.md):
 
         features  hidden     compiled  numpy        features  hidden     compiled  numpy
-        2         [8]          23       50          16        [8]          45       69
-        2         [64]         54      259          16        [64]        287      326
-        8         [8]          38       55          20        [32]        144      157
-        8         [64]        143      281          30        [8]          75       71
-        2         [8, 8]       65       84          30        [32]        227      186
-        4         [8, 8]       70       91          8         [8, 8]     74-97    89-94
-        2         [16, 16]    154      136          2         []           18       22
+        2         [8]          24       56          30        [8]          66       81
+        2         [64]         56      298          30        [64]        341      457
+        8         [8]          36       62          50        [32]        301      273
+        8         [64]        157      323          100       [32]        676      418
+        2         [8, 8]       74       96          4         [8, 8]       80       93
+        8         [8, 8]     74-97    89-98         2         [16, 16]    184      159
+        2         []           20       23          30        []           43       32
 
     The kernels run a seed a SIMD lane. One hidden layer takes their eight-lane paths, its
     sums over many features four rows by four units at a time: ahead of numpy's products
-    up to ~20 features (1.1-2×), level at 30, where the gather of each seed's rows costs
-    what numpy's matrix products (BLAS) save. Deeper networks take loops over a layer's
-    fan-in, behind from ~8 to 16. Without a hidden layer the kernels are ahead at one to four
-    features (1.1-1.8×); the single neuron keeps numpy's path, the one it has always taken."""
+    up to ~30 features (1.2-5.8×), level at 50 and behind at 100, where each seed's rows of
+    features, gathered into the lanes, outgrow the caches that numpy's matrix products
+    (BLAS) use well. Deeper networks take loops over a layer's fan-in, behind from ~8 to 16.
+    Without a hidden layer the kernels are ahead at one to four features (1.1-1.8×); the
+    single neuron keeps numpy's path, the one it has always taken."""
     if len(layers) == 2:
-        return layers[0].W.shape[1] <= 16
+        return layers[0].W.shape[1] <= 32
     return (len(layers) >= 2 and layers[0].W.shape[1] <= 4
             and all(layer.W.shape[1] <= 8 for layer in layers[1:-1]))
 

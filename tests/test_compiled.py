@@ -438,8 +438,8 @@ def test_orders_from_other_generators_are_drawn_by_numpy(data):
 
 
 @pytest.mark.parametrize("features, hidden, fast", [(2, [8], True), (4, [32], True),
-                                                    (16, [8], True), (17, [8], False),
-                                                    (30, [16], False), (8, [8, 8], False),
+                                                    (32, [8], True), (33, [8], False),
+                                                    (30, [16], True), (8, [8, 8], False),
                                                     (2, [8, 8], True), (2, [16, 16], False),
                                                     (2, [], False)])
 def test_by_default_the_kernels_train_where_they_pay(features, hidden, fast):
