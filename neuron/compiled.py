@@ -7,23 +7,25 @@ is the time (`benchmarks/network_speed.py --batch-size 32`: 11-41× the machine'
 in blocks of LANES: every array is laid out (block, …, LANES), so the innermost loop runs
 over a block's seeds, contiguous, on SIMD lanes, a seed a lane, and the batch's rows go by
 inside each weight's loop, so a weight's lanes are read once a batch. Where these loops lose
-to numpy's matrix products (deeper networks on 8 features or more: `network.compiled_pays`),
-training does not use them. The activations are computed here too, as the forward pass makes
-each unit's z (no pass of numpy's over the whole batch between the kernels): relu, leaky_relu
-and linear with network.activate's operations; tanh and sigmoid through `_exp` and `_tanh`
-(below: our own, written so that a loop over lanes vectorises; within 4 ulp of numpy's, not
-its bits); gelu through our erfc (within 1e-13 of scipy's); elu, softplus and silu through
+to numpy's matrix products (`network.compiled_pays`), training does not use them. The
+activations are computed here too, as the forward pass makes each unit's z (no pass of
+numpy's over the whole batch between the kernels): relu, leaky_relu and linear with
+network.activate's operations; tanh and sigmoid through `_exp` and `_tanh` (below: our own,
+written so that a loop over lanes vectorises; within 4 ulp of numpy's, not its bits); gelu
+through our erfc (within 1e-13 of scipy's); elu, softplus and silu through
 libm's functions one number at a time.
 
-A network of one hidden layer (the lesson's, the benchmark's) goes another way, the same
+Networks with one output unit (every one the runner trains) go another way, the same
 arithmetic: eight lanes are one value (`_Vec`, LLVM's <8 x double>), so that a sum over a
 batch's rows or over a layer's units stays in a register rather than going to memory and
-back at each term (`_one_hidden_forward`, `_one_hidden_layer`); relu, leaky_relu and linear
-units on one or two features are not stored by the forward pass but made again by the
-backward one (`_recomputed`); on more features the sums over them, and the gradients' sums
-over the rows, go four rows by four units at a time (`_vtile_add`), each load used four
-times. At width 128 that is ~3× faster for relu, ~1.35× for tanh; on 8 to 30 features it
-brings one hidden layer ahead of numpy's products (1.2-2×; the loops were behind).
+back at each term (`_one_hidden_forward`, `_one_hidden_layer`, `_deep_forward`,
+`_deep_backward`); relu, leaky_relu and linear units of one hidden layer on one or two
+features are not stored by the forward pass but made again by the backward one
+(`_recomputed`); on more inputs a layer's sums over them, and its gradients' sums over the
+rows, go four rows by four units at a time (`_vtile_add`), each load used four times. At
+width 128 that is ~3× faster for relu, ~1.35× for tanh; on 8 to 30 features, and with two
+or three hidden layers, it brings the kernels ahead of numpy's products (1.04-2×; the loops
+were behind).
 
 Each seed's arithmetic is the same whichever lane, block or chunk it lands in (no fast-math:
 no reassociation, no multiply-add the compiler fuses on its own; the element-wise functions'
@@ -62,10 +64,10 @@ LANES = 64  # seeds a block: eight AVX-512 registers of float64
 CODES = {"relu": 0, "leaky_relu": 1, "linear": 2, "tanh": 3, "sigmoid": 4, "elu": 5,
          "softplus": 6, "silu": 7, "gelu": 8}
 NUMPY = -1
-# One hidden layer (the lesson's networks, the benchmark's) takes the eight-lane paths
-# (`_one_hidden_forward`, `_one_hidden_layer`); deeper ones the loops over lanes. A constant,
-# frozen into the kernels: tests/test_compiled.py compiles them again with it off and
-# checks the two paths bit for bit.
+# Networks with one output unit take the eight-lane paths (`_one_hidden_forward`,
+# `_one_hidden_layer`, `_deep_forward`, `_deep_backward`), else the loops over lanes. A
+# constant, frozen into the kernels: tests/test_compiled.py compiles them again with it off
+# and checks the two paths bit for bit.
 EIGHT_LANES = True
 # On one or two features (the lesson's) a row's features stay in registers over every
 # unit; on more, four rows by four units at a time (`_vtile_add`): a unit's sum over many
@@ -487,7 +489,7 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
     the next call; leaky_relu's derivative): the backward pass takes relu's, tanh's and
     sigmoid's from A. first = 0 also puts the batch's rows of X (n_rows, F) into A. t (B,
     LANES): room for one unit's z (`unit_buffer`). keep false: the output's z is all the
-    caller wants (the last hidden layer's A and D are not stored where it is computed here).
+    caller wants (the last hidden layer's A and D need not be stored; the loops skip them).
     z = Σₖ aₖ·wₖ + b, summed in that order."""
     # Every element indexed in full, no row views: a view in an inner loop costs two atomic
     # reference counts, more than its arithmetic. The lanes are counted at run time (n): a
@@ -511,6 +513,9 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
             else:
                 _one_hidden_forward_transcendental(P, fans, offsets, Z, A, D, code, c, keep,
                                                    blk)
+            continue
+        if EIGHT_LANES and _deep(fans, n) and first == 0 and last == n_layers and code >= 0:
+            _deep_forward(P, fans, offsets, Z, A, D, code, c, keep, blk)
             continue
         for layer in range(first, last):
             n_in, n_out, off = fans[layer], fans[layer + 1], offsets[layer]
@@ -702,53 +707,59 @@ def _one_hidden_forward(P, fans, offsets, Z, A, code, c, keep, blk):
 
 
 @_inline
-def _vstore_z(Af, Pf, to, z, j, F, H, n, v):
-    """Unit j's z, its bias added, into Af[to + j·n] (nothing for a tile's j ≥ H)."""
-    if j < H:
-        _vstore(Af, (to + j * n,), z + _vload(Pf, ((F * H + j) * n + v,)))
+def _vstore_z(Af, Pf, to, z, j, bias, J, n, v):
+    """Unit j's z, its bias (P's row bias + j) added, into Af[to + j·n] (nothing for a
+    tile's j ≥ J)."""
+    if j < J:
+        _vstore(Af, (to + j * n,), z + _vload(Pf, ((bias + j) * n + v,)))
 
 
 @_jit
-def _vtile_rows(Af, Pf, Wp, B, U, F, H, n, v):
-    """Every hidden unit's z (bias added) of every row, lanes v … v + 7, into A (flat views,
-    as the layers' loops put it): four rows by four units at a time (`_vtile_add`), Σ_f
-    a_f·w_fj in forward_pass's order. Each four units' weights are first copied side by side
-    into Wp (F·32): in place, a feature's weights lie a layer's width of lanes apart (7 KB at
-    16 units and 56 lanes), every one in the same few sets of the L1 cache, and came from L2
-    at each tile (F = 30, [16]: 67 → 49 µs a batch of 56 seeds)."""
-    for j in range(0, H, 4):
-        for f in range(F):
-            for u in range(4):  # past H: unit H − 1 again, its sums computed and not stored
-                _vstore(Wp, ((f * 4 + u) * 8,), _vload(Pf, ((f * H + min(j + u, H - 1)) * n + v,)))
+def _vtile_rows(Af, Pf, Wp, B, U, a0, K, off, z0, J, n, v):
+    """A layer's z (bias added) of every row, lanes v … v + 7, into A's units z0 … z0 + J − 1
+    (flat views, as the layers' loops put it), from its K inputs, A's units a0 …, and its
+    weights, P's rows from off: four rows by four units at a time (`_vtile_add`), Σ_k
+    a_k·w_kj in forward_pass's order. Each four units' weights are first copied side by side
+    into Wp (≥ K·32): in place, an input's weights lie a layer's width of lanes apart (7 KB
+    at 16 units and 56 lanes), every one in the same few sets of the L1 cache, and came from
+    L2 at each tile (30 features, [16]: 67 → 49 µs a batch of 56 seeds)."""
+    bias = off + K * J
+    for j in range(0, J, 4):
+        for k in range(K):
+            for u in range(4):  # past J: unit J − 1 again, its sums computed and not stored
+                w = off + k * J + min(j + u, J - 1)
+                _vstore(Wp, ((k * 4 + u) * 8,), _vload(Pf, (w * n + v,)))
         p0, p1, p2, p3 = _vload(Wp, (0,)), _vload(Wp, (8,)), _vload(Wp, (16,)), _vload(Wp, (24,))
         for b0 in range(0, B, 4):
             # rows past B: B − 1 again (the same numbers, stored again)
             r1, r2, r3 = min(b0 + 1, B - 1), min(b0 + 2, B - 1), min(b0 + 3, B - 1)
-            x0, x1, x2, x3 = b0 * U * n + v, r1 * U * n + v, r2 * U * n + v, r3 * U * n + v
-            a0, a1, a2, a3 = _vload(Af, (x0,)), _vload(Af, (x1,)), _vload(Af, (x2,)), \
+            x0, x1 = (b0 * U + a0) * n + v, (r1 * U + a0) * n + v
+            x2, x3 = (r2 * U + a0) * n + v, (r3 * U + a0) * n + v
+            a_0, a_1, a_2, a_3 = _vload(Af, (x0,)), _vload(Af, (x1,)), _vload(Af, (x2,)), \
                 _vload(Af, (x3,))
-            first = (a0 * p0, a0 * p1, a0 * p2, a0 * p3, a1 * p0, a1 * p1, a1 * p2, a1 * p3,
-                     a2 * p0, a2 * p1, a2 * p2, a2 * p3, a3 * p0, a3 * p1, a3 * p2, a3 * p3)
+            first = (a_0 * p0, a_0 * p1, a_0 * p2, a_0 * p3, a_1 * p0, a_1 * p1, a_1 * p2,
+                     a_1 * p3, a_2 * p0, a_2 * p1, a_2 * p2, a_2 * p3, a_3 * p0, a_3 * p1,
+                     a_3 * p2, a_3 * p3)
             (z00, z01, z02, z03, z10, z11, z12, z13, z20, z21, z22, z23, z30, z31, z32,
-             z33) = _vtile_add(Af, x0, x1, x2, x3, n, Wp, 0, 8, 16, 24, 32, 1, F, first)
-            t0, t1 = x0 + F * n, x1 + F * n  # each row's first hidden unit
-            t2, t3 = x2 + F * n, x3 + F * n
-            _vstore_z(Af, Pf, t0, z00, j, F, H, n, v)
-            _vstore_z(Af, Pf, t0, z01, j + 1, F, H, n, v)
-            _vstore_z(Af, Pf, t0, z02, j + 2, F, H, n, v)
-            _vstore_z(Af, Pf, t0, z03, j + 3, F, H, n, v)
-            _vstore_z(Af, Pf, t1, z10, j, F, H, n, v)
-            _vstore_z(Af, Pf, t1, z11, j + 1, F, H, n, v)
-            _vstore_z(Af, Pf, t1, z12, j + 2, F, H, n, v)
-            _vstore_z(Af, Pf, t1, z13, j + 3, F, H, n, v)
-            _vstore_z(Af, Pf, t2, z20, j, F, H, n, v)
-            _vstore_z(Af, Pf, t2, z21, j + 1, F, H, n, v)
-            _vstore_z(Af, Pf, t2, z22, j + 2, F, H, n, v)
-            _vstore_z(Af, Pf, t2, z23, j + 3, F, H, n, v)
-            _vstore_z(Af, Pf, t3, z30, j, F, H, n, v)
-            _vstore_z(Af, Pf, t3, z31, j + 1, F, H, n, v)
-            _vstore_z(Af, Pf, t3, z32, j + 2, F, H, n, v)
-            _vstore_z(Af, Pf, t3, z33, j + 3, F, H, n, v)
+             z33) = _vtile_add(Af, x0, x1, x2, x3, n, Wp, 0, 8, 16, 24, 32, 1, K, first)
+            d = (z0 - a0) * n  # from a row's first input to its first unit
+            t0, t1, t2, t3 = x0 + d, x1 + d, x2 + d, x3 + d
+            _vstore_z(Af, Pf, t0, z00, j, bias, J, n, v)
+            _vstore_z(Af, Pf, t0, z01, j + 1, bias, J, n, v)
+            _vstore_z(Af, Pf, t0, z02, j + 2, bias, J, n, v)
+            _vstore_z(Af, Pf, t0, z03, j + 3, bias, J, n, v)
+            _vstore_z(Af, Pf, t1, z10, j, bias, J, n, v)
+            _vstore_z(Af, Pf, t1, z11, j + 1, bias, J, n, v)
+            _vstore_z(Af, Pf, t1, z12, j + 2, bias, J, n, v)
+            _vstore_z(Af, Pf, t1, z13, j + 3, bias, J, n, v)
+            _vstore_z(Af, Pf, t2, z20, j, bias, J, n, v)
+            _vstore_z(Af, Pf, t2, z21, j + 1, bias, J, n, v)
+            _vstore_z(Af, Pf, t2, z22, j + 2, bias, J, n, v)
+            _vstore_z(Af, Pf, t2, z23, j + 3, bias, J, n, v)
+            _vstore_z(Af, Pf, t3, z30, j, bias, J, n, v)
+            _vstore_z(Af, Pf, t3, z31, j + 1, bias, J, n, v)
+            _vstore_z(Af, Pf, t3, z32, j + 2, bias, J, n, v)
+            _vstore_z(Af, Pf, t3, z33, j + 3, bias, J, n, v)
 
 
 @_jit
@@ -762,9 +773,11 @@ def _one_hidden_forward_tiled(P, fans, offsets, Z, A, code, c, keep, blk):
     slope = _vsplat(c)
     Pf, Zf, Af = P[blk].reshape(-1), Z[blk].reshape(-1), A[blk].reshape(-1)
     Wp = np.empty(F * 32)
+    zero = offsets[0]  # the first layer's inputs and weights start at 0 (a literal 0
+    # argument would compile _vtile_rows a second time)
     for v in range(0, n, 8):
         bias = _vload(Pf, ((off + H) * n + v,))
-        _vtile_rows(Af, Pf, Wp, B, U, F, H, n, v)
+        _vtile_rows(Af, Pf, Wp, B, U, zero, F, zero, F, H, n, v)
         for b in range(B):
             x = (b * U + F) * n + v  # (b, hidden unit 0, lane v)
             o = _vsplat(0.0)
@@ -785,6 +798,36 @@ def _one_hidden_forward_tiled(P, fans, offsets, Z, A, code, c, keep, blk):
 
 
 @_jit
+def _activate_row(h, z, d, code, c, keep):
+    """f(z) in place over h, a row's units (a view: over its range(len) LLVM vectorises the
+    loop; over range(lo, hi) of the whole array it stayed scalar, 2.6 ns a tanh against 1),
+    as forward_pass's loops compute it: z kept for leaky_relu (code 1) and f'(z) into d for
+    codes ≥ 5 where `keep`. One function for both eight-lane paths: each copy of these
+    loops, _transcendental's above all, added seconds to the kernels' compile."""
+    if code == 0:
+        for m in range(h.shape[0]):
+            x = h[m]
+            h[m] = max(x, 0.0) if x == x else x
+    elif code == 1:
+        for m in range(h.shape[0]):
+            x = h[m]
+            z[m] = x
+            h[m] = max(c * x, x) if x == x else x
+    elif code == 3:
+        for m in range(h.shape[0]):
+            h[m] = _tanh(h[m])
+    elif code == 4:
+        for m in range(h.shape[0]):
+            h[m] = _sigmoid(h[m])
+    elif code > 4 and keep:
+        for m in range(h.shape[0]):
+            h[m], d[m] = _transcendental(code, c, h[m])
+    elif code > 4:
+        for m in range(h.shape[0]):
+            h[m] = _transcendental(code, c, h[m])[0]
+
+
+@_jit
 def _one_hidden_forward_transcendental(P, fans, offsets, Z, A, D, code, c, keep, blk):
     """_one_hidden_forward for the activations with a transcendental function (tanh,
     sigmoid, elu, softplus, silu, gelu): four rows at a time, every hidden unit's z into A
@@ -801,8 +844,9 @@ def _one_hidden_forward_transcendental(P, fans, offsets, Z, A, D, code, c, keep,
         D[blk].reshape(-1) if code > 4 else P[blk].reshape(-1)
     if F > 2:
         Wp = np.empty(F * 32)
+        zero = offsets[0]  # as in _one_hidden_forward_tiled
         for v in range(0, n, 8):
-            _vtile_rows(Af, Pf, Wp, B, U, F, H, n, v)
+            _vtile_rows(Af, Pf, Wp, B, U, zero, F, zero, F, H, n, v)
     for b0 in range(0, B, 4):
         b1 = min(B, b0 + 4)
         to = 0 if keep or F > 2 else b0  # where row b's units go: row b - to
@@ -818,20 +862,8 @@ def _one_hidden_forward_transcendental(P, fans, offsets, Z, A, D, code, c, keep,
             lo = ((b - to) * U + F) * n
             # a row's units as a view: a loop over range(lo, hi) stayed scalar (2.6 ns a
             # tanh), over a view's range(len) LLVM vectorises (1 ns)
-            h = Af[lo:lo + H * n]
-            if code == 3:
-                for m in range(h.shape[0]):
-                    h[m] = _tanh(h[m])
-            elif code == 4:
-                for m in range(h.shape[0]):
-                    h[m] = _sigmoid(h[m])
-            elif keep:
-                d = Df[lo:lo + H * n]
-                for m in range(h.shape[0]):
-                    h[m], d[m] = _transcendental(code, c, h[m])
-            else:
-                for m in range(h.shape[0]):
-                    h[m] = _transcendental(code, c, h[m])[0]
+            _activate_row(Af[lo:lo + H * n], Af, Df[lo:lo + H * n] if code > 4 else Af, code,
+                          c, keep)
             for v in range(0, n, 8):
                 acc = _vload(Af, (lo + v,)) * _vload(Pf, (off * n + v,))
                 for j in range(1, H):
@@ -950,6 +982,12 @@ def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ,
                     t[b, i] = (_sigmoid(sign * Z[blk, b, out, i]) - t[b, i]) * scale
             _one_hidden_layer(P, G, fans, offsets, Z, A, D, code, c, t, dZ, blk)
             continue
+        if EIGHT_LANES and _deep(fans, n):
+            for b in range(B):
+                for i in range(n):
+                    t[b, i] = (_sigmoid(sign * Z[blk, b, out, i]) - t[b, i]) * scale
+            _deep_backward(P, G, fans, offsets, Z, A, D, code, c, t, dZ, dZb, blk)
+            continue
         for b in range(B):
             for i in range(n):
                 dZ[b, 0, i] = (_sigmoid(sign * Z[blk, b, out, i]) - t[b, i]) * scale
@@ -1005,6 +1043,148 @@ def backward_pass(y, order, lo, P, G, fans, offsets, Z, A, D, code, c, sign, dZ,
             dZ, dZb = dZb, dZ
 
 
+@_inline
+def _deep(fans, n):
+    """Whether the layers `fans` describes take the eight-lane paths for deeper networks: two
+    hidden layers or more, one output unit, lanes a multiple of 8."""
+    return fans.shape[0] >= 4 and fans[fans.shape[0] - 1] == 1 and n % 8 == 0
+
+
+@_jit
+def _deep_forward(P, fans, offsets, Z, A, D, code, c, keep, blk):
+    """forward_pass for two hidden layers or more, block blk, the batch's features in A: each
+    hidden layer's z four rows by four units at a time (`_vtile_rows`), then f(z) in place,
+    each row's units in one loop (Z kept for leaky_relu, f'(z) into D for codes ≥ 5 where
+    `keep`); then the output's sum, eight lanes at a time. The same operations in the same
+    order as forward_pass's loops (the same bits)."""
+    B, U, n = Z.shape[1], Z.shape[2], Z.shape[3]
+    n_layers = offsets.shape[0]
+    at = _units(fans)
+    Pf, Zf, Af, Df = P[blk].reshape(-1), Z[blk].reshape(-1), A[blk].reshape(-1), \
+        D[blk].reshape(-1) if code > 4 else P[blk].reshape(-1)
+    Wp = np.empty(int(fans[:n_layers].max()) * 32)
+    for layer in range(n_layers - 1):
+        K, J = fans[layer], fans[layer + 1]
+        a0, z0 = at[layer], at[layer + 1]
+        for v in range(0, n, 8):
+            _vtile_rows(Af, Pf, Wp, B, U, a0, K, offsets[layer], z0, J, n, v)
+        for b in range(B):
+            lo = (b * U + z0) * n
+            _activate_row(Af[lo:lo + J * n], Zf[lo:lo + J * n] if code == 1 else Af,
+                          Df[lo:lo + J * n] if code > 4 else Af, code, c, keep)
+    K, off, a0 = fans[n_layers - 1], offsets[n_layers - 1], at[n_layers - 1]
+    for v in range(0, n, 8):
+        bias = _vload(Pf, ((off + K) * n + v,))
+        for b in range(B):
+            x = (b * U + a0) * n + v
+            acc = _vload(Af, (x,)) * _vload(Pf, (off * n + v,))
+            for k in range(1, K):
+                acc = acc + _vload(Af, (x + k * n,)) * _vload(Pf, ((off + k) * n + v,))
+            _vstore(Zf, (x + K * n,), acc + bias)
+
+
+@_jit
+def _deep_backward(P, G, fans, offsets, Z, A, D, code, c, dz, dZ, dZb, blk):
+    """backward_pass's layers for two hidden layers or more (block blk; dz (B, LANES) the
+    output's dL/dz; dZ, dZb (B, ≥ widest, LANES): room for a layer's dL/dz): the output's
+    gradients, each hidden layer's dL/dz from the layer above, four rows by four units at a
+    time, times f'(z), and its gradients, four inputs by four units at a time, summed over
+    the rows (`_vtile_add`). The same operations in the same order as the loops over layers
+    (the same bits)."""
+    B, n = dz.shape
+    U = A.shape[2]
+    W = dZ.shape[1]
+    n_layers = offsets.shape[0]
+    at = _units(fans)
+    slope = _vsplat(c)
+    Pf, Gf, Af, dzf = P[blk].reshape(-1), G[blk].reshape(-1), A[blk].reshape(-1), \
+        dz.reshape(-1)
+    Zf = Z[blk].reshape(-1) if code == 1 else Af
+    Df = D[blk].reshape(-1) if code < 0 or code > 4 else Af
+    top = n_layers - 1
+    K, off, a0 = fans[top], offsets[top], at[top]
+    Sf, Tf = dZ.reshape(-1), dZb.reshape(-1)
+    # The output unit's bias and weights; the top hidden layer's dL/dz into dZ.
+    for v in range(0, n, 8):
+        gb = _vload(Gf, ((off + K) * n + v,))
+        for b in range(B):
+            gb = gb + _vload(dzf, (b * n + v,))
+        _vstore(Gf, ((off + K) * n + v,), gb)
+        for k in range(K):
+            pw = _vload(Pf, ((off + k) * n + v,))
+            gw = _vload(Gf, ((off + k) * n + v,))
+            for b in range(B):
+                d = _vload(dzf, (b * n + v,))
+                u = (b * U + a0 + k) * n + v
+                a = _vload(Af, (u,))
+                gw = gw + a * d
+                z = _vload(Zf, (u,)) if code == 1 else a
+                _vstore(Sf, ((b * W + k) * n + v,),
+                        _vtimes_derivative(d * pw, a, z, Df, u, code, slope))
+            _vstore(Gf, ((off + k) * n + v,), gw)
+    for layer in range(top - 1, -1, -1):
+        K, J, off, a0 = fans[layer], fans[layer + 1], offsets[layer], at[layer]
+        bias = off + K * J
+        for v in range(0, n, 8):
+            for j in range(J):
+                gb = _vload(Gf, ((bias + j) * n + v,))
+                for b in range(B):
+                    gb = gb + _vload(Sf, ((b * W + j) * n + v,))
+                _vstore(Gf, ((bias + j) * n + v,), gb)
+            # the weights' gradients: four inputs by four units, summed over the rows (units
+            # past J: what dZ holds there, not stored)
+            _vgrad_tiles(Gf, Af, Sf, off, a0, K, J, U, B, n, v, v, 4 * n, n, W * n)
+            if layer == 0:
+                continue
+            # the layer below's dL/dz: Σ_j dz_j·w_kj four rows by four of its units, times f'
+            for b0 in range(0, B, 4):
+                r1, r2, r3 = min(b0 + 1, B - 1), min(b0 + 2, B - 1), min(b0 + 3, B - 1)
+                x0, x1 = b0 * W * n + v, r1 * W * n + v
+                x2, x3 = r2 * W * n + v, r3 * W * n + v
+                for k in range(0, K, 4):
+                    y0, y1 = (off + k * J) * n + v, (off + min(k + 1, K - 1) * J) * n + v
+                    y2 = (off + min(k + 2, K - 1) * J) * n + v
+                    y3 = (off + min(k + 3, K - 1) * J) * n + v
+                    s0, s1, s2, s3 = _vload(Sf, (x0,)), _vload(Sf, (x1,)), _vload(Sf, (x2,)), \
+                        _vload(Sf, (x3,))
+                    p0, p1, p2, p3 = _vload(Pf, (y0,)), _vload(Pf, (y1,)), \
+                        _vload(Pf, (y2,)), _vload(Pf, (y3,))
+                    first = (s0 * p0, s0 * p1, s0 * p2, s0 * p3, s1 * p0, s1 * p1, s1 * p2,
+                             s1 * p3, s2 * p0, s2 * p1, s2 * p2, s2 * p3, s3 * p0, s3 * p1,
+                             s3 * p2, s3 * p3)
+                    (t00, t01, t02, t03, t10, t11, t12, t13, t20, t21, t22, t23, t30, t31,
+                     t32, t33) = _vtile_add(Sf, x0, x1, x2, x3, n, Pf, y0, y1, y2, y3, n, 1, J,
+                                            first)
+                    _vrow_dz(Tf, t00, t01, t02, t03, b0, k, W, K, n, v)
+                    _vrow_dz(Tf, t10, t11, t12, t13, r1, k, W, K, n, v)
+                    _vrow_dz(Tf, t20, t21, t22, t23, r2, k, W, K, n, v)
+                    _vrow_dz(Tf, t30, t31, t32, t33, r3, k, W, K, n, v)
+            # times f'(z) of each unit below (one place for the activation's derivative)
+            for b in range(B):
+                for k in range(K):
+                    u = (b * U + a0 + k) * n + v
+                    a = _vload(Af, (u,))
+                    z = _vload(Zf, (u,)) if code == 1 else a
+                    t = (b * W + k) * n + v
+                    _vstore(Tf, (t,), _vtimes_derivative(_vload(Tf, (t,)), a, z, Df, u, code,
+                                                         slope))
+        Sf, Tf = Tf, Sf
+
+
+@_inline
+def _vrow_dz(Tf, ta, tb, tc, td, b, k, W, K, n, v):
+    """dL/da of the layer below's units k … k + 3 (those below K) at row b into Tf (B, W,
+    lanes)."""
+    if k < K:
+        _vstore(Tf, ((b * W + k) * n + v,), ta)
+    if k + 1 < K:
+        _vstore(Tf, ((b * W + k + 1) * n + v,), tb)
+    if k + 2 < K:
+        _vstore(Tf, ((b * W + k + 2) * n + v,), tc)
+    if k + 3 < K:
+        _vstore(Tf, ((b * W + k + 3) * n + v,), td)
+
+
 @_jit
 def _one_hidden_layer(P, G, fans, offsets, Z, A, D, code, c, dz, dZ, blk):
     """backward_pass's layers for a network of one hidden layer (block blk; dz (B, LANES)
@@ -1031,6 +1211,40 @@ def _one_hidden_layer(P, G, fans, offsets, Z, A, D, code, c, dz, dZ, blk):
     _one_hidden_tiled(Pf, Gf, Af, Zf, Df, dzf, dZ.reshape(-1), code, c, F, H, U, off, B, n)
 
 
+@_jit
+def _vgrad_tiles(Gf, Af, Sf, off, a0, K, J, U, B, n, v, y, step_j, step_u, sy):
+    """Lanes v … v + 7 of a layer's weights' gradients (P's rows from off, K inputs, J
+    units; flat views): Σ_b a_bk·s_bj, its inputs A's units a0 …, added to what G holds,
+    four inputs by four units at a time (`_vtile_add`), each sum over the rows in their
+    order. s_bj lies in Sf at y + (j/4)·step_j + (j mod 4)·step_u + b·sy: dZ's (B, W, lanes)
+    or `_packed`'s layout."""
+    for j in range(0, J, 4):
+        y0 = y + (j >> 2) * step_j
+        for k in range(0, K, 4):
+            x0, x1 = (a0 + k) * n + v, (a0 + min(k + 1, K - 1)) * n + v
+            x2, x3 = (a0 + min(k + 2, K - 1)) * n + v, (a0 + min(k + 3, K - 1)) * n + v
+            (g00, g01, g02, g03, g10, g11, g12, g13, g20, g21, g22, g23, g30, g31, g32,
+             g33) = _vtile_add(Af, x0, x1, x2, x3, U * n, Sf, y0, y0 + step_u,
+                               y0 + 2 * step_u, y0 + 3 * step_u, sy, 0, B,
+                               _vg_tile(Gf, off, k, j, K, J, n, v))
+            _vstore_w(Gf, g00, off, k, j, K, J, n, v)
+            _vstore_w(Gf, g01, off, k, j + 1, K, J, n, v)
+            _vstore_w(Gf, g02, off, k, j + 2, K, J, n, v)
+            _vstore_w(Gf, g03, off, k, j + 3, K, J, n, v)
+            _vstore_w(Gf, g10, off, k + 1, j, K, J, n, v)
+            _vstore_w(Gf, g11, off, k + 1, j + 1, K, J, n, v)
+            _vstore_w(Gf, g12, off, k + 1, j + 2, K, J, n, v)
+            _vstore_w(Gf, g13, off, k + 1, j + 3, K, J, n, v)
+            _vstore_w(Gf, g20, off, k + 2, j, K, J, n, v)
+            _vstore_w(Gf, g21, off, k + 2, j + 1, K, J, n, v)
+            _vstore_w(Gf, g22, off, k + 2, j + 2, K, J, n, v)
+            _vstore_w(Gf, g23, off, k + 2, j + 3, K, J, n, v)
+            _vstore_w(Gf, g30, off, k + 3, j, K, J, n, v)
+            _vstore_w(Gf, g31, off, k + 3, j + 1, K, J, n, v)
+            _vstore_w(Gf, g32, off, k + 3, j + 2, K, J, n, v)
+            _vstore_w(Gf, g33, off, k + 3, j + 3, K, J, n, v)
+
+
 @_inline
 def _packed(v, k, b, B, nk):
     """Where _one_hidden_tiled keeps unit k's dL/dz at row b, lanes v … v + 7: for each eight
@@ -1039,11 +1253,11 @@ def _packed(v, k, b, B, nk):
 
 
 @_inline
-def _vstore_g(Gf, g, f, k, F, H, n, v):
-    """The gradient of the weight from feature f to hidden unit k, unless the tile's f or k
-    is past F or H."""
-    if f < F and k < H:
-        _vstore(Gf, ((f * H + k) * n + v,), g)
+def _vstore_w(Gf, g, off, k, j, K, J, n, v):
+    """The gradient of the weight from input k to unit j of the layer whose weights start at
+    P's row off (K inputs, J units), unless the tile's k or j is past K or J."""
+    if k < K and j < J:
+        _vstore(Gf, ((off + k * J + j) * n + v,), g)
 
 
 @_jit
@@ -1058,6 +1272,7 @@ def _one_hidden_tiled(Pf, Gf, Af, Zf, Df, dzf, Sf, code, c, F, H, U, off, B, n):
     seeds)."""
     slope = _vsplat(c)
     nk = (H + 3) // 4
+    zero = np.int64(0)  # not literals: a literal argument would compile a second _vgrad_tiles
     for k in range(H):
         w, b0 = (off + k) * n, (F * H + k) * n  # the output's weight from unit k, k's bias
         for v in range(0, n, 8):
@@ -1075,46 +1290,26 @@ def _one_hidden_tiled(Pf, Gf, Af, Zf, Df, dzf, Sf, code, c, F, H, U, off, B, n):
             _vstore(Gf, (w + v,), gw)
             _vstore(Gf, (b0 + v,), gb)
     for v in range(0, n, 8):
-        for k in range(0, H, 4):
-            y0 = _packed(v, k, 0, B, nk)  # units k … k + 3 (past H: zeros, not stored)
-            for f in range(0, F, 4):
-                x0, x1 = f * n + v, min(f + 1, F - 1) * n + v
-                x2, x3 = min(f + 2, F - 1) * n + v, min(f + 3, F - 1) * n + v
-                t = _vtile_add(Af, x0, x1, x2, x3, U * n, Sf, y0, y0 + 8, y0 + 16, y0 + 24, 32,
-                               0, B, _vg_tile(Gf, f, k, F, H, n, v))
-                (g00, g01, g02, g03, g10, g11, g12, g13, g20, g21, g22, g23, g30, g31, g32,
-                 g33) = t
-                _vstore_g(Gf, g00, f, k, F, H, n, v)
-                _vstore_g(Gf, g01, f, k + 1, F, H, n, v)
-                _vstore_g(Gf, g02, f, k + 2, F, H, n, v)
-                _vstore_g(Gf, g03, f, k + 3, F, H, n, v)
-                _vstore_g(Gf, g10, f + 1, k, F, H, n, v)
-                _vstore_g(Gf, g11, f + 1, k + 1, F, H, n, v)
-                _vstore_g(Gf, g12, f + 1, k + 2, F, H, n, v)
-                _vstore_g(Gf, g13, f + 1, k + 3, F, H, n, v)
-                _vstore_g(Gf, g20, f + 2, k, F, H, n, v)
-                _vstore_g(Gf, g21, f + 2, k + 1, F, H, n, v)
-                _vstore_g(Gf, g22, f + 2, k + 2, F, H, n, v)
-                _vstore_g(Gf, g23, f + 2, k + 3, F, H, n, v)
-                _vstore_g(Gf, g30, f + 3, k, F, H, n, v)
-                _vstore_g(Gf, g31, f + 3, k + 1, F, H, n, v)
-                _vstore_g(Gf, g32, f + 3, k + 2, F, H, n, v)
-                _vstore_g(Gf, g33, f + 3, k + 3, F, H, n, v)
+        # units k … k + 3 side by side (past H: zeros, not stored)
+        _vgrad_tiles(Gf, Af, Sf, zero, zero, F, H, U, B, n, v, _packed(v, 0, 0, B, nk),
+                     B * 32, zero + 8, zero + 32)
 
 
 @_inline
-def _vg_tile(Gf, f, k, F, H, n, v):
-    """The sixteen gradients so far of features f … f + 3 by units k … k + 3 (clamped)."""
+def _vg_tile(Gf, off, f, k, F, H, n, v):
+    """The sixteen gradients so far of inputs f … f + 3 by units k … k + 3 (clamped) of the
+    layer whose weights start at P's row off (F inputs, H units)."""
     f1, f2, f3 = min(f + 1, F - 1), min(f + 2, F - 1), min(f + 3, F - 1)
     k1, k2, k3 = min(k + 1, H - 1), min(k + 2, H - 1), min(k + 3, H - 1)
-    return (_vload(Gf, ((f * H + k) * n + v,)), _vload(Gf, ((f * H + k1) * n + v,)),
-            _vload(Gf, ((f * H + k2) * n + v,)), _vload(Gf, ((f * H + k3) * n + v,)),
-            _vload(Gf, ((f1 * H + k) * n + v,)), _vload(Gf, ((f1 * H + k1) * n + v,)),
-            _vload(Gf, ((f1 * H + k2) * n + v,)), _vload(Gf, ((f1 * H + k3) * n + v,)),
-            _vload(Gf, ((f2 * H + k) * n + v,)), _vload(Gf, ((f2 * H + k1) * n + v,)),
-            _vload(Gf, ((f2 * H + k2) * n + v,)), _vload(Gf, ((f2 * H + k3) * n + v,)),
-            _vload(Gf, ((f3 * H + k) * n + v,)), _vload(Gf, ((f3 * H + k1) * n + v,)),
-            _vload(Gf, ((f3 * H + k2) * n + v,)), _vload(Gf, ((f3 * H + k3) * n + v,)))
+    f0, f1, f2, f3 = off + f * H, off + f1 * H, off + f2 * H, off + f3 * H
+    return (_vload(Gf, ((f0 + k) * n + v,)), _vload(Gf, ((f0 + k1) * n + v,)),
+            _vload(Gf, ((f0 + k2) * n + v,)), _vload(Gf, ((f0 + k3) * n + v,)),
+            _vload(Gf, ((f1 + k) * n + v,)), _vload(Gf, ((f1 + k1) * n + v,)),
+            _vload(Gf, ((f1 + k2) * n + v,)), _vload(Gf, ((f1 + k3) * n + v,)),
+            _vload(Gf, ((f2 + k) * n + v,)), _vload(Gf, ((f2 + k1) * n + v,)),
+            _vload(Gf, ((f2 + k2) * n + v,)), _vload(Gf, ((f2 + k3) * n + v,)),
+            _vload(Gf, ((f3 + k) * n + v,)), _vload(Gf, ((f3 + k1) * n + v,)),
+            _vload(Gf, ((f3 + k2) * n + v,)), _vload(Gf, ((f3 + k3) * n + v,)))
 
 
 @_inline

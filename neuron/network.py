@@ -380,31 +380,30 @@ def _check_batches(n_rows, n_seeds, rows, batch_size, orders):
 
 def compiled_pays(layers) -> bool:
     """Whether neuron.compiled's kernels train these layers in mini-batches faster than
-    numpy's products: one hidden layer on at most 32 features; deeper networks on at most 4
-    features, each later hidden layer's fan-in at most 8. `python
-    benchmarks/kernels_crossover.py` (64 seeds, 512 rows, batch 32, relu, one core; µs a seed
-    an epoch, compiled / numpy; the full table in benchmarks/README.md):
+    numpy's products: a hidden layer or more, on at most 32 features, each later hidden
+    layer's fan-in at most 32. `python benchmarks/kernels_crossover.py` (64 seeds, 512
+    rows, batch 32, relu, one core; µs a seed an epoch, compiled / numpy; the full table in
+    benchmarks/README.md):
 
-        features  hidden     compiled  numpy        features  hidden     compiled  numpy
-        2         [8]          24       56          30        [8]          66       81
-        2         [64]         56      298          30        [64]        341      457
-        8         [8]          36       62          50        [32]        301      273
-        8         [64]        157      323          100       [32]        676      418
-        2         [8, 8]       74       96          4         [8, 8]       80       93
-        8         [8, 8]     74-97    89-98         2         [16, 16]    184      159
-        2         []           20       23          30        []           43       32
+        features  hidden     compiled  numpy        features  hidden       compiled  numpy
+        2         [8]          22       50          2         [8, 8]         46       83
+        2         [64]         61      257          2         [16, 16]       90      144
+        8         [64]        154      293          2         [32, 32]      251      358
+        30        [8]          56       71          8         [16, 16, 16]  191      277
+        30        [64]        336      396          30        [16, 16]      164      171
+        50        [32]        301      273          2         [64, 64]      852      969
+        100       [32]        676      418          16        [64, 64]     1177     1027
+        2         []           18       21          30        []             39       29
 
-    The kernels run a seed a SIMD lane. One hidden layer takes their eight-lane paths, its
-    sums over many features four rows by four units at a time: ahead of numpy's products
-    up to ~30 features (1.2-5.8×), level at 50 and behind at 100, where each seed's rows of
-    features, gathered into the lanes, outgrow the caches that numpy's matrix products
-    (BLAS) use well. Deeper networks take loops over a layer's fan-in, behind from ~8 to 16.
-    Without a hidden layer the kernels are ahead at one to four features (1.1-1.8×); the
-    single neuron keeps numpy's path, the one it has always taken."""
-    if len(layers) == 2:
-        return layers[0].W.shape[1] <= 32
-    return (len(layers) >= 2 and layers[0].W.shape[1] <= 4
-            and all(layer.W.shape[1] <= 8 for layer in layers[1:-1]))
+    The kernels run a seed a SIMD lane, eight lanes one LLVM vector; a layer's sums over its
+    inputs (and its gradients' sums over the rows) go four rows by four units at a time.
+    Ahead of numpy's products up to ~30 features (1.04-5.6×), level at 50 and behind at 100,
+    where each seed's rows of features, gathered into the lanes, outgrow the caches numpy's
+    matrix products (BLAS) use well; behind too between wide hidden layers (64 × 64 on 16
+    features). Without a hidden layer the kernels are ahead at one to four features
+    (1.1-1.8×); the single neuron keeps numpy's path, the one it has always taken."""
+    return (len(layers) >= 2 and layers[0].W.shape[1] <= 32
+            and all(layer.W.shape[1] <= 32 for layer in layers[1:-1]))
 
 
 def trains_compiled(layers, batch_size=None, shuffled=False, split=False) -> bool:

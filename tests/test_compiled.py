@@ -270,7 +270,7 @@ def test_a_forward_pass_for_the_output_alone_gives_the_same_z():
             outs.append((Z[:, :, -1], A[:, :, 10:15]))
         np.testing.assert_array_equal(outs[0][0], outs[1][0])
         assert np.isfinite(outs[0][0][:, :, :36]).all()  # 100 seeds: 36 in the second block
-        assert np.isfinite(outs[0][1]).all() and np.isnan(outs[1][1]).all()
+        assert np.isfinite(outs[0][1]).all()  # the last hidden layer's A, kept
 
 
 def test_a_chunk_smaller_than_a_block_gets_the_fewest_lanes_that_hold_it():
@@ -343,10 +343,11 @@ def _same_bits(a, b):
 def test_the_eight_lane_paths_are_the_loops_bit_for_bit(data, monkeypatch):
     # One hidden layer goes through _one_hidden_forward / _one_hidden_layer (relu, leaky_relu
     # and linear units recomputed, not stored, from one or two features; four rows by four
-    # units from three): the same operations in the same order as the loops, so the same
-    # bits, for every activation (leaky_relu's slope 1.5: numpy's between the kernels), one
-    # to thirteen features, tiles cut short by the units, features and rows (batches of 7,
-    # the last of 3), lanes 8 to two blocks, a seed that overflows.
+    # units from three), two or three through _deep_forward / _deep_backward: the same
+    # operations in the same order as the loops, so the same bits, for every activation
+    # (leaky_relu's slope 1.5: numpy's between the kernels), one to thirteen features, tiles
+    # cut short by the units, inputs and rows (batches of 7, the last of 3), lanes 8 to two
+    # blocks, a seed that overflows.
     loops = _loops_only()
     rng = np.random.default_rng(3)
     X, y = data
@@ -355,10 +356,11 @@ def test_the_eight_lane_paths_are_the_loops_bit_for_bit(data, monkeypatch):
     checked = 0
     for name, params in cases:
         f = A.get(name, **params)
-        for features, hidden, n_seeds in [(1, 3, 5), (2, 16, 50), (2, 9, 70), (3, 5, 9),
-                                          (6, 8, 16), (13, 7, 70)]:
+        for features, hidden, n_seeds in [(1, [3], 5), (2, [16], 50), (2, [9], 70),
+                                          (3, [5], 9), (6, [8], 16), (13, [7], 70),
+                                          (2, [5, 3], 9), (3, [8, 6, 4], 16), (1, [4, 9], 70)]:
             seeds = np.arange(n_seeds)
-            start = net(seeds, [hidden], features)
+            start = net(seeds, hidden, features)
             start[0].W[rng.random(start[0].W.shape) < 0.1] = 0.0  # sums of ±0
             start[0].W[-1] = 1e308  # the last seed overflows
             Xf = X[:, :features].copy()
@@ -377,7 +379,7 @@ def test_the_eight_lane_paths_are_the_loops_bit_for_bit(data, monkeypatch):
             assert _same_bits(fast.losses, slow.losses), (name, features, hidden)
             assert not np.isfinite(fast.losses[-1, -1]) and np.isfinite(fast.losses[-1, 0])
             checked += 1
-    assert checked == 6 * len(cases)
+    assert checked == 9 * len(cases)
 
 
 def test_the_layout_round_trips():
@@ -439,9 +441,10 @@ def test_orders_from_other_generators_are_drawn_by_numpy(data):
 
 @pytest.mark.parametrize("features, hidden, fast", [(2, [8], True), (4, [32], True),
                                                     (32, [8], True), (33, [8], False),
-                                                    (30, [16], True), (8, [8, 8], False),
-                                                    (2, [8, 8], True), (2, [16, 16], False),
-                                                    (2, [], False)])
+                                                    (30, [16], True), (8, [8, 8], True),
+                                                    (2, [8, 8], True), (2, [16, 32], True),
+                                                    (2, [8, 33], True), (2, [33, 8], False),
+                                                    (33, [8, 8], False), (2, [], False)])
 def test_by_default_the_kernels_train_where_they_pay(features, hidden, fast):
     rng = np.random.default_rng(2)
     X = rng.normal(size=(40, features))
