@@ -643,6 +643,13 @@ def _vunit_z(Pf, x0, x1, j, F, H, n, v):
 
 
 @_inline
+def _vouter(a0, a1, a2, a3, p0, p1, p2, p3):
+    """The sixteen products a_r·p_u, r-major: a tile's first terms (`_vtile_add`'s t)."""
+    return (a0 * p0, a0 * p1, a0 * p2, a0 * p3, a1 * p0, a1 * p1, a1 * p2, a1 * p3,
+            a2 * p0, a2 * p1, a2 * p2, a2 * p3, a3 * p0, a3 * p1, a3 * p2, a3 * p3)
+
+
+@_inline
 def _vtile_add(Xf, x0, x1, x2, x3, sx, Yf, y0, y1, y2, y3, sy, k0, K, t):
     """t[4·r + u] + Σ_k X[x_r + k·sx]·Y[y_u + k·sy] for k = k0 … K − 1 in that order, eight
     lanes each (flat views): sixteen sums of four rows by four columns in registers, each
@@ -707,11 +714,17 @@ def _one_hidden_forward(P, fans, offsets, Z, A, code, c, keep, blk):
 
 
 @_inline
-def _vstore_z(Af, Pf, to, z, j, bias, J, n, v):
-    """Unit j's z, its bias (P's row bias + j) added, into Af[to + j·n] (nothing for a
-    tile's j ≥ J)."""
-    if j < J:
-        _vstore(Af, (to + j * n,), z + _vload(Pf, ((bias + j) * n + v,)))
+def _vstore4(Xf, at, step, first, last, a, b, c, d):
+    """a, b, c, d into Xf at at, at + step, … where first + 0, 1, 2, 3 < last: a tile's
+    four results along one side, those past the layer's edge (clamped there) left out."""
+    if first < last:
+        _vstore(Xf, (at,), a)
+    if first + 1 < last:
+        _vstore(Xf, (at + step,), b)
+    if first + 2 < last:
+        _vstore(Xf, (at + 2 * step,), c)
+    if first + 3 < last:
+        _vstore(Xf, (at + 3 * step,), d)
 
 
 @_jit
@@ -730,6 +743,11 @@ def _vtile_rows(Af, Pf, Wp, B, U, a0, K, off, z0, J, n, v):
                 w = off + k * J + min(j + u, J - 1)
                 _vstore(Wp, ((k * 4 + u) * 8,), _vload(Pf, (w * n + v,)))
         p0, p1, p2, p3 = _vload(Wp, (0,)), _vload(Wp, (8,)), _vload(Wp, (16,)), _vload(Wp, (24,))
+        # the four units' biases (past J: unit J − 1's)
+        c0 = _vload(Pf, ((bias + j) * n + v,))
+        c1 = _vload(Pf, ((bias + min(j + 1, J - 1)) * n + v,))
+        c2 = _vload(Pf, ((bias + min(j + 2, J - 1)) * n + v,))
+        c3 = _vload(Pf, ((bias + min(j + 3, J - 1)) * n + v,))
         for b0 in range(0, B, 4):
             # rows past B: B − 1 again (the same numbers, stored again)
             r1, r2, r3 = min(b0 + 1, B - 1), min(b0 + 2, B - 1), min(b0 + 3, B - 1)
@@ -737,29 +755,13 @@ def _vtile_rows(Af, Pf, Wp, B, U, a0, K, off, z0, J, n, v):
             x2, x3 = (r2 * U + a0) * n + v, (r3 * U + a0) * n + v
             a_0, a_1, a_2, a_3 = _vload(Af, (x0,)), _vload(Af, (x1,)), _vload(Af, (x2,)), \
                 _vload(Af, (x3,))
-            first = (a_0 * p0, a_0 * p1, a_0 * p2, a_0 * p3, a_1 * p0, a_1 * p1, a_1 * p2,
-                     a_1 * p3, a_2 * p0, a_2 * p1, a_2 * p2, a_2 * p3, a_3 * p0, a_3 * p1,
-                     a_3 * p2, a_3 * p3)
+            first = _vouter(a_0, a_1, a_2, a_3, p0, p1, p2, p3)
             (z00, z01, z02, z03, z10, z11, z12, z13, z20, z21, z22, z23, z30, z31, z32,
              z33) = _vtile_add(Af, x0, x1, x2, x3, n, Wp, 0, 8, 16, 24, 32, 1, K, first)
             d = (z0 - a0) * n  # from a row's first input to its first unit
-            t0, t1, t2, t3 = x0 + d, x1 + d, x2 + d, x3 + d
-            _vstore_z(Af, Pf, t0, z00, j, bias, J, n, v)
-            _vstore_z(Af, Pf, t0, z01, j + 1, bias, J, n, v)
-            _vstore_z(Af, Pf, t0, z02, j + 2, bias, J, n, v)
-            _vstore_z(Af, Pf, t0, z03, j + 3, bias, J, n, v)
-            _vstore_z(Af, Pf, t1, z10, j, bias, J, n, v)
-            _vstore_z(Af, Pf, t1, z11, j + 1, bias, J, n, v)
-            _vstore_z(Af, Pf, t1, z12, j + 2, bias, J, n, v)
-            _vstore_z(Af, Pf, t1, z13, j + 3, bias, J, n, v)
-            _vstore_z(Af, Pf, t2, z20, j, bias, J, n, v)
-            _vstore_z(Af, Pf, t2, z21, j + 1, bias, J, n, v)
-            _vstore_z(Af, Pf, t2, z22, j + 2, bias, J, n, v)
-            _vstore_z(Af, Pf, t2, z23, j + 3, bias, J, n, v)
-            _vstore_z(Af, Pf, t3, z30, j, bias, J, n, v)
-            _vstore_z(Af, Pf, t3, z31, j + 1, bias, J, n, v)
-            _vstore_z(Af, Pf, t3, z32, j + 2, bias, J, n, v)
-            _vstore_z(Af, Pf, t3, z33, j + 3, bias, J, n, v)
+            for t, q0, q1, q2, q3 in ((x0 + d, z00, z01, z02, z03), (x1 + d, z10, z11, z12, z13),
+                                      (x2 + d, z20, z21, z22, z23), (x3 + d, z30, z31, z32, z33)):
+                _vstore4(Af, t + j * n, n, j, J, q0 + c0, q1 + c1, q2 + c2, q3 + c3)
 
 
 @_jit
@@ -1111,17 +1113,9 @@ def _deep_backward(P, G, fans, offsets, Z, A, D, code, c, dz, dZ, dZb, blk):
             gb = gb + _vload(dzf, (b * n + v,))
         _vstore(Gf, ((off + K) * n + v,), gb)
         for k in range(K):
-            pw = _vload(Pf, ((off + k) * n + v,))
-            gw = _vload(Gf, ((off + k) * n + v,))
-            for b in range(B):
-                d = _vload(dzf, (b * n + v,))
-                u = (b * U + a0 + k) * n + v
-                a = _vload(Af, (u,))
-                gw = gw + a * d
-                z = _vload(Zf, (u,)) if code == 1 else a
-                _vstore(Sf, ((b * W + k) * n + v,),
-                        _vtimes_derivative(d * pw, a, z, Df, u, code, slope))
-            _vstore(Gf, ((off + k) * n + v,), gw)
+            # the layer's biases come from Sf with the others' below: the sum made here unused
+            _vunit_back(Pf, Gf, Af, Zf, Df, dzf, Sf, k, a0, off, U, B, n, v, k * n + v, W * n,
+                        _vsplat(0.0), code, slope)
     for layer in range(top - 1, -1, -1):
         K, J, off, a0 = fans[layer], fans[layer + 1], offsets[layer], at[layer]
         bias = off + K * J
@@ -1149,16 +1143,13 @@ def _deep_backward(P, G, fans, offsets, Z, A, D, code, c, dz, dZ, dZb, blk):
                         _vload(Sf, (x3,))
                     p0, p1, p2, p3 = _vload(Pf, (y0,)), _vload(Pf, (y1,)), \
                         _vload(Pf, (y2,)), _vload(Pf, (y3,))
-                    first = (s0 * p0, s0 * p1, s0 * p2, s0 * p3, s1 * p0, s1 * p1, s1 * p2,
-                             s1 * p3, s2 * p0, s2 * p1, s2 * p2, s2 * p3, s3 * p0, s3 * p1,
-                             s3 * p2, s3 * p3)
+                    first = _vouter(s0, s1, s2, s3, p0, p1, p2, p3)
                     (t00, t01, t02, t03, t10, t11, t12, t13, t20, t21, t22, t23, t30, t31,
                      t32, t33) = _vtile_add(Sf, x0, x1, x2, x3, n, Pf, y0, y1, y2, y3, n, 1, J,
                                             first)
-                    _vrow_dz(Tf, t00, t01, t02, t03, b0, k, W, K, n, v)
-                    _vrow_dz(Tf, t10, t11, t12, t13, r1, k, W, K, n, v)
-                    _vrow_dz(Tf, t20, t21, t22, t23, r2, k, W, K, n, v)
-                    _vrow_dz(Tf, t30, t31, t32, t33, r3, k, W, K, n, v)
+                    for r, q0, q1, q2, q3 in ((b0, t00, t01, t02, t03), (r1, t10, t11, t12, t13),
+                                              (r2, t20, t21, t22, t23), (r3, t30, t31, t32, t33)):
+                        _vstore4(Tf, (r * W + k) * n + v, n, k, K, q0, q1, q2, q3)
             # times f'(z) of each unit below (one place for the activation's derivative)
             for b in range(B):
                 for k in range(K):
@@ -1169,20 +1160,6 @@ def _deep_backward(P, G, fans, offsets, Z, A, D, code, c, dz, dZ, dZb, blk):
                     _vstore(Tf, (t,), _vtimes_derivative(_vload(Tf, (t,)), a, z, Df, u, code,
                                                          slope))
         Sf, Tf = Tf, Sf
-
-
-@_inline
-def _vrow_dz(Tf, ta, tb, tc, td, b, k, W, K, n, v):
-    """dL/da of the layer below's units k … k + 3 (those below K) at row b into Tf (B, W,
-    lanes)."""
-    if k < K:
-        _vstore(Tf, ((b * W + k) * n + v,), ta)
-    if k + 1 < K:
-        _vstore(Tf, ((b * W + k + 1) * n + v,), tb)
-    if k + 2 < K:
-        _vstore(Tf, ((b * W + k + 2) * n + v,), tc)
-    if k + 3 < K:
-        _vstore(Tf, ((b * W + k + 3) * n + v,), td)
 
 
 @_jit
@@ -1227,22 +1204,10 @@ def _vgrad_tiles(Gf, Af, Sf, off, a0, K, J, U, B, n, v, y, step_j, step_u, sy):
              g33) = _vtile_add(Af, x0, x1, x2, x3, U * n, Sf, y0, y0 + step_u,
                                y0 + 2 * step_u, y0 + 3 * step_u, sy, 0, B,
                                _vg_tile(Gf, off, k, j, K, J, n, v))
-            _vstore_w(Gf, g00, off, k, j, K, J, n, v)
-            _vstore_w(Gf, g01, off, k, j + 1, K, J, n, v)
-            _vstore_w(Gf, g02, off, k, j + 2, K, J, n, v)
-            _vstore_w(Gf, g03, off, k, j + 3, K, J, n, v)
-            _vstore_w(Gf, g10, off, k + 1, j, K, J, n, v)
-            _vstore_w(Gf, g11, off, k + 1, j + 1, K, J, n, v)
-            _vstore_w(Gf, g12, off, k + 1, j + 2, K, J, n, v)
-            _vstore_w(Gf, g13, off, k + 1, j + 3, K, J, n, v)
-            _vstore_w(Gf, g20, off, k + 2, j, K, J, n, v)
-            _vstore_w(Gf, g21, off, k + 2, j + 1, K, J, n, v)
-            _vstore_w(Gf, g22, off, k + 2, j + 2, K, J, n, v)
-            _vstore_w(Gf, g23, off, k + 2, j + 3, K, J, n, v)
-            _vstore_w(Gf, g30, off, k + 3, j, K, J, n, v)
-            _vstore_w(Gf, g31, off, k + 3, j + 1, K, J, n, v)
-            _vstore_w(Gf, g32, off, k + 3, j + 2, K, J, n, v)
-            _vstore_w(Gf, g33, off, k + 3, j + 3, K, J, n, v)
+            for r, q0, q1, q2, q3 in ((0, g00, g01, g02, g03), (1, g10, g11, g12, g13),
+                                      (2, g20, g21, g22, g23), (3, g30, g31, g32, g33)):
+                _vstore4(Gf, (off + (k + r) * J + j) * n + v, n, j, J if k + r < K else j,
+                         q0, q1, q2, q3)
 
 
 @_inline
@@ -1253,11 +1218,24 @@ def _packed(v, k, b, B, nk):
 
 
 @_inline
-def _vstore_w(Gf, g, off, k, j, K, J, n, v):
-    """The gradient of the weight from input k to unit j of the layer whose weights start at
-    P's row off (K inputs, J units), unless the tile's k or j is past K or J."""
-    if k < K and j < J:
-        _vstore(Gf, ((off + k * J + j) * n + v,), g)
+def _vunit_back(Pf, Gf, Af, Zf, Df, dzf, Sf, k, a0, off, U, B, n, v, at, sb, gb, code, slope):
+    """Hidden unit k (A's unit a0 + k) of the layer below the output, lanes v … v + 7: the
+    gradient of the output's weight from it, Σ_b a_bk·dz_b, into G (P's row off + k), and
+    its dL/dz of every row b, dz_b·w_k·f'(z_bk), into Sf at at + b·sb; returns gb plus
+    their sum over the rows (its bias's gradient, where the caller's gb is G's)."""
+    pw = _vload(Pf, ((off + k) * n + v,))
+    gw = _vload(Gf, ((off + k) * n + v,))
+    for b in range(B):
+        d = _vload(dzf, (b * n + v,))
+        u = (b * U + a0 + k) * n + v
+        a = _vload(Af, (u,))
+        gw = gw + a * d
+        z = _vload(Zf, (u,)) if code == 1 else a
+        s = _vtimes_derivative(d * pw, a, z, Df, u, code, slope)
+        gb = gb + s
+        _vstore(Sf, (at + b * sb,), s)
+    _vstore(Gf, ((off + k) * n + v,), gw)
+    return gb
 
 
 @_jit
@@ -1274,20 +1252,10 @@ def _one_hidden_tiled(Pf, Gf, Af, Zf, Df, dzf, Sf, code, c, F, H, U, off, B, n):
     nk = (H + 3) // 4
     zero = np.int64(0)  # not literals: a literal argument would compile a second _vgrad_tiles
     for k in range(H):
-        w, b0 = (off + k) * n, (F * H + k) * n  # the output's weight from unit k, k's bias
+        b0 = (F * H + k) * n  # unit k's bias
         for v in range(0, n, 8):
-            pw = _vload(Pf, (w + v,))
-            gw, gb = _vload(Gf, (w + v,)), _vload(Gf, (b0 + v,))
-            for b in range(B):
-                d = _vload(dzf, (b * n + v,))
-                u = (b * U + F + k) * n + v
-                a = _vload(Af, (u,))
-                gw = gw + a * d
-                z = _vload(Zf, (u,)) if code == 1 else a
-                s = _vtimes_derivative(d * pw, a, z, Df, u, code, slope)
-                gb = gb + s
-                _vstore(Sf, (_packed(v, k, b, B, nk),), s)
-            _vstore(Gf, (w + v,), gw)
+            gb = _vunit_back(Pf, Gf, Af, Zf, Df, dzf, Sf, k, F, off, U, B, n, v,
+                             _packed(v, k, 0, B, nk), 32, _vload(Gf, (b0 + v,)), code, slope)
             _vstore(Gf, (b0 + v,), gb)
     for v in range(0, n, 8):
         # units k … k + 3 side by side (past H: zeros, not stored)
