@@ -224,3 +224,33 @@ def test_a_mini_batch_runs_numbers_are_its_own_seeds_alone(make_cfg, trainer):
     # The order seed matters: the same run with another order trains to other weights.
     j = int(np.flatnonzero((r.seed == 2) & (r.order == 5) & (r.split == 3))[0])
     assert not np.array_equal(grid.training.losses[:, i], grid.training.losses[:, j])
+
+
+@pytest.mark.parametrize("extra", [
+    ("dataset=moons", "model.hidden=[4]", "trainer=sgd"),  # the kernels, 2 features
+    ("dataset=breast_cancer", "model.hidden=[3]", "trainer=adam"),  # the kernels, 30
+    ("dataset=moons", "model.hidden=[40,3]", "trainer=sgd"),  # numpy's products
+], ids=["kernels", "kernels-30-features", "numpy"])
+def test_many_splits_train_in_one_descent_as_each_would_alone(make_cfg, extra):
+    # luck.sources=together: every run its own split, its own group of rows. They train in
+    # one descent, each on its own rows (evaluate.descend_groups), not one descent a group:
+    # the same numbers as a descent per group, run for run.
+    plan = make_plan(make_cfg("tracking=off", "split=holdout", "luck.sources=together",
+                              "seed=1..7", "mode=train", "trainer.epochs=3",
+                              "trainer.batch_size=16", "activation=tanh", "chunk_size=3",
+                              *extra))
+    groups = list(evaluate._group_slices(plan))
+    assert len(groups) == 7 and evaluate._trains_together(plan, groups)
+    start = evaluate.evaluate(plan).layers
+    together = evaluate.descend_groups(plan, groups, start)
+    apart = [evaluate.descend(plan, evaluate.group_X(plan, g)[g.train],
+                              plan.dataset.y[g.train], tuple(
+                                  type(layer)(layer.W[sl], layer.b[sl]) for layer in start), sl)
+             for g, sl in groups]
+    for i in range(len(start)):
+        assert np.concatenate([a[0][i].W for a in apart]).tobytes() == \
+            together[0][i].W.tobytes()
+        assert np.concatenate([a[0][i].b for a in apart]).tobytes() == \
+            together[0][i].b.tobytes()
+    assert np.concatenate([a[1] for a in apart], axis=1).tobytes() == together[1].tobytes()
+    assert not np.array_equal(together[1][:, 0], together[1][:, 1])  # runs of their own
