@@ -505,16 +505,15 @@ def forward_pass(X, order, lo, P, fans, offsets, first, last, Z, A, D, code, c, 
         if first == 0:
             _features(X, order, lo, A, blk)
         out = at[n_layers]  # the output unit
-        if EIGHT_LANES and _one_hidden(fans, n) and first == 0 and last == 2 and code >= 0:
-            if code <= 2 and fans[0] > 2:
-                _one_hidden_forward_tiled(P, fans, offsets, Z, A, code, c, keep, blk)
-            elif code <= 2:
+        eight = EIGHT_LANES and first == 0 and last == n_layers and code >= 0
+        if eight and _one_hidden(fans, n) and fans[0] <= 2:
+            if code <= 2:
                 _one_hidden_forward(P, fans, offsets, Z, A, code, c, keep, blk)
             else:
                 _one_hidden_forward_transcendental(P, fans, offsets, Z, A, D, code, c, keep,
                                                    blk)
             continue
-        if EIGHT_LANES and _deep(fans, n) and first == 0 and last == n_layers and code >= 0:
+        if eight and (_one_hidden(fans, n) or _deep(fans, n)):
             _deep_forward(P, fans, offsets, Z, A, D, code, c, keep, blk)
             continue
         for layer in range(first, last):
@@ -765,41 +764,6 @@ def _vtile_rows(Af, Pf, Wp, B, U, a0, K, off, z0, J, n, v):
 
 
 @_jit
-def _one_hidden_forward_tiled(P, fans, offsets, Z, A, code, c, keep, blk):
-    """_one_hidden_forward on more than two features: every hidden unit's z, four rows by
-    four units at a time (`_vtile_rows`), into A; then row by row f(z) in place and the
-    output's sum in a register. The same operations in the same order (the same bits)."""
-    B, U, n = Z.shape[1], Z.shape[2], Z.shape[3]
-    F, H = fans[0], fans[1]
-    off = offsets[1]
-    slope = _vsplat(c)
-    Pf, Zf, Af = P[blk].reshape(-1), Z[blk].reshape(-1), A[blk].reshape(-1)
-    Wp = np.empty(F * 32)
-    zero = offsets[0]  # the first layer's inputs and weights start at 0 (a literal 0
-    # argument would compile _vtile_rows a second time)
-    for v in range(0, n, 8):
-        bias = _vload(Pf, ((off + H) * n + v,))
-        _vtile_rows(Af, Pf, Wp, B, U, zero, F, zero, F, H, n, v)
-        for b in range(B):
-            x = (b * U + F) * n + v  # (b, hidden unit 0, lane v)
-            o = _vsplat(0.0)
-            for j in range(H):
-                u = x + j * n
-                z = _vload(Af, (u,))
-                if code == 0:
-                    a = _vrelu(z)
-                elif code == 1:
-                    a = _vleaky(z, slope)
-                    _vstore(Zf, (u,), z)
-                else:
-                    a = z
-                _vstore(Af, (u,), a)
-                term = a * _vload(Pf, ((off + j) * n + v,))
-                o = term if j == 0 else o + term
-            _vstore(Zf, (x + H * n,), o + bias)
-
-
-@_jit
 def _activate_row(h, z, d, code, c, keep):
     """f(z) in place over h, a row's units (a view: over its range(len) LLVM vectorises the
     loop; over range(lo, hi) of the whole array it stayed scalar, 2.6 ns a tanh against 1),
@@ -836,23 +800,17 @@ def _one_hidden_forward_transcendental(P, fans, offsets, Z, A, D, code, c, keep,
     (eight lanes at a time), then f(z) in place, each row's units in one loop (the scalar
     functions, which LLVM vectorises), and f'(z) into D for codes ≥ 5; then the output's
     sum in a register, as in _one_hidden_forward. keep false: the rows' units go into A's
-    first four rows (the features stay), and D is not written. On more than two features
-    every row's z first, four rows by four units at a time (`_vtile_rows`), in place. The
-    same bits as forward_pass's loops."""
+    first four rows (the features stay), and D is not written. One or two features (more go
+    through `_deep_forward`). The same bits as forward_pass's loops."""
     B, U, n = Z.shape[1], Z.shape[2], Z.shape[3]
     F, H = fans[0], fans[1]
     off = offsets[1]
     Pf, Zf, Af, Df = P[blk].reshape(-1), Z[blk].reshape(-1), A[blk].reshape(-1), \
         D[blk].reshape(-1) if code > 4 else P[blk].reshape(-1)
-    if F > 2:
-        Wp = np.empty(F * 32)
-        zero = offsets[0]  # as in _one_hidden_forward_tiled
-        for v in range(0, n, 8):
-            _vtile_rows(Af, Pf, Wp, B, U, zero, F, zero, F, H, n, v)
     for b0 in range(0, B, 4):
         b1 = min(B, b0 + 4)
-        to = 0 if keep or F > 2 else b0  # where row b's units go: row b - to
-        for v in range(0, n if F <= 2 else 0, 8):
+        to = 0 if keep else b0  # where row b's units go: row b - to
+        for v in range(0, n, 8):
             for b in range(b0, b1):
                 x = b * U * n + v
                 x0 = _vload(Af, (x,))
@@ -1054,7 +1012,8 @@ def _deep(fans, n):
 
 @_jit
 def _deep_forward(P, fans, offsets, Z, A, D, code, c, keep, blk):
-    """forward_pass for two hidden layers or more, block blk, the batch's features in A: each
+    """forward_pass for two hidden layers or more, or one on more than two features (one
+    or two: `_one_hidden_forward`'s registers), block blk, the batch's features in A: each
     hidden layer's z four rows by four units at a time (`_vtile_rows`), then f(z) in place,
     each row's units in one loop (Z kept for leaky_relu, f'(z) into D for codes ≥ 5 where
     `keep`); then the output's sum, eight lanes at a time. The same operations in the same
