@@ -242,17 +242,8 @@ def descend(plan: Plan, X, y, start, runs: slice | None = None):
     step = optimizer(t)
     order_seeds = plan.runs.order[runs if runs is not None else slice(0, n)]
     # Mini-batches through neuron.compiled's kernels, which hold a batch's rows, not all rows.
-    lanes = network.trains_compiled(start, t.batch_size, shuffled=order_seeds[0] >= 0)
-    size = plan.train_chunk_size if lanes else min(limits.TRAIN_CHUNK_SEEDS, plan.chunk_size)
-    if lanes:
-        # As many chunks, of sizes as even as can be: 100 seeds as 50 and 50, on 56 lanes
-        # each (neuron.compiled.lanes_for), not 64 and 36 on 64 each, the slower core's
-        # share 12% less (results never depend on the chunks).
-        k = -(-n // size)
-        bounds = [i * n // k for i in range(k + 1)]
-        slices = [slice(bounds[i], bounds[i + 1]) for i in range(k)]
-    else:
-        slices = [slice(i, i + size) for i in range(0, n, size)]
+    slices = _train_chunks(plan, n, network.trains_compiled(
+        start, t.batch_size, shuffled=order_seeds[0] >= 0))
 
     def one(sl):
         # Each run's own stream, used by that run alone: its order does not depend on the
@@ -262,11 +253,6 @@ def descend(plan: Plan, X, y, start, runs: slice | None = None):
                              l2=t.l2, record_every=t.record_every, batch_size=t.batch_size,
                              orders=orders)
 
-    if lanes:
-        # The compiled kernels, loaded once here, not in every worker.
-        from neuron import compiled
-
-        compiled.warm_up()
     parts = speedups.map_chunks(one, slices)
     layers = [Layer(np.concatenate([p.layers[i].W for p in parts]),
                     np.concatenate([p.layers[i].b for p in parts])) for i in range(len(start))]
@@ -301,11 +287,8 @@ def descend_groups(plan: Plan, groups, start):
     which = np.empty(n, np.int64)
     for k, (_, sl) in enumerate(groups):
         which[sl] = k
-    size = plan.train_chunk_size if network.trains_compiled(
-        start, t.batch_size, shuffled=plan.runs.order[0] >= 0, split=True) else min(
-        limits.TRAIN_CHUNK_SEEDS, plan.chunk_size)
-    k = -(-n // size)
-    bounds = [i * n // k for i in range(k + 1)]
+    slices = _train_chunks(plan, n, network.trains_compiled(
+        start, t.batch_size, shuffled=plan.runs.order[0] >= 0, split=True))
     step = optimizer(t)
 
     def one(sl):
@@ -334,11 +317,7 @@ def descend_groups(plan: Plan, groups, start):
                           rows=rows, orders=orders)
         return r, stats
 
-    if network.trains_compiled(start, t.batch_size, shuffled=True, split=True):
-        from neuron import compiled  # loaded once here, not in every worker
-
-        compiled.warm_up()
-    results = speedups.map_chunks(one, [slice(bounds[i], bounds[i + 1]) for i in range(k)])
+    results = speedups.map_chunks(one, slices)
     stats = {g: s for _, part in results for g, s in part.items()}
     layers = [Layer(np.concatenate([r.layers[i].W for r, _ in results]),
                     np.concatenate([r.layers[i].b for r, _ in results]))
@@ -351,6 +330,24 @@ def descend_groups(plan: Plan, groups, start):
     layers[0] = Layer(W1, b1)
     losses = np.concatenate([r.losses for r, _ in results], axis=1)
     return tuple(layers), losses, results[0][0].loss_epochs
+
+
+def _train_chunks(plan: Plan, n: int, lanes: bool) -> list[slice]:
+    """The chunks of n runs a descent trains side by side, for the compiled kernels (`lanes`,
+    which it then loads, once here, not in every worker) at most plan.train_chunk_size, as
+    many as that needs, of sizes as even as can be: 100 seeds as 50 and 50, on 56 lanes each
+    (neuron.compiled.lanes_for), not 64 and 36 on 64 each, the slower core's share 12% less;
+    else at most plan.chunk_size and limits.TRAIN_CHUNK_SEEDS. Results never depend on the
+    chunks."""
+    if not lanes:
+        size = min(limits.TRAIN_CHUNK_SEEDS, plan.chunk_size)
+        return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+    from neuron import compiled
+
+    compiled.warm_up()
+    k = -(-n // plan.train_chunk_size)
+    bounds = [i * n // k for i in range(k + 1)]
+    return [slice(bounds[i], bounds[i + 1]) for i in range(k)]
 
 
 def _standardized(t: TrainerConfig, X):
