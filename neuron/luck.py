@@ -232,6 +232,23 @@ def per_example_counts(pred, y):
     return pred.sum(axis=0), (pred == y[None, :]).sum(axis=0)
 
 
+def per_example_counts_on(pred, y, rows):
+    """per_example_counts where each seed measured rows of its own (its split's test rows):
+    (n_measured, n_positive, n_correct), each (n_rows,) int, n_measured how many seeds
+    measured the row.
+
+    pred: (n_seeds, n_measured) predictions on the rows `rows` (n_seeds, n_measured) of row
+    numbers; y: (n_rows,) of 0/1 labels, every row's.
+    """
+    pred, y, rows = np.asarray(pred, bool), np.asarray(y, bool), np.asarray(rows)
+    if pred.ndim != 2 or pred.shape != rows.shape or y.ndim != 1:
+        raise ValueError(f"need pred and rows (n_seeds, n_measured) and y (n_rows,), got "
+                         f"{pred.shape}, {rows.shape}, {y.shape}")
+    n = y.size
+    return (np.bincount(rows.ravel(), minlength=n), np.bincount(rows[pred], minlength=n),
+            np.bincount(rows[pred == y[rows]], minlength=n))
+
+
 def prob_greater(a, b, paired=False):
     """P(A > B) + P(A = B) / 2 for A, B drawn from a: (n_a,) and b: (n_b,).
 

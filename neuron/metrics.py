@@ -1,6 +1,7 @@
 """Per-seed classification metrics, vectorized over seeds.
 
-y_hat, pred: (n_seeds, n_rows); y: (n_rows,) of 0/1 with 1 the positive class.
+y_hat, pred: (n_seeds, n_rows); y: (n_rows,) of 0/1 with 1 the positive class, or
+(n_seeds, n_rows) when each seed is measured on rows of its own (a split seed per run).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def log_loss(p, y):
     if not np.isin(y, (0.0, 1.0)).all():
         return -(y * np.log(p) + (1.0 - y) * np.log1p(-p)).mean(axis=1)
     pos = y == 1.0
+    if y.ndim == 2:  # each seed's own rows: both terms everywhere, each row's kept
+        return -np.where(pos, np.log(p), np.log1p(-p)).mean(axis=1)
     terms = np.empty_like(p)
     terms[:, pos] = np.log(p[:, pos])
     neg = p[:, ~pos]
@@ -88,7 +91,7 @@ def per_seed(y_hat, pred, y, probability) -> PerSeed:
     """Always accuracy, the confusion counts and mean_output; log_loss and brier only when
     the output is a probability."""
     tp, fp, tn, fn = confusion(pred, y)
-    n = np.asarray(y).shape[0]
+    n = np.asarray(y).shape[-1]
     return PerSeed(
         accuracy=(tp + tn) / n, tp=tp, fp=fp, tn=tn, fn=fn,
         mean_output=np.asarray(y_hat, float).mean(axis=1),

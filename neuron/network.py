@@ -205,14 +205,17 @@ def forward(X, layers, f: Activation) -> Forward:
 
 
 def dead_units(fwd: Forward, rows=None) -> np.ndarray:
-    """Hidden units whose output is 0 on every row (of `rows`, e.g. the training rows; by
-    default all), per seed: (n_seeds,) int.
+    """Hidden units whose output is 0 on every row (of `rows`, e.g. the training rows, or
+    (n_seeds, n) each seed's own; by default all), per seed: (n_seeds,) int.
 
     A ReLU unit whose input is negative on every row is dead: its gradient is 0 too, so
     gradient descent never brings it back.
     """
     if not fwd.A:
         return np.zeros(fwd.z.shape[0], dtype=np.int64)
+    if rows is not None and np.ndim(rows) == 2:  # (n_seeds, n) each seed's own rows
+        return sum(np.take_along_axis(A == 0, rows[:, :, None], axis=1).all(axis=1).sum(axis=1)
+                   for A in fwd.A)
     rows = slice(None) if rows is None else rows
     return sum((A[:, rows] == 0).all(axis=1).sum(axis=1) for A in fwd.A)
 

@@ -31,6 +31,7 @@ class Dataset:
     y: np.ndarray  # (n_rows,) 1 for the positive label
     mean: np.ndarray | None = None  # the standardization applied, if any
     std: np.ndarray | None = None
+    raw: np.ndarray | None = None  # X before it, when standardized (a split z-scores its own)
 
 
 def resolve_path(path: str) -> Path:
@@ -123,13 +124,16 @@ def load(cfg) -> Dataset:
     X = _features(frame, features, where, listed=cfg.features is not None)
     negative = None if cfg.negative is None else str(cfg.negative)
     y = _labels(frame, cfg.target, str(cfg.positive), negative, where)
-    mean = std = None
+    mean = std = raw = None
     if cfg.standardize:
+        # Column-major, as pandas hands out a frame's columns: a split's features, z-scored
+        # from these, have been multiplied in that layout (matmul's bits follow it).
+        raw = np.asfortranarray(X)
         X, mean, std = standardize(X)
     return Dataset(
         name=cfg.name, path=path, features=features, target=cfg.target,
         positive=str(cfg.positive), negative=negative or _other(frame[cfg.target], cfg.positive),
-        frame=frame, X=X, y=y, mean=mean, std=std,
+        frame=frame, X=X, y=y, mean=mean, std=std, raw=raw,
     )
 
 

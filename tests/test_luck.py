@@ -12,6 +12,7 @@ from neuron.luck import (
     iqm,
     majority_baseline,
     per_example_counts,
+    per_example_counts_on,
     prob_greater,
     prob_greater_ci,
     share_beating,
@@ -258,6 +259,26 @@ def test_per_example_counts():
     np.testing.assert_array_equal(halves[0][0] + halves[1][0], n_positive)
     with pytest.raises(ValueError):
         per_example_counts(pred, y[:2])
+
+
+def test_per_example_counts_on_each_seeds_own_rows():
+    # Seeds measured on rows of their own (their split's test rows): per row, over the seeds
+    # that measured it, as per_example_counts counts each seed's rows alone.
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 11)
+    rows = np.array([rng.choice(11, 4, replace=False) for _ in range(5)])
+    pred = rng.random((5, 4)) < 0.5
+    measured, positive, correct = per_example_counts_on(pred, y, rows)
+    want = np.zeros((3, 11), int)
+    for p, r in zip(pred, rows, strict=True):
+        pos, cor = per_example_counts(p[None], y[r])
+        want[0, r] += 1
+        want[1, r] += pos
+        want[2, r] += cor
+    np.testing.assert_array_equal(np.stack([measured, positive, correct]), want)
+    assert measured.sum() == 20 and measured.dtype.kind == "i"
+    with pytest.raises(ValueError):
+        per_example_counts_on(pred, y, rows[:, :3])
 
 
 # --- prob_greater / prob_greater_ci ---------------------------------------------------

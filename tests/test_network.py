@@ -168,6 +168,24 @@ def test_a_dead_relu_unit_is_reported_and_never_moves(data):
     assert after[1] >= 1
 
 
+def test_dead_units_on_each_seeds_own_rows(data):
+    # A unit is dead for a seed when it is 0 on every row of that seed's own (training) rows:
+    # the count per seed is the one for its rows alone.
+    X, _ = data
+    layers = net([1, 2, 3], [4, 3], scheme="uniform")
+    layers[0].b[:, :2] = [-2.0, 2.0]  # units that are 0 on some rows, not on others
+    fwd = N.forward(X, layers, A.get("relu"))
+    rng = np.random.default_rng(0)
+    rows = np.array([rng.choice(len(X), 3, replace=False) for _ in range(3)])
+    rows[0] = np.argsort(X @ layers[0].W[0, :, 0])[:3]  # where unit 0 of seed 0 is lowest
+    each = N.dead_units(fwd, rows)
+    for i in range(3):
+        alone = N.dead_units(N.forward(X, N.take(layers, slice(i, i + 1)), A.get("relu")),
+                             rows[i])
+        assert each[i] == alone[0]
+    assert each.sum() > 0 and not (each == each[0]).all()
+
+
 @pytest.mark.parametrize("name", ["relu", "tanh", "gelu"])
 def test_a_seed_trains_to_the_same_weights_beside_any_seeds(data, name):
     X, y = data

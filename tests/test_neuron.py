@@ -64,6 +64,25 @@ def test_metrics_confusion_and_probability_scores():
     np.testing.assert_allclose(m.mean_output, [0.525, 0.5])
 
 
+def test_metrics_on_each_seeds_own_rows_are_its_metrics_alone():
+    # A split seed per run: each seed measured on rows of its own, y (n_seeds, n_rows). Each
+    # seed's metrics, every one, bit for bit those of the seed alone with its rows' y (the
+    # log-loss takes each term on its own class's rows either way), and scikit-learn's.
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(4)
+    y_hat = rng.random((6, 37))
+    y_hat[0, :3] = [0.0, 1.0, 1e-17]  # clipped to [ε, 1 − ε]
+    y = (rng.random((6, 37)) < 0.4).astype(int)
+    together = metrics.per_seed(y_hat, y_hat >= 0.5, y, probability=True)
+    for i in range(6):
+        alone = metrics.per_seed(y_hat[i:i + 1], y_hat[i:i + 1] >= 0.5, y[i], True)
+        for name, v in alone.items():
+            assert together.get(name)[i].tobytes() == v[0].tobytes(), name
+        clipped = np.clip(y_hat[i], 1e-15, 1 - 1e-15)  # scikit-learn clips at float64's ε
+        assert abs(together.log_loss[i] - log_loss(y[i], clipped, labels=[0, 1])) < 1e-12
+
+
 def test_no_probability_metrics_for_tanh():
     m = metrics.per_seed(np.zeros((1, 2)), np.zeros((1, 2), bool), np.array([0, 1]), False)
     assert m.log_loss is None and m.brier is None

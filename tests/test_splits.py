@@ -254,3 +254,30 @@ def test_many_splits_train_in_one_descent_as_each_would_alone(make_cfg, extra):
             together[0][i].b.tobytes()
     assert np.concatenate([a[1] for a in apart], axis=1).tobytes() == together[1].tobytes()
     assert not np.array_equal(together[1][:, 0], together[1][:, 1])  # runs of their own
+
+
+@pytest.mark.parametrize("extra", [
+    ("split=holdout", "luck.sources=together", "model.hidden=[4]", "activation=relu"),
+    ("split=holdout", "luck.sources=together", "dataset=breast_cancer"),  # z-scored per split
+    ("split=kfold", "split.folds=7", "split.seed=1..3", "model.hidden=[3]"),  # unequal folds
+], ids=["together", "together-standardized", "kfold"])
+def test_many_splits_are_evaluated_together_as_each_would_alone(make_cfg, extra):
+    # The runs of many groups (each split seed's, each fold's) go through one chunk, each
+    # on its own rows: every number as in a chunk of its own (chunk_size=1), and the
+    # measured rows each run's test rows.
+    common = ("tracking=off", "seed=1..9", *extra)
+    plan = make_plan(make_cfg(*common))
+    pieces = list(evaluate._chunks(plan))
+    assert len(pieces) < len(plan.runs.groups)
+    ev = evaluate.evaluate(plan)
+    alone = evaluate.evaluate(make_plan(make_cfg(*common, "chunk_size=1")))
+    for k, v in alone.columns().items():
+        assert ev.columns()[k].tobytes() == v.tobytes(), k
+    for k in ("n_measured", "n_positive", "n_correct", "z", "y_hat"):
+        assert getattr(ev, k).tobytes() == getattr(alone, k).tobytes(), k
+    y, runs = plan.dataset.y.astype(bool), plan.runs
+    tests = [runs.groups[g].test for g in runs.group]
+    measured = np.bincount(np.concatenate(tests), minlength=y.size)
+    np.testing.assert_array_equal(ev.n_measured, measured)
+    np.testing.assert_array_equal(ev.metrics.accuracy, [
+        ((ev.z[i, t] >= 0) == y[t]).mean() for i, t in enumerate(tests)])
