@@ -175,10 +175,10 @@ def _neuron_z(X, W, b):
     """z = b + Σⱼ wⱼ·xⱼ (n_seeds, n_rows) for W (n_seeds, n_features), b (n_seeds,)."""
     # Summed feature by feature rather than by matmul: the single neuron's results have been
     # made this way since the start, and must not move in the last bit.
-    z = np.repeat(b[:, None], X.shape[0], axis=1)
+    z = np.repeat(b[:, None], X.shape[-2], axis=1)
     term = np.empty_like(z)
-    for j in range(X.shape[1]):
-        z += np.multiply(W[:, j, None], X[None, :, j], out=term)
+    for j in range(X.shape[-1]):
+        z += np.multiply(W[:, j, None], X[..., j], out=term)
     return z
 
 
@@ -247,7 +247,7 @@ def grad(X, y, layers, f: Activation, l2: float = 0.0, fwd: Forward | None = Non
     s = check_trainable(f, layers[:-1])
     fwd = fwd or forward(X, layers, f)
     # dL/dz of the output unit: s·(σ(s·z) − y)/n_rows, for the mean log-loss of p = σ(s·z).
-    G = ((sigmoid(s * fwd.z) - y) / X.shape[0])[..., None]
+    G = ((sigmoid(s * fwd.z) - y) / X.shape[-2])[..., None]
     if s != 1.0:
         G *= s
     grads = []
@@ -316,9 +316,11 @@ def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, 
     given are not changed. A seed whose numbers overflow goes on as NaN (the caller reports it).
 
     One function, four kernels, each the same arithmetic as `forward`/`grad` in an order
-    that keeps its buffers. For the full batch on every row (rows, batch_size and orders
-    all None): no hidden layer (the single neuron, feature by feature as `forward` sums it),
-    one hidden layer (the common network), and any depth; kept apart because the general
+    that keeps its buffers. For the full batch (batch_size and orders None; on every row, or
+    with `rows` on each seed's own, gathered into X (n_seeds, n_train, F): the same numbers
+    as each seed trained alone on X[rows[i]]): no hidden layer (the single neuron, feature
+    by feature as `forward` sums it), one hidden layer (the common network), and any depth;
+    kept apart because the general
     path costs, at 1,000 seeds × 400 rows, 1.6× the time for one hidden layer of 8
     (`benchmarks/network_speed.py`) and allocates per epoch what the neuron's kernel keeps in
     three buffers. Anything else goes through one mini-batch kernel for every depth, whose
@@ -340,7 +342,7 @@ def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, 
         raise ValueError(f"epochs={epochs}: must be >= 0")
     loss_epochs = recorded_epochs(epochs, record_every)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        if rows is not None or batch_size is not None or orders is not None:
+        if batch_size is not None or orders is not None:
             if reference is None:
                 reference = not trains_compiled(layers, batch_size, orders is not None,
                                                 rows is not None)
@@ -348,6 +350,9 @@ def train(X, y, layers, f: Activation, optimizer: Optimizer = _GD, epochs=1000, 
                                               batch_size, orders)
             return _train_batches(X, y, layers, f, s, optimizer, epochs, l2, loss_epochs,
                                   rows, batch_size, orders, reference)
+        if rows is not None:  # the full batch on each seed's own rows: X (n_seeds, n, F)
+            rows, _ = _check_batches(X.shape[0], layers[0].W.shape[0], rows, None, None)
+            X, y = X[rows], y[rows]
         if len(layers) == 1:
             return _train_neuron(X, y, layers[0], s, optimizer, epochs, l2, loss_epochs)
         if len(layers) == 2:
@@ -720,7 +725,7 @@ def _train_neuron(X, y, layer, s, optimizer, epochs, l2, loss_epochs):
     W, b = layer.W[:, :, 0].copy(), layer.b[:, 0].copy()
     update = optimizer.start([W, b])
     losses = np.empty((loss_epochs.size, W.shape[0]))
-    z, p, tmp = (np.empty((W.shape[0], X.shape[0])) for _ in range(3))
+    z, p, tmp = (np.empty((W.shape[0], X.shape[-2])) for _ in range(3))
     signed_s = s * (1.0 - 2.0 * y)
     k = 0
     for epoch in range(epochs + 1):
@@ -744,8 +749,8 @@ def _neuron_z_into(X, W, b, out, tmp):
     """_neuron_z into `out`, `tmp` being scratch of the same shape: the same sums, in the
     same order, without allocating."""
     out[...] = b[:, None]
-    for j in range(X.shape[1]):
-        np.multiply(W[:, j, None], X[:, j], out=tmp)
+    for j in range(X.shape[-1]):
+        np.multiply(W[:, j, None], X[..., j], out=tmp)
         out += tmp
     return out
 
@@ -770,11 +775,11 @@ def _neuron_grad(X, y, W, p, s, l2, tmp):
     # dp/dz = (1 − tanh²z)/2 = 2p(1−p), so the p(1−p) cancels and leaves 2(p − y).
     r = p
     r -= y
-    r *= s / X.shape[0]
+    r *= s / X.shape[-2]
     # Row sums feature by feature, not r @ X, as _neuron_z sums.
     gW = np.empty_like(W)
-    for j in range(X.shape[1]):
-        np.multiply(r, X[:, j], out=tmp)
+    for j in range(X.shape[-1]):
+        np.multiply(r, X[..., j], out=tmp)
         gW[:, j] = tmp.sum(axis=1)
     return gW + l2 * W, r.sum(axis=1)
 
@@ -789,8 +794,9 @@ def _train_one_hidden(X, y, layers, f, optimizer, epochs, l2, loss_epochs,
     V = r ⊙ X_augᵀ: no (n_seeds, n_rows, H) array for dL/dZ is ever formed.
     """
     n_seeds, n_features, width = layers[0].W.shape
-    n_rows = X.shape[0]
-    Xa = np.hstack([X, np.ones((n_rows, 1))])  # (n_rows, n_features + 1)
+    n_rows = X.shape[-2]
+    # (n_rows, n_features + 1), or (n_seeds, …) each seed's own
+    Xa = np.concatenate([X, np.ones((*X.shape[:-1], 1))], axis=-1)
     W1 = np.concatenate([layers[0].W, layers[0].b[:, None, :]], axis=1)  # (S, F + 1, H)
     w2 = layers[1].W.copy()  # (S, H, 1)
     b2 = layers[1].b[:, 0].copy()  # (S,)
@@ -837,7 +843,7 @@ def _train_one_hidden(X, y, layers, f, optimizer, epochs, l2, loss_epochs,
         db2 = r.sum(axis=1)
         if not relu and not shared:
             derive(f, Z, A, D)
-        np.multiply(r[:, None, :], Xa.T[None], out=V)
+        np.multiply(r[:, None, :], np.swapaxes(Xa, -1, -2), out=V)
         dW1 = np.matmul(V, D)  # (S, F + 1, H)
         dW1 *= np.swapaxes(w2, 1, 2)
         if l2:

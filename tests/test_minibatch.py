@@ -196,17 +196,19 @@ def test_sgd_without_momentum_is_gd_bit_for_bit(data, hidden):
             np.testing.assert_array_equal(a.b, b.b)
 
 
+@pytest.mark.parametrize("batch", [12, None], ids=["batch kernel", "full-batch kernels"])
 @pytest.mark.parametrize("name, hidden", [("tanh", []), ("sigmoid", []), ("relu", [3]),
                                           ("gelu", [3]), ("tanh", [4, 2])])
-def test_the_batch_gradient_against_central_differences(data, name, hidden):
+def test_the_batch_gradient_against_central_differences(data, name, hidden, batch):
     """One GD step of lr 1 on a batch of all of a seed's rows is p − g: g is the gradient of
     that seed's `loss` on X[rows[i]], by central differences (the single neuron with tanh
-    included, p = σ(2z))."""
+    included, p = σ(2z)); through the mini-batch kernel and, with no batch size, the full
+    batch's on each seed's rows."""
     X, y = data
     f, l2, eps = A.get(name), 0.03, 1e-6
     rows = ROWS[:, :12]
     start = net([1, 2], hidden)
-    stepped = N.train(X, y, start, f, GD(1.0), epochs=1, l2=l2, rows=rows)
+    stepped = N.train(X, y, start, f, GD(1.0), epochs=1, l2=l2, rows=rows, batch_size=batch)
     for i in range(2):
         Xi, yi = X[rows[i]], y[rows[i]]
         layers = N.take(start, [i])
@@ -254,7 +256,7 @@ def test_the_batch_kernel_on_the_full_batch_follows_the_full_batch_kernels(data,
     start = net(np.arange(3), hidden)
     old = N.train(X, y, start, A.get(name), GD(0.5), epochs=30, l2=0.01)
     new = N.train(X, y, start, A.get(name), GD(0.5), epochs=30, l2=0.01,
-                  rows=np.tile(np.arange(N_ROWS), (3, 1)))
+                  rows=np.tile(np.arange(N_ROWS), (3, 1)), batch_size=N_ROWS)
     for a, b in zip(old.layers, new.layers, strict=True):
         np.testing.assert_allclose(a.W, b.W, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(a.b, b.b, rtol=1e-10, atol=1e-12)
@@ -274,3 +276,25 @@ def test_the_batch_kernel_on_the_full_batch_follows_the_full_batch_kernels(data,
 def test_bad_batches_are_refused_with_the_reason(data, kw, message):
     with pytest.raises(ValueError, match=message):
         N.train(data[0], data[1], net([1, 2], [3]), A.get("relu"), epochs=1, **kw)
+
+
+@pytest.mark.parametrize("name, hidden", [
+    ("tanh", []), ("sigmoid", []),  # the single neuron's kernel
+    ("relu", [5]), ("tanh", [5]), ("gelu", [5]), ("silu", [5]),  # one hidden layer's
+    ("relu", [4, 2]), ("elu", [4, 2])])  # any depth's
+def test_the_full_batch_on_each_seeds_rows_is_each_seed_trained_alone(data, name, hidden):
+    # rows and no batch size: the full-batch kernels on each seed's own training set (a
+    # split seed per run), bit for bit each seed trained alone on X[rows[i]], y[rows[i]].
+    X, y = data
+    rng = np.random.default_rng(3)
+    rows = np.array([np.sort(rng.choice(N_ROWS, 30, replace=False)) for _ in range(4)])
+    start = net([1, 2, 3, 4], hidden)
+    for opt in (GD(0.5), Adam(0.05)):
+        together = N.train(X, y, start, A.get(name), opt, epochs=12, l2=0.01, rows=rows)
+        for i in range(4):
+            alone = N.train(X[rows[i]], y[rows[i]], N.take(start, [i]), A.get(name), opt,
+                            epochs=12, l2=0.01)
+            for a, b in zip(alone.layers, N.take(together.layers, [i]), strict=True):
+                assert a.W.tobytes() == b.W.tobytes() and a.b.tobytes() == b.b.tobytes()
+            assert alone.losses[:, 0].tobytes() == together.losses[:, i].tobytes()
+        assert not np.array_equal(together.losses[:, 0], together.losses[:, 1])

@@ -227,18 +227,22 @@ def test_a_mini_batch_runs_numbers_are_its_own_seeds_alone(make_cfg, trainer):
 
 
 @pytest.mark.parametrize("extra", [
-    ("dataset=moons", "model.hidden=[4]", "trainer=sgd"),  # the kernels, 2 features
-    ("dataset=breast_cancer", "model.hidden=[3]", "trainer=adam"),  # the kernels, 30
-    ("dataset=moons", "model.hidden=[40,3]", "trainer=sgd"),  # numpy's products
-], ids=["kernels", "kernels-30-features", "numpy"])
+    ("dataset=moons", "model.hidden=[4]", "trainer=sgd", "trainer.batch_size=16"),  # kernels
+    ("dataset=breast_cancer", "model.hidden=[3]", "trainer=adam",
+     "trainer.batch_size=16"),  # the kernels, 30 features
+    ("dataset=moons", "model.hidden=[40,3]", "trainer=sgd",
+     "trainer.batch_size=16"),  # numpy's products
+    ("dataset=breast_cancer", "model.hidden=[3]", "trainer=gd"),  # the full batch
+    ("dataset=moons", "model.hidden=[]", "trainer=adam",
+     "trainer.batch_size=null"),  # the single neuron's full batch
+], ids=["kernels", "kernels-30-features", "numpy", "full-batch", "full-batch-neuron"])
 def test_many_splits_train_in_one_descent_as_each_would_alone(make_cfg, extra):
     # luck.sources=together: every run its own split, its own group of rows. They train in
     # one descent, each on its own rows (evaluate.descend_groups), not one descent a group:
     # the same numbers as a descent per group, run for run.
     plan = make_plan(make_cfg("tracking=off", "split=holdout", "luck.sources=together",
                               "seed=1..7", "mode=train", "trainer.epochs=3",
-                              "trainer.batch_size=16", "activation=tanh", "chunk_size=3",
-                              *extra))
+                              "activation=tanh", "chunk_size=3", *extra))
     groups = list(evaluate._group_slices(plan))
     assert len(groups) == 7 and evaluate._trains_together(plan, groups)
     start = evaluate.evaluate(plan).layers
