@@ -35,17 +35,23 @@ def _train(plan: Plan, before: Evaluation) -> tuple[Evaluation, Training]:
     """Train every run from `before`'s weights on its training rows: the trained evaluation
     and the training."""
     ds = plan.dataset
-    groups = list(_group_slices(plan))
-    if _trains_together(plan, groups):
-        parts = [descend_groups(plan, groups, before.layers)]
-    else:
-        parts = [descend(plan, group_X(plan, g)[g.train], ds.y[g.train],
-                         network.take(before.layers, sl), sl)
-                 for g, sl in groups]
-    layers = tuple(Layer(np.concatenate([p[0][i].W for p in parts]),
-                         np.concatenate([p[0][i].b for p in parts]))
-                   for i in range(len(parts[0][0])))
-    losses, epochs = np.concatenate([p[1] for p in parts], axis=1), parts[0][2]
+    parts = []  # (the runs, what their descent returned)
+    for together in _descents(list(_group_slices(plan))):
+        if len(together) > 1:
+            runs = np.concatenate([np.arange(sl.start, sl.stop) for _, sl in together])
+            parts.append((runs, descend_groups(plan, together, before.layers)))
+        else:
+            ((g, sl),) = together
+            parts.append((sl, descend(plan, group_X(plan, g)[g.train], ds.y[g.train],
+                                      network.take(before.layers, sl), sl)))
+    layers = tuple(Layer(np.empty_like(layer.W), np.empty_like(layer.b))
+                   for layer in before.layers)
+    epochs = parts[0][1][2]
+    losses = np.empty((len(epochs), plan.n_seeds))
+    for runs, (trained, part_losses, _) in parts:
+        for layer, part in zip(layers, trained, strict=True):
+            layer.W[runs], layer.b[runs] = part.W, part.b
+        losses[:, runs] = part_losses
     # A run diverged when its loss ended above where it started (too large a step
     # overshoots further each epoch), or its numbers overflowed to infinity or NaN.
     with np.errstate(invalid="ignore"):
@@ -315,31 +321,39 @@ def descend(plan: Plan, X, y, start, runs: slice | None = None):
     return tuple(layers), losses, parts[0].loss_epochs
 
 
-def _trains_together(plan: Plan, groups) -> bool:
-    """Whether the runs of many groups (each split seed's, each fold's) train in one descent,
-    each on its own rows (`descend_groups`): when every group has as many training rows
-    (folds of unequal sizes go a group at a time)."""
-    return len(groups) > 1 and len({g.train.size for g, _ in groups}) == 1
+def _descents(groups) -> list[list]:
+    """The groups (group, slice of runs) whose runs train in one descent, each on its own
+    rows (`descend_groups` where there are many): those with as many training rows (folds
+    of unequal sizes make two descents)."""
+    by_size = {}
+    for g, sl in groups:
+        by_size.setdefault(g.train.size, []).append((g, sl))
+    return list(by_size.values())
 
 
 def descend_groups(plan: Plan, groups, start):
-    """`descend` for the runs of every group at once (`_trains_together`): each chunk of
-    runs trains in one call on its groups' training rows stacked, each run on its own
-    group's (network.train's rows), z-scored, weights carried in and out, by its group's
+    """`descend` for the runs of many groups at once (`_descents`): each chunk of runs
+    trains in one call on its groups' training rows stacked, each run on its own group's
+    (network.train's rows), z-scored, weights carried in and out, by its group's
     statistics as `descend` does for a group alone: the same numbers, run for run. One
     descent a group cost ~2 ms of its own in mini-batches (luck.sources=together, 10,000
     runs: 10,000 descents of one seed each, 7 of 8 lanes empty), and with the full batch
     its 1,000 epochs of numpy calls for one seed (2,000 runs: 63.6 s on one core).
 
-    groups: (group, slice of runs) for every group, in run order; start: every run's Layers.
-    Returns what descend does, for every run."""
+    groups: (group, slice of the plan's runs), in run order, each with as many training rows;
+    start: every run of the plan's Layers. Returns what descend does, for the groups' runs
+    in that order."""
     t, act, ds = plan.trainer, plan.activation, plan.dataset
-    n, n_train = len(start[0].b), groups[0][0].train.size
+    runs = np.concatenate([np.arange(sl.start, sl.stop) for _, sl in groups])
+    start, order_seeds = network.take(start, runs), plan.runs.order[runs]
+    n, n_train = len(runs), groups[0][0].train.size
     which = np.empty(n, np.int64)
+    at = np.cumsum([0] + [sl.stop - sl.start for _, sl in groups])
+    groups = [(g, slice(at[k], at[k + 1])) for k, (g, _) in enumerate(groups)]  # in `runs`
     for k, (_, sl) in enumerate(groups):
         which[sl] = k
     slices = _train_chunks(plan, n, network.trains_compiled(
-        start, t.batch_size, shuffled=plan.runs.order[0] >= 0, split=True))
+        start, t.batch_size, shuffled=order_seeds[0] >= 0, split=True))
     step = optimizer(t)
 
     def one(sl):
@@ -360,8 +374,8 @@ def descend_groups(plan: Plan, groups, start):
             b1.append(b[a - gsl.start:e - gsl.start])
             rows[a - sl.start:e - sl.start] = pos * n_train + np.arange(n_train)
         first = Layer(np.swapaxes(np.concatenate(W1), 1, 2), np.concatenate(b1))
-        orders = None if plan.runs.order[0] < 0 else splits.streams(splits.ORDER,
-                                                                      plan.runs.order[sl])
+        orders = None if order_seeds[0] < 0 else splits.streams(splits.ORDER,
+                                                                  order_seeds[sl])
         r = network.train(np.vstack(X), np.concatenate(y),
                           (first, *network.take(start, sl)[1:]), act, step, epochs=t.epochs,
                           l2=t.l2, record_every=t.record_every, batch_size=t.batch_size,

@@ -4,7 +4,7 @@ stream, a run's numbers independent of the runs beside it, and bad settings refu
 import numpy as np
 import pytest
 
-from neuron import splits
+from neuron import network, splits
 from runner import evaluate
 from runner.errors import UserError
 from runner.plan import make_plan
@@ -244,7 +244,7 @@ def test_many_splits_train_in_one_descent_as_each_would_alone(make_cfg, extra):
                               "seed=1..7", "mode=train", "trainer.epochs=3",
                               "activation=tanh", "chunk_size=3", *extra))
     groups = list(evaluate._group_slices(plan))
-    assert len(groups) == 7 and evaluate._trains_together(plan, groups)
+    assert len(groups) == 7 and len(evaluate._descents(groups)) == 1
     start = evaluate.evaluate(plan).layers
     together = evaluate.descend_groups(plan, groups, start)
     apart = [evaluate.descend(plan, evaluate.group_X(plan, g)[g.train],
@@ -285,3 +285,27 @@ def test_many_splits_are_evaluated_together_as_each_would_alone(make_cfg, extra)
     np.testing.assert_array_equal(ev.n_measured, measured)
     np.testing.assert_array_equal(ev.metrics.accuracy, [
         ((ev.z[i, t] >= 0) == y[t]).mean() for i, t in enumerate(tests)])
+
+
+@pytest.mark.parametrize("trainer", [("trainer=gd",), ("trainer=sgd", "trainer.batch_size=32",
+                                                      "order_seed=1..2")],
+                         ids=["full-batch", "mini-batch"])
+def test_folds_of_unequal_sizes_train_in_a_descent_a_size(make_cfg, trainer):
+    # 569 rows in 5 folds: training sets of 455 and 456 rows. The folds of each size train
+    # together (their runs not consecutive), the same numbers as a descent per fold.
+    plan = make_plan(make_cfg("tracking=off", "dataset=breast_cancer", "split=kfold",
+                              "split.folds=5", "split.seed=1..2", "seed=1..2", "mode=train",
+                              "trainer.epochs=4", "model.hidden=[3]", *trainer))
+    groups = list(evaluate._group_slices(plan))
+    descents = evaluate._descents(groups)
+    assert sorted(len(d) for d in descents) == [2, 8]  # 2 folds of 456 training rows
+    result = evaluate.run(plan)
+    for g, sl in groups:
+        layers, losses, _ = evaluate.descend(
+            plan, evaluate.group_X(plan, g)[g.train], plan.dataset.y[g.train],
+            network.take(result.training.before.layers, sl), sl)
+        assert losses.tobytes() == result.training.losses[:, sl].copy().tobytes()
+        for mine, theirs in zip(layers, network.take(result.evaluation.layers, sl),
+                                strict=True):
+            assert mine.W.tobytes() == theirs.W.tobytes()
+            assert mine.b.tobytes() == theirs.b.tobytes()
