@@ -423,6 +423,9 @@ def test_set_noise_share(groups) -> TestSetNoise:
     group's runs, i.e. the expected test-set variance of one run picked at random; the
     observed variance is that of every run's accuracy together (ddof=1), so it also holds
     what the split moves between groups, which the share counts as luck beyond the test set.
+    A group of one run says nothing of its rows' pᵢ (each is 0 or 1: no noise, whatever the
+    rows): it is left out of the noise's pool, and a ValueError says when every group is one
+    run (luck.sources=together: each run its own test set).
     """
     groups = [groups] if isinstance(groups, np.ndarray) and groups.ndim == 2 else list(groups)
     if not groups:
@@ -431,8 +434,13 @@ def test_set_noise_share(groups) -> TestSetNoise:
     runs = np.array([c.shape[0] for c in groups])
     if runs.sum() < 2:
         raise ValueError("need at least 2 runs for the variance of their accuracy")
-    noise = float(sum(n * test_set_noise(c) for n, c in zip(runs, groups, strict=True))
-                  / runs.sum())
+    pooled = runs > 1
+    if not pooled.any():
+        raise ValueError("every test set was measured by one run: the noise of a test set "
+                         "needs several runs on its rows")
+    noise = float(sum(n * test_set_noise(c) for n, c, k in zip(runs, groups, pooled,
+                                                                strict=True) if k)
+                  / runs[pooled].sum())
     accuracy = np.concatenate([c.mean(axis=1) for c in groups])
     observed = float(accuracy.var(ddof=1))
     if observed > 0:

@@ -353,6 +353,19 @@ def test_groups_pool_their_noise_by_runs():
     assert t.n_groups == 2
 
 
+def test_a_group_of_one_run_does_not_pool_a_noise_of_zero():
+    # One run on a test set: each pᵢ is 0 or 1, Σp(1−p)/n² is 0 whatever the rows. It counts
+    # in the observed spread, not in the noise; when every group is one run there is none.
+    g1 = np.array([[1, 0], [0, 1], [1, 1]], dtype=bool)
+    lone = np.array([[1, 1, 0]], dtype=bool)
+    t = sources.test_set_noise_share([g1, lone])
+    assert t.noise == pytest.approx(sources.test_set_noise(g1), rel=1e-15)
+    acc = np.array([0.5, 0.5, 1.0, 2 / 3])
+    assert t.observed == pytest.approx(acc.var(ddof=1), rel=1e-14)
+    with pytest.raises(ValueError, match="one run"):
+        sources.test_set_noise_share([lone, ~lone])
+
+
 def test_the_share_is_capped_and_zero_spread_handled():
     # Every run at 0.5 accuracy, yet they disagree on rows: noise but no observed spread.
     t = sources.test_set_noise_share(np.array([[1, 0], [0, 1]], dtype=bool))

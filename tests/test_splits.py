@@ -148,6 +148,19 @@ def test_together_drives_every_source_with_one_index(make_cfg):
     assert r.seed.tolist() == r.order.tolist() == r.split.tolist() == [4, 5, 6]
 
 
+@pytest.mark.parametrize("runs", [("luck.sources=together", "seed=1..30", "split=holdout"),
+                                  ("seed=1", "split=kfold", "split.seed=1..6")],
+                         ids=["together", "kfold-one-seed"])
+def test_a_test_set_measured_by_one_run_gives_no_test_set_share(make_cfg, runs):
+    # Each run on test rows of its own: Σp(1−p)/n² of one run is 0 whatever its rows, and
+    # the report once said "A finite test set alone accounts for 0%". It says why it cannot.
+    from runner.report import luck as report
+
+    src = report.build(evaluate.run(make_plan(make_cfg("tracking=off", *runs)))).sources
+    assert src.test_set is None
+    assert "test rows of its own" in src.sentence and "accounts for" not in src.sentence
+
+
 def test_the_report_says_where_the_luck_comes_from_and_mlflow_holds_it(make_cfg, tmp_path,
                                                                         store):
     import json

@@ -308,20 +308,30 @@ def _sources(result: JobResult) -> Sources:
     pred = result.pred
     if runs.kind != SplitKind.none and pred is not None:
         y = plan.dataset.y.astype(bool)
-        groups = [pred[runs.group == g][:, grp.test] == y[grp.test]
-                  for g, grp in enumerate(runs.groups) if (runs.group == g).any()]
-        if sum(len(c) for c in groups) >= 2:
+        # Each group's runs (in group order, runs in run order), found in one sort: a mask
+        # per group was a pass over every run for each (quadratic with a split per run).
+        by_group = np.argsort(runs.group, kind="stable")
+        groups = []
+        for idx in np.split(by_group, np.flatnonzero(np.diff(runs.group[by_group])) + 1):
+            test = runs.groups[runs.group[idx[0]]].test
+            groups.append(pred[idx][:, test] == y[test])
+        if max(len(c) for c in groups) >= 2:
             t = sources.test_set_noise_share(groups)
             test_set = TestSet(t.noise, t.observed, t.share, t.beyond)
+        else:  # Jordan's Σp(1−p)/n² of one run is 0 whatever its rows
+            test_set = ("Each run has test rows of its own, so what a finite test set gives "
+                        "alone cannot be told (it needs several runs on the same rows).")
     gap = None if ev.train is None else _spread(ev.train.accuracy - ev.metrics.accuracy)
     return Sources(grid=plan.runs_spec, accuracy=shares["accuracy"],
-                   log_loss=shares["log_loss"], test_set=test_set, gap=gap,
+                   log_loss=shares["log_loss"],
+                   test_set=None if isinstance(test_set, str) else test_set, gap=gap,
                    sentence=_sources_sentence(shares["accuracy"], test_set, gap, why,
                                               runs.measured_on() is not None))
 
 
 def _sources_sentence(shares, test_set, gap, why, held_out: bool) -> str:
-    """Where the luck comes from, in a sentence or two."""
+    """Where the luck comes from, in a sentence or two. test_set: a TestSet, None, or the
+    sentence saying why there is none."""
     what = "test accuracy" if held_out else "accuracy"
     out = []
     if shares:
@@ -330,7 +340,9 @@ def _sources_sentence(shares, test_set, gap, why, held_out: bool) -> str:
         out.append(f"Of the variance of {what} across runs: " + ", ".join(parts) + ".")
     elif why:
         out.append(why[0].upper() + why[1:] + ".")
-    if test_set is not None:
+    if isinstance(test_set, str):  # why there is none
+        out.append(test_set)
+    elif test_set is not None:
         out.append(f"A finite test set alone accounts for {test_set.share:.0%} of it "
                    f"(Σp(1−p)/n² = {test_set.noise:.2e} of {test_set.observed:.2e}); "
                    f"{test_set.beyond:.2e} is luck beyond the test set.")
