@@ -192,6 +192,17 @@ def test_exp_tanh_and_sigmoid_are_numpys_within_a_few_ulp():
     assert compiled.elementwise("exp", np.array([-745.0]))[0] == np.exp(-745.0) > 0  # subnormal
 
 
+def test_expm1_is_numpys_within_1_ulp_below_0():
+    # elu's eᶻ − 1 (z ≤ 0): near 0 its relative accuracy, past −40 exactly −1.
+    rng = np.random.default_rng(5)
+    tiny = np.geomspace(5e-324, 1.0, 10_000)
+    x = -np.concatenate([rng.uniform(0, 750, 50_000), rng.uniform(0, 40, 50_000),
+                         rng.uniform(0, 1, 50_000), tiny,
+                         [0.0, np.inf, 36.8, 37.5, 40.0, 40.1, 0.3466, 1.0397]])
+    ours = compiled.elementwise("expm1", np.r_[x, np.nan])
+    assert ulps(ours[:-1], np.expm1(x)).max() <= 1 and np.isnan(ours[-1])
+
+
 def test_erfc_and_gelu_are_scipys_within_1e_13():
     from scipy.special import erfc
 
