@@ -422,7 +422,6 @@ def _erfc_e(a):
     kept."""
     x = abs(a)
     z = a * a
-    small = 1.0 - a * _horner(_CT, z) / _lead(_CU, z)
     xc = 30.0 if x > 30.0 else x  # erfc(30) is 0 in float64; keeps inf out of P, Q, R, S
     near = xc < 8.0
     num = _horner(_CP, xc) if near else _horner(_CR, xc)
@@ -430,8 +429,11 @@ def _erfc_e(a):
     m = math.floor(128.0 * xc + 0.5) * 0.0078125
     f = xc - m
     e = _exp(-(m * m)) * _exp(-(2.0 * m * f + f * f))
-    y = (e * num) / den
-    return (small if x < 1.0 else (2.0 - y if a < 0.0 else y)), e
+    # erf's a·T/U below 1, else e·P/Q (R/S): one division, of the quotient kept (a
+    # division costs what ten multiply-adds do)
+    small = x < 1.0
+    q = (a * _horner(_CT, z) if small else e * num) / (_lead(_CU, z) if small else den)
+    return (1.0 - q if small else (2.0 - q if a < 0.0 else q)), e
 
 
 @_inline
@@ -818,9 +820,12 @@ def _activate_row(h, z, d, code, c, keep):
     elif code == 7:
         for m in range(h.shape[0]):
             h[m], d[m] = _silu(h[m])
-    elif code == 8:
+    elif code == 8 and keep:
         for m in range(h.shape[0]):
             h[m], d[m] = _gelu(h[m])
+    elif code == 8:  # gelu' costs a fifth of gelu: not for the loss curve's forward pass
+        for m in range(h.shape[0]):
+            h[m] = _gelu(h[m])[0]
 
 
 @_jit
