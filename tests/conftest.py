@@ -77,7 +77,7 @@ def pytest_unconfigure(config):
 # worker (--dist loadfile) as workers come free. The longest first (a sum of their tests'
 # durations, measured on 2 cores): the UI's sweep (~2 minutes) handed out last ran alone at
 # the end of the slow set while the other core idled, ~40 s of its wall time. Then the files
-# whose tests train through numba's kernels: in a fresh checkout the kernels take ~20 s to
+# whose tests train through numba's kernels: in a fresh checkout the kernels take ~23 s to
 # compile beside the workers (_COMPILE_KERNELS), and a worker reaching one before that
 # compiles it again itself (xdist's own order, most tests first, began with
 # test_minibatch.py: the test command 60.2 s cold against 47.5 s warm). The many short files
