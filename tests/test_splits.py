@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from neuron import network, splits
-from runner import evaluate
+from runner import evaluate, limits
 from runner.errors import UserError
 from runner.plan import make_plan
 
@@ -50,6 +50,44 @@ def test_kfold_partitions_the_rows_and_keeps_the_class_shares(folds):
             assert abs((y[test] == c).sum() - n_c / folds) < 1
     sizes = [te.size for _, te in parts]
     assert max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.parametrize("classes", [(287, 113), (30, 11), (7, 5)])
+def test_many_seeds_dealt_at_once_are_each_seeds_own_rows(classes):
+    # holdout_many and kfold_many (numba's shuffle on every split stream at once) deal the
+    # rows holdout and kfold deal seed by seed, for the edge seeds and many others.
+    rng = np.random.default_rng(8)
+    y = y_of(*classes)[rng.permutation(sum(classes))]
+    seeds = np.r_[0, 1, 2**32 - 1, 2**32, 2**63 - 1, rng.integers(0, 2**62, 300)]
+    for fraction in (0.25, 0.5):
+        train, test = splits.holdout_many(y, fraction, seeds)
+        for i, seed in enumerate(seeds.tolist()):
+            want = splits.holdout(y, fraction, seed)
+            assert np.array_equal(train[i], want[0]) and np.array_equal(test[i], want[1])
+    many = splits.kfold_many(y, 3, seeds)
+    for i, seed in enumerate(seeds.tolist()):
+        for (tr, te), (trs, tes) in zip(splits.kfold(y, 3, seed), many, strict=True):
+            assert np.array_equal(tr, trs[i]) and np.array_equal(te, tes[i])
+    assert not np.array_equal(test[0], test[1])
+
+
+@pytest.mark.parametrize("split", [("split=holdout", "split.seed=1..40"),
+                                   ("split=kfold", "split.folds=3", "split.seed=1..15")])
+def test_a_job_of_many_split_seeds_plans_the_same_groups(make_cfg, monkeypatch, split):
+    # From limits.SPLITS_AT_ONCE split seeds on, the plan deals every seed's rows at once.
+    one_by_one = make_plan(make_cfg("tracking=off", "seed=1..2", *split)).runs.groups
+    monkeypatch.setattr(limits, "SPLITS_AT_ONCE", 2)
+    at_once = make_plan(make_cfg("tracking=off", "seed=1..2", *split)).runs.groups
+    assert [(g.split_seed, g.fold) for g in at_once] == [(g.split_seed, g.fold)
+                                                          for g in one_by_one]
+    for a, b in zip(at_once, one_by_one, strict=True):
+        assert np.array_equal(a.train, b.train) and np.array_equal(a.test, b.test)
+    # and refuses a test set too small for a class the same way
+    for small, what in ((("split=holdout", "split.test_fraction=0.01"),
+                         "split.test_fraction=0.01"),
+                        (("split=kfold", "split.folds=100"), "split.folds=100")):
+        with pytest.raises(UserError, match=what + r": a test set with 1 row\(s\) of a class"):
+            make_plan(make_cfg("tracking=off", *small, "split.seed=1..3"))
 
 
 def test_the_same_split_seed_gives_the_same_rows_in_any_job(make_cfg):
