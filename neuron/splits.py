@@ -70,13 +70,13 @@ def _shuffled_classes_many(y, seeds):
     for rows in (np.flatnonzero(y == 0), np.flatnonzero(y == 1)):
         out = np.ascontiguousarray(np.broadcast_to(rows.astype(np.int64),
                                                    (len(states), rows.size)))
-        compiled.shuffle(states, out.copy(), out)
+        compiled.shuffle(states, out, out)  # in place: the kernel copies given to out first
         yield out
 
 
 def holdout_many(y, test_fraction: float, seeds) -> tuple[np.ndarray, np.ndarray]:
     """`holdout` for every seed at once: (train, test), (n_seeds, n_train) and (n_seeds,
-    n_test), row i seed i's, the same rows (~2 µs a seed against ~35)."""
+    n_test), row i seed i's, the same rows (~6 µs a seed against ~35)."""
     test = np.zeros((len(seeds), len(y)), bool)
     for rows in _shuffled_classes_many(y, seeds):
         np.put_along_axis(test, rows[:, :round(test_fraction * rows.shape[1])], True, axis=1)
