@@ -304,7 +304,7 @@ def _sources(result: JobResult) -> Sources:
         terms = [t for t in dict.fromkeys((*comp.terms, sources.RESIDUAL)) if t in comp.share]
         shares[name] = tuple(SourceShare(t, float(comp.share[t]), *ci.get(t, (0.0, 0.0)),
                                          float(comp.variance[t])) for t in terms)
-    test_set = None
+    test_set = no_test_set = None
     pred = result.pred
     if runs.kind != SplitKind.none and pred is not None:
         y = plan.dataset.y.astype(bool)
@@ -319,19 +319,20 @@ def _sources(result: JobResult) -> Sources:
             t = sources.test_set_noise_share(groups)
             test_set = TestSet(t.noise, t.observed, t.share, t.beyond)
         else:  # Jordan's Σp(1−p)/n² of one run is 0 whatever its rows
-            test_set = ("Each run has test rows of its own, so what a finite test set gives "
-                        "alone cannot be told (it needs several runs on the same rows).")
+            no_test_set = ("Each run has test rows of its own, so what a finite test set "
+                           "gives alone cannot be told (it needs several runs on the same "
+                           "rows).")
     gap = None if ev.train is None else _spread(ev.train.accuracy - ev.metrics.accuracy)
     return Sources(grid=plan.runs_spec, accuracy=shares["accuracy"],
-                   log_loss=shares["log_loss"],
-                   test_set=None if isinstance(test_set, str) else test_set, gap=gap,
+                   log_loss=shares["log_loss"], test_set=test_set, gap=gap,
                    sentence=_sources_sentence(shares["accuracy"], test_set, gap, why,
-                                              runs.measured_on() is not None))
+                                              runs.measured_on() is not None, no_test_set))
 
 
-def _sources_sentence(shares, test_set, gap, why, held_out: bool) -> str:
-    """Where the luck comes from, in a sentence or two. test_set: a TestSet, None, or the
-    sentence saying why there is none."""
+def _sources_sentence(shares, test_set, gap, why, held_out: bool,
+                      no_test_set: str | None) -> str:
+    """Where the luck comes from, in a sentence or two; no_test_set: why there is no
+    test_set, when there is a reason to say."""
     what = "test accuracy" if held_out else "accuracy"
     out = []
     if shares:
@@ -340,8 +341,8 @@ def _sources_sentence(shares, test_set, gap, why, held_out: bool) -> str:
         out.append(f"Of the variance of {what} across runs: " + ", ".join(parts) + ".")
     elif why:
         out.append(why[0].upper() + why[1:] + ".")
-    if isinstance(test_set, str):  # why there is none
-        out.append(test_set)
+    if no_test_set:
+        out.append(no_test_set)
     elif test_set is not None:
         out.append(f"A finite test set alone accounts for {test_set.share:.0%} of it "
                    f"(Σp(1−p)/n² = {test_set.noise:.2e} of {test_set.observed:.2e}); "
