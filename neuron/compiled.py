@@ -354,7 +354,7 @@ def _exp(x):
 
 @_inline
 def _expm1(x):
-    """eˣ − 1 for x ≤ 0 within 2 ulp of numpy's, NaN kept; vectorises. 2ᵏ·(eʳ − 1) + (2ᵏ − 1),
+    """eˣ − 1 for x ≤ 0 within 1 ulp of numpy's, NaN kept; vectorises. 2ᵏ·(eʳ − 1) + (2ᵏ − 1),
     as `_tanh` makes e²ˣ − 1; below −40 it is −1 to 17 digits (the clamp keeps 2ᵏ normal)."""
     q, t = _reduce(-40.0 if x < -40.0 else x)
     s = _scale(t, 0)

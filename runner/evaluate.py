@@ -149,7 +149,7 @@ class _Chunk:
     """Runs evaluated at once: `runs`, made of consecutive groups' runs (`parts`: each group
     and its runs), every group with as many test and training rows, so that the runs' rows
     make one (n_runs, n) array of row numbers. A split seed per run (luck.sources=together)
-    makes a group per run: a chunk each, they cost ~0.4 ms apiece in numpy's calls."""
+    makes a group per run, and a chunk a group cost ~0.4 ms apiece in numpy's calls."""
 
     runs: slice
     parts: tuple[tuple[Group, slice], ...]
